@@ -1,0 +1,77 @@
+"""Kemendagri region master -> raw -> quality gate -> dbt marts ``dim_region``, ``dim_village``.
+
+Thin on purpose: each task calls one function of ``lumbung.pipelines.village_master``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from airflow.sdk import Asset, dag, task
+
+DIM_REGION = Asset("lumbung://warehouse/marts/dim_region")
+DIM_VILLAGE = Asset("lumbung://warehouse/marts/dim_village")
+
+
+@dag(
+    dag_id="village_master",
+    schedule="@daily",
+    start_date=datetime(2025, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    tags=["lumbung", "village", "kemendagri"],
+    default_args={"owner": "lumbung-data-engineering", "retries": 1,
+                  "retry_delay": timedelta(minutes=5)},
+    doc_md=__doc__,
+)
+def village_master():
+    @task(retries=0)
+    def bootstrap_warehouse() -> None:
+        """Create schemas, audit tables and the BI role if missing."""
+        from lumbung.airflow_tasks import warehouse_from_connection
+        from lumbung.config import Paths
+        from lumbung.warehouse import bootstrap
+
+        bootstrap(Paths.from_env(), warehouse_from_connection())
+
+    @task
+    def land_region_files(**context) -> dict:
+        """Land each file under landing/region/edition=<year>/ as one batch (streaming COPY)."""
+        from lumbung.airflow_tasks import warehouse_from_connection
+        from lumbung.config import Paths
+        from lumbung.pipelines.village_master import land
+
+        return land(warehouse_from_connection(), Paths.from_env().landing,
+                    dag_id=context["dag"].dag_id, run_id=context["run_id"])
+
+    @task(retries=0)
+    def quality_gate(landed: dict) -> dict:
+        """Great Expectations checkpoint per batch; a critical failure stops the run here."""
+        from lumbung.airflow_tasks import warehouse_from_connection
+        from lumbung.pipelines.village_master import gate
+
+        return gate(warehouse_from_connection(), landed)
+
+    @task(outlets=[DIM_REGION, DIM_VILLAGE])
+    def build_marts() -> None:
+        """dbt build of the region staging models and marts, with their tests."""
+        from lumbung.airflow_tasks import warehouse_from_connection
+        from lumbung.config import Paths
+        from lumbung.pipelines.village_master import transform
+
+        transform(Paths.from_env(), warehouse_from_connection())
+
+    @task
+    def report_published() -> dict:
+        """Row counts of what was published, for the run log."""
+        from lumbung.airflow_tasks import warehouse_from_connection
+        from lumbung.pipelines.village_master import published_counts
+
+        return published_counts(warehouse_from_connection())
+
+    landed = land_region_files()
+    bootstrap_warehouse() >> landed
+    quality_gate(landed) >> build_marts() >> report_published()
+
+
+village_master()

@@ -1,0 +1,1 @@
+"""Lumbung: village data warehouse."""

@@ -1,0 +1,19 @@
+"""What every task needs from Airflow: the warehouse connection and the run's identity."""
+
+from __future__ import annotations
+
+from lumbung.config import WAREHOUSE_CONN_ID, PgUrl
+
+
+def warehouse_from_connection(conn_id: str = WAREHOUSE_CONN_ID) -> PgUrl:
+    """The warehouse URL from the Airflow connection (secrets stay in Airflow's keeping)."""
+    from airflow.sdk import Connection
+
+    conn = Connection.get(conn_id)
+    return PgUrl(
+        user=conn.login or "",
+        password=conn.password or "",
+        host=conn.host or "127.0.0.1",
+        port=int(conn.port or 5432),
+        dbname=conn.schema or "postgres",
+    )

@@ -1,0 +1,115 @@
+"""The ``lumbung`` command: run the pipeline, manage the embedded warehouse, open Airflow."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import subprocess
+import sys
+
+from lumbung.config import Paths, redact
+
+log = logging.getLogger("lumbung")
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from lumbung.warehouse import bi_url, bootstrap, embedded_server, uses_embedded, warehouse_url
+
+    paths = Paths.from_env()
+    if args.action in ("start", "stop", "status") and not uses_embedded():
+        print(f"LUMBUNG_WAREHOUSE_URL is set: the warehouse is {redact(warehouse_url(paths).url())}"
+              ", not the embedded server; nothing to {args.action}.")
+        return 0
+    if args.action == "start":
+        status = embedded_server(paths).start()
+        print(status.describe())
+    elif args.action == "stop":
+        print(embedded_server(paths).stop().describe())
+    elif args.action == "status":
+        status = embedded_server(paths).status()
+        print(status.describe())
+        return 0 if status.running else 3
+    elif args.action == "url":
+        url = warehouse_url(paths)
+        if args.role == "bi":
+            bootstrap(paths, url)  # the role exists and has its password before anyone uses it
+            url = bi_url(paths, url)
+        print(url.url())
+    elif args.action == "bootstrap":
+        url = warehouse_url(paths)
+        bootstrap(paths, url)
+        print(f"bootstrapped {redact(url.url())}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from lumbung.runner import run
+
+    summary = run(Paths.from_env())
+    print(summary.render())
+    return 0 if summary.ok else 1
+
+
+def cmd_airflow(args: argparse.Namespace) -> int:
+    from lumbung import airflow_env
+    from lumbung.runner import prepare
+
+    paths = Paths.from_env()
+    prepare(paths)
+    port = os.environ["AIRFLOW__API__PORT"]
+    print(f"Airflow UI on http://127.0.0.1:{port} (user admin; password in "
+          f"{paths.airflow_home}/simple_auth_manager_passwords.json.generated). Ctrl-C stops.")
+    # standalone = api-server + scheduler + dag-processor + triggerer in one supervised process
+    return subprocess.call([airflow_env.airflow_executable(), "standalone"])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lumbung",
+        description="Lumbung, the village data warehouse of the Smart Village programme. "
+        "Without LUMBUNG_WAREHOUSE_URL it runs its own PostgreSQL (data in .lumbung/).",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run every DAG once (land, gate, build marts) and report")
+    run.set_defaults(func=cmd_run)
+
+    db = sub.add_parser("db", help="manage the warehouse (embedded PostgreSQL by default)")
+    db.add_argument("action", choices=["start", "stop", "status", "url", "bootstrap"],
+                    help="start/stop/status of the embedded server; url prints a connection "
+                    "URL; bootstrap creates schemas, audit tables and roles")
+    db.add_argument("--role", choices=["admin", "bi"], default="admin",
+                    help="for url: admin (default) or bi, the read-only role for BI tools")
+    db.set_defaults(func=cmd_db)
+
+    airflow = sub.add_parser("airflow", help="start the Airflow UI and scheduler on 127.0.0.1")
+    airflow.set_defaults(func=cmd_airflow)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _setup_logging(args.verbose)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as err:  # the CLI's last line of defence: one clear line, not a trace
+        if args.verbose:
+            raise
+        log.error("%s", err)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,51 @@
+"""Running dbt against the warehouse, in a subprocess so its global state stays its own."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from lumbung.config import Paths, PgUrl
+
+log = logging.getLogger(__name__)
+
+
+class DbtFailed(RuntimeError):
+    """dbt ended with errors; the message carries its error lines."""
+
+
+def dbt_executable() -> str:
+    candidate = Path(sys.executable).parent / "dbt"
+    return str(candidate) if candidate.exists() else "dbt"
+
+
+def run_dbt(paths: Paths, warehouse: PgUrl, *args: str) -> list[str]:
+    """Run ``dbt <args>`` on the project; stream its log; raise DbtFailed on failure."""
+    command = [
+        dbt_executable(), *args,
+        "--project-dir", str(paths.dbt_project),
+        "--profiles-dir", str(paths.dbt_project),
+        "--target-path", str(paths.dbt_target),
+        "--log-path", str(paths.dbt_logs),
+    ]
+    env = {**os.environ, **warehouse.dbt_env(), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    log.info("running %s", " ".join(command[:2] + list(args[1:])))
+    lines: list[str] = []
+    with subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=str(paths.dbt_project),
+    ) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            line = line.rstrip()
+            lines.append(line)
+            log.info("dbt | %s", line)
+    if proc.returncode != 0:
+        errors = [ln for ln in lines if "ERROR" in ln or "FAIL" in ln or "Error" in ln]
+        raise DbtFailed(
+            f"dbt {args[0]} failed (exit {proc.returncode}):\n" + "\n".join(errors[-30:])
+        )
+    return lines

@@ -1,0 +1,1 @@
+"""Pipeline steps, one module per DAG; each function is what one Airflow task does."""

@@ -1,0 +1,94 @@
+"""The region master pipeline: land Kemendagri files, gate them, build the region marts.
+
+Each function is one task of the ``village_master`` DAG and is safe to run again: files
+already landed are not landed twice, batches already accepted are not validated again, and
+dbt rebuilds the marts from accepted batches only.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import psycopg
+
+from lumbung.config import Paths, PgUrl
+from lumbung.db import count_rows
+from lumbung.dbt_runner import run_dbt
+from lumbung.landing import BatchOutcome, land_csv
+from lumbung.sources import kemendagri
+
+log = logging.getLogger(__name__)
+
+DBT_SELECT = "+dim_region +dim_village"
+PUBLISHED = ("marts.dim_region", "marts.dim_village")
+
+
+class GateFailed(RuntimeError):
+    """The quality gate stopped publication; the message says which file broke which rule."""
+
+
+def land(
+    warehouse: PgUrl, landing: Path, dag_id: str | None = None, run_id: str | None = None
+) -> dict:
+    """Land every region file in the landing folder; one batch per file."""
+    files, problems = kemendagri.discover(landing)
+    for problem in problems:
+        log.error("not landed: %s", problem)
+    outcomes: list[BatchOutcome] = []
+    with psycopg.connect(warehouse.url()) as conn:
+        for number, item in enumerate(files, start=1):
+            log.info("landing %d/%d: %s", number, len(files), item.path)
+            outcome = land_csv(
+                conn, item.spec, item.path, item.edition,
+                display_path=_shown(item.path, landing), dag_id=dag_id, run_id=run_id,
+            )
+            log.info("%s", outcome.describe())
+            outcomes.append(outcome)
+    if not files:
+        problems.append(f"{landing / kemendagri.FOLDER}: no region master files to land")
+    return {"batches": [o.to_dict() for o in outcomes], "problems": problems}
+
+
+def gate(warehouse: PgUrl, landed: dict) -> dict:
+    """Validate every landed batch not yet accepted; raise GateFailed naming every failure."""
+    from lumbung.quality.gate import validate_batch
+
+    failures: list[str] = list(landed["problems"])
+    checked = warnings = 0
+    for batch in landed["batches"]:
+        if batch["status"] == "rejected":
+            failures.append(batch["reason"])
+            continue
+        if batch["status"] == "validated":
+            log.info("batch %s already passed the gate", batch["batch_id"])
+            continue
+        result = validate_batch(warehouse.url(), batch["batch_id"])
+        checked += 1
+        warnings += len(result.warnings)
+        log.info("gate: %s", result.message())
+        if not result.passed:
+            failures.append(result.message())
+    if failures:
+        raise GateFailed(
+            f"quality gate stopped publication of the region master ({len(failures)} "
+            "problem(s)); the marts keep their previous content:\n- " + "\n- ".join(failures)
+        )
+    return {"batches_checked": checked, "warnings": warnings}
+
+
+def transform(paths: Paths, warehouse: PgUrl) -> None:
+    """Build the region staging models and marts (dbt build: models, seeds and tests)."""
+    run_dbt(paths, warehouse, "build", "--select", DBT_SELECT)
+
+
+def published_counts(warehouse: PgUrl, tables: tuple[str, ...] = PUBLISHED) -> dict[str, int]:
+    with psycopg.connect(warehouse.url()) as conn:
+        return {table: count_rows(conn, table) for table in tables}
+
+
+def _shown(path: Path, landing: Path) -> str:
+    try:
+        return str(path.relative_to(landing))
+    except ValueError:
+        return str(path)

@@ -1,0 +1,159 @@
+"""``lumbung run``: the whole pipeline, for real, through Airflow's own task execution.
+
+Each DAG runs with ``dag.test()`` (real task instances recorded in Airflow's metadata
+database, in this process, no scheduler needed), in dependency order.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import psycopg
+
+from lumbung import airflow_env
+from lumbung.config import Paths, PgUrl, redact
+from lumbung.db import count_rows
+from lumbung.warehouse import bootstrap, warehouse_url
+
+log = logging.getLogger(__name__)
+
+# Producers before consumers (the transform DAGs consume the source DAGs' assets).
+DAG_ORDER: tuple[str, ...] = ("village_master",)
+
+
+@dataclass
+class DagOutcome:
+    dag_id: str
+    state: str
+    seconds: float
+    failed_tasks: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+@dataclass
+class RunSummary:
+    warehouse: str
+    dags: list[DagOutcome]
+    published: dict[str, int]
+    batches: list[tuple]
+    quality_docs: str | None
+
+    @property
+    def ok(self) -> bool:
+        return all(d.state == "success" for d in self.dags)
+
+    def render(self) -> str:
+        lines = ["", "Lumbung run summary", "===================", f"warehouse: {self.warehouse}"]
+        lines.append("DAG runs:")
+        for d in self.dags:
+            extra = f" failed tasks: {', '.join(d.failed_tasks)}" if d.failed_tasks else ""
+            lines.append(f"  {d.dag_id:<24} {d.state:<8} {d.seconds:6.1f}s{extra}")
+            if d.error:
+                lines.extend("    " + ln for ln in d.error.splitlines())
+        lines.append("Published (schema marts):")
+        for table, rows in self.published.items():
+            lines.append(f"  {table:<40} {rows:>10,} rows")
+        if not self.published:
+            lines.append("  (nothing published yet)")
+        lines.append("Landed batches (audit.load_batches):")
+        for source, status, n, received, loaded, quarantined in self.batches:
+            lines.append(
+                f"  {source:<20} {status:<10} {n:>4} batch(es)  received {received:>8,}  "
+                f"loaded {loaded:>8,}  quarantined {quarantined:>6,}"
+            )
+        if self.quality_docs:
+            lines.append(f"Quality report (Great Expectations Data Docs): {self.quality_docs}")
+        return "\n".join(lines)
+
+
+def prepare(paths: Paths) -> PgUrl:
+    """Warehouse up and bootstrapped, Airflow configured and its metadata migrated."""
+    warehouse = warehouse_url(paths)
+    log.info("warehouse: %s", redact(warehouse.url()))
+    bootstrap(paths, warehouse)
+    airflow_env.migrate_metadata(paths, warehouse)
+    airflow_env.apply(paths, warehouse)
+    return warehouse
+
+
+def run_dags(paths: Paths, dag_ids: tuple[str, ...] = DAG_ORDER) -> list[DagOutcome]:
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(paths.dags))
+    if bag.import_errors:
+        raise RuntimeError(f"DAG import errors: {bag.import_errors}")
+    outcomes = []
+    for dag_id in dag_ids:
+        dag = bag.get_dag(dag_id)
+        if dag is None:
+            raise RuntimeError(f"DAG {dag_id} not found in {paths.dags}")
+        log.info("running DAG %s", dag_id)
+        started = time.monotonic()
+        dag_run = dag.test()
+        failed = [
+            ti.task_id for ti in dag_run.get_task_instances() if ti.state in ("failed",)
+        ]
+        outcomes.append(
+            DagOutcome(
+                dag_id=dag_id,
+                state=str(dag_run.state),
+                seconds=time.monotonic() - started,
+                failed_tasks=failed,
+                error=_failure_reason(dag_id, dag_run.run_id) if failed else None,
+            )
+        )
+    return outcomes
+
+
+def _failure_reason(dag_id: str, run_id: str) -> str | None:
+    """The gate's message, when the gate is what stopped the run."""
+    from lumbung.warehouse import warehouse_url as _url
+
+    with psycopg.connect(_url(Paths.from_env(), start=False).url()) as conn:
+        rows = conn.execute(
+            """
+            select status_reason from audit.load_batches
+            where status in ('failed', 'rejected') and status_reason is not null
+              and (run_id = %s or batch_id in (
+                  select batch_id from audit.load_batches where dag_id = %s
+                  order by batch_id desc limit 50))
+            order by batch_id
+            """,
+            (run_id, dag_id),
+        ).fetchall()
+    return "\n".join(r[0] for r in rows[-5:]) or None
+
+
+def summarise(paths: Paths, warehouse: PgUrl, dags: list[DagOutcome]) -> RunSummary:
+    with psycopg.connect(warehouse.url()) as conn:
+        tables = [
+            r[0]
+            for r in conn.execute(
+                "select table_name from information_schema.tables "
+                "where table_schema = 'marts' order by table_name"
+            )
+        ]
+        published = {f"marts.{t}": count_rows(conn, f"marts.{t}") for t in tables}
+        batches = conn.execute(
+            """
+            select source, status, count(*), coalesce(sum(rows_received), 0),
+                   coalesce(sum(rows_loaded), 0), coalesce(sum(rows_quarantined), 0)
+            from audit.load_batches group by source, status order by source, status
+            """
+        ).fetchall()
+    index = paths.gx_docs / "index.html"
+    return RunSummary(
+        warehouse=redact(warehouse.url()),
+        dags=dags,
+        published=published,
+        batches=batches,
+        quality_docs=str(index) if index.exists() else None,
+    )
+
+
+def run(paths: Paths) -> RunSummary:
+    warehouse = prepare(paths)
+    dags = run_dags(paths)
+    return summarise(paths, warehouse, dags)

@@ -1,0 +1,1 @@
+"""Source families: where their landing files live and how they map onto raw tables."""

@@ -1,0 +1,150 @@
+-- Warehouse bootstrap: schemas, audit tables, raw landing tables, gate views, BI role.
+-- Idempotent: every statement can run again on an existing warehouse.
+-- The BI role's password is set separately by lumbung.warehouse (it is a secret).
+
+create schema if not exists raw;
+create schema if not exists audit;
+create schema if not exists staging;
+create schema if not exists intermediate;
+create schema if not exists marts;
+
+-- One row per landed file. rows_received = rows_loaded + rows_quarantined always holds
+-- once a batch leaves 'received'.
+create table if not exists audit.load_batches (
+    batch_id bigserial primary key,
+    source text not null,
+    dataset text not null,
+    partition_key text not null default '',
+    file_name text not null,
+    file_path text not null,
+    content_hash text not null,
+    file_bytes bigint not null,
+    rows_received bigint,
+    rows_loaded bigint,
+    rows_quarantined bigint,
+    status text not null default 'received'
+        check (status in ('received', 'loaded', 'validating', 'validated', 'failed', 'rejected')),
+    status_reason text,
+    dag_id text,
+    run_id text,
+    received_at timestamptz not null default now(),
+    loaded_at timestamptz,
+    validated_at timestamptz,
+    finished_at timestamptz,
+    unique (source, dataset, partition_key, content_hash),
+    constraint rows_accounted check (
+        status in ('received', 'rejected')
+        or rows_received = rows_loaded + rows_quarantined
+    )
+);
+
+comment on table audit.load_batches is
+    'One row per landed file: where it came from, its content hash, row accounting and gate status.';
+
+-- Rows that could not be loaded, kept exactly as received with the reason.
+create table if not exists audit.quarantine (
+    quarantine_id bigserial primary key,
+    batch_id bigint not null references audit.load_batches (batch_id),
+    row_number bigint not null,
+    raw_record text not null,
+    reason text not null,
+    column_name text,
+    value text,
+    quarantined_at timestamptz not null default now()
+);
+
+create index if not exists quarantine_batch_idx on audit.quarantine (batch_id);
+
+-- Kemendagri region master: every column as text, exactly as received.
+create table if not exists raw.kemendagri_regencies (
+    _batch_id bigint not null references audit.load_batches (batch_id),
+    _row_number bigint not null,
+    code text,
+    code_10 text,
+    name text,
+    type text,
+    parent_code text,
+    luas_km2_big2024 text,
+    penduduk_laki text,
+    penduduk_perempuan text,
+    penduduk_total_dukcapil_2024s2 text,
+    lat_centroid text,
+    lng_centroid text,
+    primary key (_batch_id, _row_number)
+);
+
+create table if not exists raw.kemendagri_districts (
+    _batch_id bigint not null references audit.load_batches (batch_id),
+    _row_number bigint not null,
+    code text,
+    code_10 text,
+    name text,
+    parent_code text,
+    lat_centroid text,
+    lng_centroid text,
+    primary key (_batch_id, _row_number)
+);
+
+create table if not exists raw.kemendagri_villages (
+    _batch_id bigint not null references audit.load_batches (batch_id),
+    _row_number bigint not null,
+    code text,
+    code_10 text,
+    name text,
+    type text,
+    parent_code text,
+    regency_code text,
+    lat_centroid text,
+    lng_centroid text,
+    primary key (_batch_id, _row_number)
+);
+
+-- Gate views: the rows of the batch currently under validation ('validating'), with its
+-- partition (the Kepmendagri edition). Great Expectations validates these views, so a
+-- suite always sees exactly one batch.
+create or replace view audit.gate_kemendagri_regencies as
+select r.*, b.partition_key as _edition
+from raw.kemendagri_regencies as r
+inner join audit.load_batches as b on r._batch_id = b.batch_id
+where b.status = 'validating';
+
+create or replace view audit.gate_kemendagri_districts as
+select r.*, b.partition_key as _edition
+from raw.kemendagri_districts as r
+inner join audit.load_batches as b on r._batch_id = b.batch_id
+where b.status = 'validating';
+
+create or replace view audit.gate_kemendagri_villages as
+select r.*, b.partition_key as _edition
+from raw.kemendagri_villages as r
+inner join audit.load_batches as b on r._batch_id = b.batch_id
+where b.status = 'validating';
+
+-- Rows of batches accepted by the gate, for parent checks across datasets of one edition.
+create or replace view audit.accepted_kemendagri_districts as
+select r.*, b.partition_key as _edition
+from raw.kemendagri_districts as r
+inner join audit.load_batches as b on r._batch_id = b.batch_id
+where b.status in ('validating', 'validated');
+
+create or replace view audit.accepted_kemendagri_regencies as
+select r.*, b.partition_key as _edition
+from raw.kemendagri_regencies as r
+inner join audit.load_batches as b on r._batch_id = b.batch_id
+where b.status in ('validating', 'validated');
+
+-- BI role: reads marts, nothing else. Created without login here; lumbung.warehouse
+-- sets LOGIN and its password.
+do $$
+begin
+    if not exists (select 1 from pg_roles where rolname = 'lumbung_bi') then
+        create role lumbung_bi nologin;
+    end if;
+end
+$$;
+
+revoke all on schema raw, audit, staging, intermediate from lumbung_bi;
+revoke create on schema public from public;
+grant usage on schema marts to lumbung_bi;
+grant select on all tables in schema marts to lumbung_bi;
+alter default privileges in schema marts grant select on tables to lumbung_bi;

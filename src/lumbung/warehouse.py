@@ -1,0 +1,124 @@
+"""Reaching the warehouse: embedded server or ``LUMBUNG_WAREHOUSE_URL``, databases, roles."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from importlib.resources import files
+
+import psycopg
+from psycopg import sql
+
+from lumbung.config import (
+    AIRFLOW_DB,
+    BI_ROLE,
+    SUPERUSER,
+    WAREHOUSE_DB,
+    Paths,
+    PgUrl,
+    external_warehouse_url,
+    pg_port,
+)
+from lumbung.embedded_pg import EmbeddedPostgres, new_password
+
+log = logging.getLogger(__name__)
+
+
+def load_secrets(paths: Paths) -> dict[str, str]:
+    """Passwords of the embedded server and the BI role, made once and kept in the state dir."""
+    if paths.secrets_file.exists():
+        return json.loads(paths.secrets_file.read_text())
+    paths.state.mkdir(parents=True, exist_ok=True)
+    secrets = {"superuser_password": new_password(), "bi_password": new_password()}
+    fd = os.open(paths.secrets_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(secrets, fh)
+    return secrets
+
+
+def embedded_server(paths: Paths) -> EmbeddedPostgres:
+    return EmbeddedPostgres(
+        pgdata=paths.pgdata,
+        port=pg_port(),
+        superuser=SUPERUSER,
+        password=load_secrets(paths)["superuser_password"],
+    )
+
+
+def uses_embedded() -> bool:
+    return external_warehouse_url() is None
+
+
+def warehouse_url(paths: Paths, start: bool = True) -> PgUrl:
+    """The warehouse's admin URL; starts the embedded server unless a URL is configured."""
+    external = external_warehouse_url()
+    if external:
+        return PgUrl.parse(external)
+    server = embedded_server(paths)
+    if start:
+        server.start()
+    return PgUrl(
+        user=SUPERUSER,
+        password=load_secrets(paths)["superuser_password"],
+        host="127.0.0.1",
+        port=server.port,
+        dbname=WAREHOUSE_DB,
+    )
+
+
+def airflow_db_url(warehouse: PgUrl) -> PgUrl:
+    """Airflow's metadata: its own database on the warehouse's server unless configured."""
+    configured = os.environ.get("LUMBUNG_AIRFLOW_DB_URL")
+    if configured:
+        return PgUrl.parse(configured)
+    return warehouse.with_db(AIRFLOW_DB if uses_embedded() else f"{warehouse.dbname}_airflow")
+
+
+def bi_password(paths: Paths) -> str:
+    return os.environ.get("LUMBUNG_BI_PASSWORD") or load_secrets(paths)["bi_password"]
+
+
+def bi_url(paths: Paths, warehouse: PgUrl) -> PgUrl:
+    return warehouse.with_user(BI_ROLE, bi_password(paths))
+
+
+def ensure_database(server: PgUrl, dbname: str) -> None:
+    """Create ``dbname`` on the server of ``server`` if it does not exist yet."""
+    for maintenance_db in (server.dbname, "postgres", "template1"):
+        try:
+            conn = psycopg.connect(server.with_db(maintenance_db).url(), autocommit=True)
+        except psycopg.OperationalError:
+            continue
+        with conn:
+            exists = conn.execute(
+                "select 1 from pg_database where datname = %s", (dbname,)
+            ).fetchone()
+            if not exists:
+                log.info("creating database %s", dbname)
+                conn.execute(sql.SQL("create database {}").format(sql.Identifier(dbname)))
+        return
+    raise RuntimeError(f"cannot connect to the PostgreSQL server at {server.host}:{server.port}")
+
+
+def bootstrap(paths: Paths, warehouse: PgUrl) -> None:
+    """Schemas, audit and raw tables, gate views and the BI role. Safe to run again."""
+    ensure_database(warehouse, warehouse.dbname)
+    ddl = files("lumbung").joinpath("sql/bootstrap.sql").read_text()
+    with psycopg.connect(warehouse.url(), autocommit=True) as conn:
+        # Serialise concurrent bootstraps (parallel DAG runs) on one advisory lock.
+        conn.execute("select pg_advisory_lock(hashtext('lumbung.bootstrap'))")
+        try:
+            conn.execute(ddl)
+            conn.execute(
+                sql.SQL("alter role {} with login password {}").format(
+                    sql.Identifier(BI_ROLE), sql.Literal(bi_password(paths))
+                )
+            )
+            conn.execute(
+                sql.SQL("grant connect on database {} to {}").format(
+                    sql.Identifier(warehouse.dbname), sql.Identifier(BI_ROLE)
+                )
+            )
+        finally:
+            conn.execute("select pg_advisory_unlock(hashtext('lumbung.bootstrap'))")
