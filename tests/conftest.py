@@ -1,0 +1,92 @@
+"""One PostgreSQL server and one Airflow metadata database for the whole test session.
+
+Airflow reads its configuration when first imported, so the environment is set here, at
+import time of this conftest, before any test module imports Airflow.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import socket
+import tempfile
+from pathlib import Path
+
+import psycopg
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+_STATE = Path(tempfile.mkdtemp(prefix="lumbung-test-"))
+# As root the server runs as the service user, which must be able to reach its data dir.
+_STATE.chmod(0o755)
+_LANDING = _STATE / "landing"
+shutil.copytree(REPO / "data" / "landing", _LANDING)
+
+os.environ.pop("LUMBUNG_WAREHOUSE_URL", None)
+os.environ.pop("LUMBUNG_AIRFLOW_DB_URL", None)
+os.environ.update(
+    {
+        "LUMBUNG_HOME": str(REPO),
+        "LUMBUNG_STATE_DIR": str(_STATE / "state"),
+        "LUMBUNG_LANDING_DIR": str(_LANDING),
+        "LUMBUNG_PG_PORT": str(_free_port()),
+        "LUMBUNG_AIRFLOW_PORT": str(_free_port()),
+    }
+)
+
+
+@pytest.fixture(scope="session")
+def paths():
+    from lumbung.config import Paths
+
+    return Paths.from_env()
+
+
+@pytest.fixture(scope="session")
+def warehouse(paths):
+    """Embedded warehouse started, bootstrapped, Airflow metadata migrated and configured."""
+    from lumbung.runner import prepare
+    from lumbung.warehouse import embedded_server
+
+    url = prepare(paths)
+    yield url
+    embedded_server(paths).stop()
+    shutil.rmtree(_STATE, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def landing() -> Path:
+    return _LANDING
+
+
+@pytest.fixture()
+def db(warehouse):
+    with psycopg.connect(warehouse.url(), autocommit=True) as conn:
+        yield conn
+
+
+def table_fingerprint(conn: psycopg.Connection, table: str) -> tuple[int, str]:
+    """Row count and a hash of the full sorted content: equal means unchanged."""
+    rows = conn.execute(f"select t::text from {table} as t order by 1").fetchall()
+    digest = hashlib.sha256("\n".join(r[0] for r in rows).encode()).hexdigest()
+    return len(rows), digest
+
+
+def run_dag(dag_id: str):
+    """Run one DAG for real with dag.test(); return the DagRun."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(REPO / "dags"))
+    assert not bag.import_errors, bag.import_errors
+    dag = bag.get_dag(dag_id)
+    assert dag is not None
+    return dag.test()
