@@ -68,19 +68,25 @@ def airflow_executable() -> str:
 
 
 def migrate_metadata(paths: Paths, warehouse: PgUrl) -> None:
-    """Create Airflow's metadata database if needed and bring its schema up to date."""
+    """Create Airflow's metadata database if needed and bring its schema up to date.
+
+    Call after ``apply``: the check runs in this process (Airflow reads its configuration
+    from the environment on first import); the migration itself runs as ``airflow db
+    migrate``, the supported way to migrate.
+    """
     metadata = airflow_db_url(warehouse)
     ensure_database(warehouse, metadata.dbname)
-    env = {**os.environ, **airflow_environ(paths, warehouse)}
-    check = subprocess.run(
-        [airflow_executable(), "db", "check-migrations", "--migration-wait-timeout", "0"],
-        env=env, capture_output=True, text=True,
-    )
-    if check.returncode == 0:
+    from airflow.utils.db import check_migrations
+
+    try:
+        check_migrations(timeout=1)
         return
+    except TimeoutError:
+        pass
     log.info("migrating Airflow's metadata database %s (first run takes a while)", metadata.dbname)
     result = subprocess.run(
-        [airflow_executable(), "db", "migrate"], env=env, capture_output=True, text=True
+        [airflow_executable(), "db", "migrate"], env=os.environ.copy(), capture_output=True,
+        text=True,
     )
     if result.returncode != 0:
         raise RuntimeError(f"airflow db migrate failed:\n{result.stderr[-3000:]}")

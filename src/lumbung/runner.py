@@ -73,8 +73,8 @@ def prepare(paths: Paths) -> PgUrl:
     warehouse = warehouse_url(paths)
     log.info("warehouse: %s", redact(warehouse.url()))
     bootstrap(paths, warehouse)
-    airflow_env.migrate_metadata(paths, warehouse)
     airflow_env.apply(paths, warehouse)
+    airflow_env.migrate_metadata(paths, warehouse)
     return warehouse
 
 
