@@ -9,6 +9,7 @@ imported only inside ``write_context``.
 
 from __future__ import annotations
 
+import json
 import shutil
 import uuid
 from dataclasses import dataclass, field
@@ -163,8 +164,7 @@ def _parent_exists(parent_view: str, parent_label: str) -> Rule:
             on p.code = b.parent_code and p._edition = b._edition
         where p.code is null
         """,
-        f"parent_code is the code of a {parent_label} accepted by the gate for the same "
-        "edition",
+        f"parent_code is the code of a {parent_label} accepted by the gate for the same edition",
     )
 
 
@@ -208,8 +208,12 @@ SUITES: tuple[SuiteSpec, ...] = (
             _matches("code", REGENCY_CODE, "code format"),
             _unique("code"),
             _matches("code_10", r"^\d{4}$", "code_10 format"),
-            _derived("code_10", "replace(code, '.', '')", _SQL_REGENCY_CODE,
-                     "code_10 is code without its dots"),
+            _derived(
+                "code_10",
+                "replace(code, '.', '')",
+                _SQL_REGENCY_CODE,
+                "code_10 is code without its dots",
+            ),
             *_present("name"),
             _in_set("type", ["kabupaten", "kota"]),
             _row_count(),
@@ -225,11 +229,19 @@ SUITES: tuple[SuiteSpec, ...] = (
             _matches("code", DISTRICT_CODE, "code format"),
             _unique("code"),
             _matches("code_10", r"^\d{6}$", "code_10 format"),
-            _derived("code_10", "replace(code, '.', '')", _SQL_DISTRICT_CODE,
-                     "code_10 is code without its dots"),
+            _derived(
+                "code_10",
+                "replace(code, '.', '')",
+                _SQL_DISTRICT_CODE,
+                "code_10 is code without its dots",
+            ),
             *_present("name"),
-            _derived("parent_code", "left(code, 5)", _SQL_DISTRICT_CODE,
-                     "parent_code is the regency part of code (its first 5 characters)"),
+            _derived(
+                "parent_code",
+                "left(code, 5)",
+                _SQL_DISTRICT_CODE,
+                "parent_code is the regency part of code (its first 5 characters)",
+            ),
             _parent_exists("accepted_kemendagri_regencies", "regency"),
             _row_count(),
             _centroid_in_province(),
@@ -244,8 +256,12 @@ SUITES: tuple[SuiteSpec, ...] = (
             _matches("code", VILLAGE_CODE, "code format"),
             _unique("code"),
             _matches("code_10", r"^\d{10}$", "code_10 format"),
-            _derived("code_10", "replace(code, '.', '')", _SQL_VILLAGE_CODE,
-                     "code_10 is code without its dots"),
+            _derived(
+                "code_10",
+                "replace(code, '.', '')",
+                _SQL_VILLAGE_CODE,
+                "code_10 is code without its dots",
+            ),
             _unique("code_10"),
             *_present("name"),
             _in_set("type", ["desa", "kelurahan"]),
@@ -256,11 +272,19 @@ SUITES: tuple[SuiteSpec, ...] = (
                 _SQL_VILLAGE_CODE,
                 "the village part of code starts with 1 for a kelurahan, 2 for a desa",
             ),
-            _derived("parent_code", "left(code, 8)", _SQL_VILLAGE_CODE,
-                     "parent_code is the district part of code (its first 8 characters)"),
+            _derived(
+                "parent_code",
+                "left(code, 8)",
+                _SQL_VILLAGE_CODE,
+                "parent_code is the district part of code (its first 8 characters)",
+            ),
             _parent_exists("accepted_kemendagri_districts", "district"),
-            _derived("regency_code", "left(code, 5)", _SQL_VILLAGE_CODE,
-                     "regency_code is the regency part of code (its first 5 characters)"),
+            _derived(
+                "regency_code",
+                "left(code, 5)",
+                _SQL_VILLAGE_CODE,
+                "regency_code is the regency part of code (its first 5 characters)",
+            ),
             _row_count(),
             _centroid_in_province(),
         ),
@@ -287,8 +311,13 @@ _HEADER = """\
 
 _GITIGNORE = "uncommitted/\nplugins/\n"
 # What write_context owns inside the context folder (uncommitted/ is left alone).
-_GENERATED = ("great_expectations.yml", ".gitignore", "expectations", "validation_definitions",
-              "checkpoints")
+_GENERATED = (
+    "great_expectations.yml",
+    ".gitignore",
+    "expectations",
+    "validation_definitions",
+    "checkpoints",
+)
 
 
 def _store(base_directory: str, class_name: str, suppress_id: bool = True) -> dict:
@@ -310,10 +339,12 @@ def project_config() -> dict[str, Any]:
             "table_name": spec.view,
             "schema_name": GATE_SCHEMA,
             "batch_metadata": {"source": spec.source, "dataset": spec.dataset},
-            "batch_definitions": [
-                {"id": stable_id("batch_definition", spec.name), "name": BATCH_DEFINITION,
-                 "partitioner": None}
-            ],
+            "batch_definitions": {
+                BATCH_DEFINITION: {
+                    "id": stable_id("batch_definition", spec.name),
+                    "partitioner": None,
+                }
+            },
         }
         for spec in SUITES
     }
@@ -323,6 +354,7 @@ def project_config() -> dict[str, Any]:
         "plugins_directory": None,
         "analytics_enabled": False,
         "data_context_id": stable_id("context"),
+        "progress_bars": {"globally": False, "metric_calculations": False},
         "stores": {
             "expectations_store": _store("expectations/", "ExpectationsStore"),
             "validation_results_store": _store(
@@ -361,13 +393,12 @@ def project_config() -> dict[str, Any]:
 def _expectation(spec: SuiteSpec, rule: Rule) -> Any:
     import great_expectations as gx
 
+    # Built as the Expectation class first, so its arguments are validated; handed to the
+    # suite as a configuration because GX only keeps a preset id that way.
     cls = getattr(gx.expectations, rule.expectation)
-    return cls(
-        id=stable_id("expectation", spec.name, rule.rule),
-        meta=rule.meta,
-        severity=rule.severity,
-        **rule.kwargs,
-    )
+    configuration = cls(meta=rule.meta, severity=rule.severity, **rule.kwargs).configuration
+    configuration.id = stable_id("expectation", spec.name, rule.rule)
+    return configuration
 
 
 def write_context(project_root: Path) -> Path:
@@ -419,9 +450,38 @@ def write_context(project_root: Path) -> Path:
                 name=spec.name,
                 id=stable_id("checkpoint", spec.name),
                 validation_definitions=[validation],
-                actions=[gx.checkpoint.UpdateDataDocsAction(name="update_data_docs",
-                                                            site_names=[DOCS_SITE])],
+                actions=[
+                    gx.checkpoint.UpdateDataDocsAction(
+                        name="update_data_docs", site_names=[DOCS_SITE]
+                    )
+                ],
                 result_format=RESULT_FORMAT,
             )
         )
+    _pin_ids(gx_dir)
     return gx_dir
+
+
+def _pin_ids(gx_dir: Path) -> None:
+    """Replace the random ids GX gave suites, expectations, validation definitions and
+    checkpoints with stable ones, so rebuilding an unchanged rule set changes no file."""
+    replacements: dict[str, str] = {}
+    for spec in SUITES:
+        suite = json.loads((gx_dir / "expectations" / f"{spec.name}.json").read_text())
+        replacements[suite["id"]] = stable_id("suite", spec.name)
+        for expectation in suite["expectations"]:
+            replacements[expectation["id"]] = stable_id(
+                "expectation", spec.name, expectation["meta"]["rule"]
+            )
+        for kind, folder in (
+            ("validation_definition", "validation_definitions"),
+            ("checkpoint", "checkpoints"),
+        ):
+            stored = json.loads((gx_dir / folder / f"{spec.name}.json").read_text())
+            replacements[stored["id"]] = stable_id(kind, spec.name)
+    for folder in ("expectations", "validation_definitions", "checkpoints"):
+        for path in sorted((gx_dir / folder).glob("*.json")):
+            text = path.read_text()
+            for old, new in replacements.items():
+                text = text.replace(old, new)
+            path.write_text(text.rstrip("\n") + "\n")

@@ -41,6 +41,8 @@ DATASETS: dict[str, DatasetSpec] = {
 
 # Parents before children: the gate checks that each row's parent was accepted.
 DATASET_ORDER = ("regencies", "districts", "villages")
+# Documentation travelling with the data (attribution, notes) is not data.
+DOCS = {".md", ".txt"}
 _EDITION = re.compile(r"^edition=(\d{4})$")
 
 
@@ -73,7 +75,7 @@ def discover(landing: Path) -> tuple[list[LandingFile], list[str]]:
     if not root.is_dir():
         return found, [f"{root}: no region landing folder"]
     for path in sorted(root.rglob("*")):
-        if not path.is_file() or path.name.startswith("."):
+        if not path.is_file() or path.name.startswith(".") or path.suffix.lower() in DOCS:
             continue
         edition = _EDITION.match(path.parent.name)
         if path.parent.parent != root or not edition:

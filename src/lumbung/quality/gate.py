@@ -1,0 +1,493 @@
+"""The quality gate: validate one landed batch with its Great Expectations checkpoint.
+
+``validate_batch`` moves a batch through ``loaded -> validating -> validated | failed`` in
+``audit.load_batches``. While a batch is 'validating' the gate views show exactly its rows,
+so the dataset's checkpoint (one per dataset, in ``expectations/gx``) validates that batch
+and nothing else. A session advisory lock lets one gate run at a time, which is what makes
+"one batch 'validating' per dataset" hold; a batch left 'validating' by a run that died is
+therefore stale and is put back to 'loaded' before the next claim. Critical rules decide;
+warnings are reported and kept in the data docs but do not fail the batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from lumbung.config import Paths, PgUrl
+from lumbung.quality.suites import (
+    CONNECTION_VARIABLE,
+    CRITICAL,
+    DATASOURCE,
+    DOCS_SITE,
+    DOCS_VARIABLE,
+    MAX_ROWS,
+    MIN_ROWS,
+    ROW_NUMBER,
+    SuiteSpec,
+    suite_for,
+)
+
+log = logging.getLogger(__name__)
+
+GATE_LOCK = "lumbung.quality.gate"  # advisory lock key (hashed by Postgres)
+LOCK_TIMEOUT = "15min"  # how long a gate run waits for another to finish
+MAX_EXAMPLES = 5
+GATEABLE = ("loaded", "validating", "validated", "failed")
+
+
+@dataclass
+class RuleFailure:
+    """One broken rule of one batch, with a few offending values."""
+
+    rule: str
+    expectation: str
+    column: str | None
+    severity: str
+    unexpected_count: int | None
+    examples: list[str] = field(default_factory=list)
+    detail: str = ""
+
+    def describe(self) -> str:
+        return f"[{self.severity}] {self.rule}: {self.detail}"
+
+
+@dataclass
+class GateResult:
+    """The verdict on one batch; ``message()`` is what operators read."""
+
+    batch_id: int
+    dataset: str
+    file_path: str
+    passed: bool
+    failures: list[RuleFailure]
+    warnings: list[RuleFailure]
+    source: str = ""
+    partition_key: str = ""
+    label: str = ""
+    evaluated: int = 0
+    row_bounds: dict[str, int | None] = field(default_factory=dict)
+    docs_index: str | None = None
+    seconds: float = 0.0
+
+    def message(self) -> str:
+        head = f"{self.file_path} (batch {self.batch_id}, {self.label or self.dataset})"
+        if self.passed:
+            text = f"{head}: passed {self.evaluated} expectation(s)"
+            if self.warnings:
+                text += f" with {len(self.warnings)} warning(s): " + "; ".join(
+                    w.describe() for w in self.warnings
+                )
+            return text
+        return f"{head}: " + "; ".join(f.describe() for f in self.failures + self.warnings)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class GateFailed(RuntimeError):
+    """Raised by callers when a batch failed the gate; the message lists every failure."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__(
+            f"quality gate failed ({len(problems)} problem(s)):\n- " + "\n- ".join(problems)
+        )
+
+
+def raise_for_failures(results: Iterable[GateResult]) -> None:
+    """Raise GateFailed naming every batch that did not pass."""
+    problems = [r.message() for r in results if not r.passed]
+    if problems:
+        raise GateFailed(problems)
+
+
+@dataclass(frozen=True)
+class _Batch:
+    batch_id: int
+    source: str
+    dataset: str
+    partition_key: str
+    file_path: str
+    status: str
+
+
+# --- pure helpers --------------------------------------------------------------------------
+
+
+def gx_connection_string(warehouse_url: str) -> str:
+    """The SQLAlchemy URL GX needs for a libpq URL (postgresql://user:pw@host:port/db)."""
+    return PgUrl.parse(warehouse_url).url("postgresql+psycopg2")
+
+
+def row_count_bounds(reference_rows: int | None) -> dict[str, int | None]:
+    """90 % to 110 % of the reference batch's rows; with no reference, at least one row."""
+    if reference_rows is None:
+        return {MIN_ROWS: 1, MAX_ROWS: None}
+    return {
+        MIN_ROWS: max(1, reference_rows * 9 // 10),
+        MAX_ROWS: -(-reference_rows * 11 // 10),
+    }
+
+
+def _shown(value: Any) -> str:
+    return "null" if value is None else repr(str(value))
+
+
+def _lines(index_list: list[dict], value: Any) -> list[Any]:
+    """CSV lines of the rows holding ``value`` (GX lists {_row_number, <column>} per row)."""
+    return [
+        row.get(ROW_NUMBER)
+        for row in index_list
+        if next((v for k, v in row.items() if k != ROW_NUMBER), None) == value
+    ]
+
+
+def _line_note(lines: list[Any]) -> str:
+    lines = [n for n in lines if n is not None]
+    if not lines:
+        return ""
+    more = "..." if len(lines) > 3 else ""
+    return f" (line{'s' if len(lines) > 1 else ''} {', '.join(map(str, lines[:3]))}{more})"
+
+
+def _column_examples(result: dict, duplicates: bool) -> list[str]:
+    """Distinct offending values, each with the CSV lines it is on."""
+    values = result.get("unexpected_list") or result.get("partial_unexpected_list") or []
+    index_list = result.get("unexpected_index_list") or result.get("partial_unexpected_index_list")
+    distinct = list(dict.fromkeys(values))
+    if duplicates:
+        counts = Counter(values)
+        distinct = [v for v in distinct if counts[v] > 1] or distinct
+    examples = []
+    for value in distinct[:MAX_EXAMPLES]:
+        note = _line_note(_lines(index_list, value)) if index_list else ""
+        examples.append(_shown(value) + note)
+    return examples
+
+
+def _row_examples(rows: list[dict]) -> list[str]:
+    examples = []
+    for row in rows[:MAX_EXAMPLES]:
+        items = list(row.items())
+        if not items:
+            continue
+        text = _shown(items[0][1])
+        if len(items) > 1:
+            text += " (" + ", ".join(f"{k} {_shown(v)}" for k, v in items[1:]) + ")"
+        examples.append(text)
+    return examples
+
+
+def _detail(kind: str, kwargs: dict, result: dict) -> tuple[int | None, list[str], str]:
+    """How many, which, and one sentence, for one failed expectation result."""
+    if kind == "expect_table_row_count_to_be_between":
+        observed = result.get("observed_value")
+        low, high = kwargs.get("min_value"), kwargs.get("max_value")
+        expected = f"at least {low}" if high is None else f"between {low} and {high}"
+        return None, [], f"{observed} row(s), expected {expected}"
+    if kind == "unexpected_rows_expectation":
+        count = result.get("observed_value")
+        examples = _row_examples((result.get("details") or {}).get("unexpected_rows") or [])
+        return count, examples, f"{count} row(s)"
+    count = result.get("unexpected_count")
+    duplicates = kind == "expect_column_values_to_be_unique"
+    examples = _column_examples(result, duplicates)
+    if duplicates:
+        values = result.get("unexpected_list") or result.get("partial_unexpected_list") or []
+        repeated = sum(1 for n in Counter(values).values() if n > 1)
+        return count, examples, f"{repeated} duplicate value(s) on {count} row(s)"
+    if kind == "expect_column_values_to_not_be_null":
+        return count, examples, f"{count} null value(s)"
+    if kind == "expect_column_values_to_match_regex":
+        return count, examples, f"{count} value(s) not matching {kwargs.get('regex')}"
+    if kind == "expect_column_values_to_be_in_set":
+        allowed = ", ".join(map(str, kwargs.get("value_set") or []))
+        return count, examples, f"{count} value(s) not in {{{allowed}}}"
+    return count, examples, f"{count} unexpected value(s)"
+
+
+def rule_failures(validation: dict, spec: SuiteSpec) -> tuple[list[RuleFailure], list[RuleFailure]]:
+    """Critical failures and warnings of a suite validation result (its JSON dict form)."""
+    order = {rule.rule: n for n, rule in enumerate(spec.rules)}
+    broken: list[RuleFailure] = []
+    for item in validation.get("results", []):
+        if item.get("success"):
+            continue
+        config = item.get("expectation_config") or {}
+        kind = config.get("type", "")
+        kwargs = config.get("kwargs") or {}
+        meta = config.get("meta") or {}
+        severity = meta.get("severity") or str(config.get("severity") or CRITICAL)
+        exception = item.get("exception_info") or {}
+        if exception.get("raised_exception"):
+            message = str(exception.get("exception_message") or "unknown error")
+            count, examples, detail = None, [], f"could not be evaluated: {message[:300]}"
+        else:
+            count, examples, detail = _detail(kind, kwargs, item.get("result") or {})
+        if examples:
+            detail += ", e.g. " + ", ".join(examples)
+        broken.append(
+            RuleFailure(
+                rule=meta.get("rule") or kind,
+                expectation=kind,
+                column=kwargs.get("column"),
+                severity=severity,
+                unexpected_count=count,
+                examples=examples,
+                detail=detail,
+            )
+        )
+    broken.sort(key=lambda f: order.get(f.rule, len(order)))
+    failures = [f for f in broken if f.severity == CRITICAL]
+    warnings = [f for f in broken if f.severity != CRITICAL]
+    return failures, warnings
+
+
+# --- bookkeeping (psycopg 3) ---------------------------------------------------------------
+
+
+def _lock(conn: psycopg.Connection) -> None:
+    """Wait for any other gate run to finish; held until the connection closes."""
+    conn.execute(f"set lock_timeout = '{LOCK_TIMEOUT}'")
+    conn.execute("select pg_advisory_lock(hashtext(%s))", (GATE_LOCK,))
+    conn.execute("reset lock_timeout")
+
+
+def _load_batch(conn: psycopg.Connection, batch_id: int) -> _Batch:
+    row = conn.execute(
+        """
+        select batch_id, source, dataset, partition_key, file_path, status
+        from audit.load_batches where batch_id = %s
+        """,
+        (batch_id,),
+    ).fetchone()
+    if row is None:
+        raise LookupError(f"no batch {batch_id} in audit.load_batches")
+    return _Batch(*row)
+
+
+def _claim(conn: psycopg.Connection, batch: _Batch) -> None:
+    """Reset stale 'validating' batches of the source, then mark this one 'validating'.
+
+    Only called with the gate lock held: no other gate runs, so any 'validating' batch was
+    left by a run that died. Resetting the whole source (not only this dataset) matters
+    because the accepted_* views let a stale 'validating' parent batch vouch for children.
+    """
+    with conn.transaction():
+        stale = conn.execute(
+            """
+            update audit.load_batches
+            set status = 'loaded',
+                status_reason = 'left validating by an interrupted gate run; reset by batch '
+                    || %s::text
+            where source = %s and status = 'validating' and batch_id <> %s
+            returning batch_id
+            """,
+            (batch.batch_id, batch.source, batch.batch_id),
+        ).fetchall()
+        for (stale_id,) in stale:
+            log.warning("batch %s was left 'validating'; reset to 'loaded'", stale_id)
+        conn.execute(
+            """
+            update audit.load_batches
+            set status = 'validating', status_reason = null, validated_at = null,
+                finished_at = null
+            where batch_id = %s
+            """,
+            (batch.batch_id,),
+        )
+
+
+def _reference_rows(conn: psycopg.Connection, batch: _Batch) -> int | None:
+    """Rows of the latest validated batch of the same dataset (another edition, or earlier)."""
+    row = conn.execute(
+        """
+        select rows_loaded from audit.load_batches
+        where source = %s and dataset = %s and status = 'validated' and batch_id <> %s
+            and (partition_key <> %s or batch_id < %s)
+        order by validated_at desc nulls last, batch_id desc
+        limit 1
+        """,
+        (batch.source, batch.dataset, batch.batch_id, batch.partition_key, batch.batch_id),
+    ).fetchone()
+    return None if row is None else row[0]
+
+
+def _finish(conn: psycopg.Connection, batch_id: int, passed: bool, reason: str | None) -> None:
+    conn.execute(
+        """
+        update audit.load_batches
+        set status = %s, status_reason = %s, finished_at = now(),
+            validated_at = case when %s then now() else null end
+        where batch_id = %s
+        """,
+        ("validated" if passed else "failed", reason, passed, batch_id),
+    )
+
+
+def _release(conn: psycopg.Connection, batch_id: int, error: BaseException) -> None:
+    """The gate itself broke (not the data): back to 'loaded', so a rerun validates again.
+
+    If even that fails (the warehouse went away), the batch stays 'validating' and the next
+    gate run resets it; the original error is what the caller sees.
+    """
+    try:
+        conn.execute(
+            """
+            update audit.load_batches
+            set status = 'loaded', status_reason = %s
+            where batch_id = %s and status = 'validating'
+            """,
+            (f"quality gate could not run: {type(error).__name__}: {error}"[:2000], batch_id),
+        )
+    except psycopg.Error:
+        log.exception("could not put batch %s back to 'loaded'", batch_id)
+
+
+# --- Great Expectations --------------------------------------------------------------------
+
+
+@contextmanager
+def _quiet_gx() -> Iterator[None]:
+    """GX logs hundreds of INFO lines per run; keep task logs to its warnings."""
+    logger = logging.getLogger("great_expectations")
+    level = logger.level
+    logger.setLevel(max(level, logging.WARNING))
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _run_checkpoint(
+    spec: SuiteSpec,
+    connection_string: str,
+    context_dir: Path,
+    docs_dir: Path,
+    bounds: dict[str, int | None],
+    run_name: str,
+) -> tuple[dict, str | None]:
+    """Run the dataset's checkpoint; the suite result as a dict, and the docs index path."""
+    import great_expectations as gx
+    from great_expectations.core.run_identifier import RunIdentifier
+
+    docs_dir.mkdir(parents=True, exist_ok=True)
+    with _quiet_gx():
+        context = gx.get_context(
+            mode="file",
+            context_root_dir=context_dir,
+            runtime_environment={
+                CONNECTION_VARIABLE: connection_string,
+                DOCS_VARIABLE: str(docs_dir),
+            },
+        )
+        try:
+            outcome = context.checkpoints.get(spec.name).run(
+                expectation_parameters=dict(bounds), run_id=RunIdentifier(run_name=run_name)
+            )
+            (validation,) = outcome.run_results.values()
+            urls = context.get_docs_sites_urls(site_name=DOCS_SITE)
+        finally:
+            context.data_sources.get(DATASOURCE).get_engine().dispose()
+    index = urls[0]["site_url"] if urls else None
+    if index and index.startswith("file://"):
+        index = index.removeprefix("file://")
+    return validation.to_json_dict(), index
+
+
+def docs_index(docs_dir: Path | None = None) -> Path:
+    """Where the data docs index of the gate is (built after every validation)."""
+    return (docs_dir or Paths.from_env().gx_docs) / "index.html"
+
+
+# --- the gate ------------------------------------------------------------------------------
+
+
+def _label(spec: SuiteSpec, batch: _Batch) -> str:
+    return f"{spec.label}, edition {batch.partition_key}" if batch.partition_key else spec.label
+
+
+def validate_batch(
+    warehouse_url: str,
+    batch_id: int,
+    *,
+    context_dir: Path | None = None,
+    docs_dir: Path | None = None,
+) -> GateResult:
+    """Validate one landed batch and record the verdict in audit.load_batches.
+
+    ``warehouse_url`` is a libpq URL. Raises LookupError for an unknown batch and ValueError
+    for one that cannot be gated ('received' or 'rejected'); if the gate itself breaks, the
+    batch goes back to 'loaded' with the error as its reason and the error propagates.
+    """
+    started = time.monotonic()
+    with _quiet_gx():  # seconds to import: do it before taking the lock
+        import great_expectations  # noqa: F401
+
+    paths = Paths.from_env()
+    context_dir = context_dir or paths.expectations / "gx"
+    docs_dir = docs_dir or paths.gx_docs
+    if not (context_dir / "great_expectations.yml").is_file():
+        # GX would scaffold an empty context there; the gate must not run without its rules.
+        raise FileNotFoundError(f"no Great Expectations context in {context_dir}")
+    with psycopg.connect(warehouse_url, autocommit=True) as conn:
+        _lock(conn)
+        batch = _load_batch(conn, batch_id)
+        if batch.status not in GATEABLE:
+            raise ValueError(
+                f"batch {batch_id} ({batch.file_path}) is '{batch.status}': only landed "
+                "batches can be validated"
+            )
+        spec = suite_for(batch.source, batch.dataset)
+        _claim(conn, batch)
+        try:
+            bounds = row_count_bounds(_reference_rows(conn, batch))
+            validation, index = _run_checkpoint(
+                spec,
+                gx_connection_string(warehouse_url),
+                context_dir,
+                docs_dir,
+                bounds,
+                run_name=f"batch-{batch.batch_id}",
+            )
+            failures, warnings = rule_failures(validation, spec)
+            result = GateResult(
+                batch_id=batch.batch_id,
+                dataset=batch.dataset,
+                file_path=batch.file_path,
+                passed=not failures,
+                failures=failures,
+                warnings=warnings,
+                source=batch.source,
+                partition_key=batch.partition_key,
+                label=_label(spec, batch),
+                evaluated=validation.get("statistics", {}).get("evaluated_expectations", 0),
+                row_bounds=bounds,
+                docs_index=index,
+            )
+            # A validated batch keeps its warnings as its reason; a clean one has none.
+            reason = result.message() if result.failures or result.warnings else None
+            _finish(conn, batch.batch_id, result.passed, reason)
+        except BaseException as error:
+            _release(conn, batch.batch_id, error)
+            raise
+    result.seconds = round(time.monotonic() - started, 3)
+    log.info(
+        "batch %s %s the gate (%d critical, %d warning) in %.1fs; data docs: %s",
+        batch_id,
+        "passed" if result.passed else "FAILED",
+        len(result.failures),
+        len(result.warnings),
+        result.seconds,
+        result.docs_index,
+    )
+    return result

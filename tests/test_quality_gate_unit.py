@@ -1,0 +1,225 @@
+"""Unit tests of the quality gate: rules, committed GX context, result parsing. No database."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from lumbung.quality import gate, suites
+from lumbung.sources import kemendagri
+
+ROOT = Path(__file__).resolve().parents[1]
+GX_DIR = ROOT / "expectations" / "gx"
+COMMITTED = [
+    "great_expectations.yml",
+    ".gitignore",
+    *(
+        f"{folder}/{spec.name}.json"
+        for spec in suites.SUITES
+        for folder in ("expectations", "validation_definitions", "checkpoints")
+    ),
+]
+
+
+def test_every_landed_dataset_has_a_suite():
+    for spec in kemendagri.DATASETS.values():
+        assert suites.suite_for(spec.source, spec.dataset).view == f"gate_kemendagri_{spec.dataset}"
+
+
+@pytest.mark.parametrize("spec", suites.SUITES, ids=lambda s: s.name)
+def test_every_expectation_has_severity_and_rule(spec):
+    stored = json.loads((GX_DIR / "expectations" / f"{spec.name}.json").read_text())
+    rules = [e["meta"]["rule"] for e in stored["expectations"]]
+    assert len(rules) == len(set(rules)), "rule names are unique within a suite"
+    for expectation in stored["expectations"]:
+        assert expectation["meta"]["severity"] in {"critical", "warning"}
+        assert expectation["meta"]["severity"] == expectation["severity"]
+        assert expectation["meta"]["rule"].strip()
+
+
+def test_committed_context_is_what_the_rules_build(tmp_path):
+    """The files in expectations/gx are exactly what build_context.py writes (and a gate run
+    does not rewrite them)."""
+    built = suites.write_context(tmp_path)
+    for name in COMMITTED:
+        assert (GX_DIR / name).read_text() == (built / name).read_text(), name
+
+
+def test_context_holds_no_secret():
+    config = yaml.safe_load((GX_DIR / "great_expectations.yml").read_text())
+    datasource = config["fluent_datasources"][suites.DATASOURCE]
+    assert datasource["connection_string"] == "${LUMBUNG_GX_CONNECTION_STRING}"
+    site = config["data_docs_sites"][suites.DOCS_SITE]
+    assert site["store_backend"]["base_directory"] == "${LUMBUNG_GX_DOCS_DIR}"
+    assert config["stores"]["validation_results_store"]["store_backend"][
+        "base_directory"
+    ].startswith("uncommitted/")
+
+
+def test_sql_rules_are_formattable_and_scoped_to_the_batch():
+    for spec in suites.SUITES:
+        for rule in spec.rules:
+            query = rule.kwargs.get("unexpected_rows_query")
+            if query:
+                assert "{batch}" in query
+                query.format(batch="audit.t")  # GX formats with str.format: no stray braces
+
+
+@pytest.mark.parametrize(
+    ("regex", "good", "bad"),
+    [
+        (suites.VILLAGE_CODE, "18.01.04.2001", ["18.01.4.2001", "18.01.04.200", "1801042001"]),
+        (suites.DISTRICT_CODE, "18.01.04", ["18.1.04", "18.01.04.2001", ""]),
+        (suites.REGENCY_CODE, "18.71", ["18.7", "1871", "18.71 "]),
+    ],
+)
+def test_code_shapes(regex, good, bad):
+    assert re.search(regex, good)
+    assert not any(re.search(regex, b) for b in bad)
+
+
+def test_row_count_bounds():
+    assert gate.row_count_bounds(None) == {"min_rows": 1, "max_rows": None}
+    assert gate.row_count_bounds(2651) == {"min_rows": 2385, "max_rows": 2917}
+    assert gate.row_count_bounds(15) == {"min_rows": 13, "max_rows": 17}
+    assert gate.row_count_bounds(1) == {"min_rows": 1, "max_rows": 2}
+
+
+def test_gx_connection_string():
+    url = "postgresql://lumbung:p%40ss%3Aw@127.0.0.1:55432/lumbung"
+    assert gate.gx_connection_string(url) == (
+        "postgresql+psycopg2://lumbung:p%40ss%3Aw@127.0.0.1:55432/lumbung"
+    )
+
+
+def _item(rule: str, kind: str, kwargs: dict, result: dict, severity: str = "critical") -> dict:
+    return {
+        "success": False,
+        "expectation_config": {
+            "type": kind,
+            "kwargs": kwargs,
+            "meta": {"rule": rule, "severity": severity},
+            "severity": severity,
+        },
+        "result": result,
+        "exception_info": {"raised_exception": False},
+    }
+
+
+VILLAGES = suites.suite_for("kemendagri_region", "villages")
+
+
+def test_failures_name_rule_values_and_lines():
+    validation = {
+        "statistics": {"evaluated_expectations": 15},
+        "results": [
+            _item(
+                "centroid in Lampung",
+                "unexpected_rows_expectation",
+                {},
+                {
+                    "observed_value": 1,
+                    "details": {
+                        "unexpected_rows": [
+                            {
+                                "code": "18.01.04.2004",
+                                "lat_centroid": "105.2",
+                                "lng_centroid": "-5.3",
+                            }
+                        ]
+                    },
+                },
+                severity="warning",
+            ),
+            _item(
+                "code unique",
+                "expect_column_values_to_be_unique",
+                {"column": "code"},
+                {
+                    "unexpected_count": 2,
+                    "unexpected_list": ["18.01.04.2001"] * 2,
+                    "unexpected_index_list": [
+                        {"_row_number": 2, "code": "18.01.04.2001"},
+                        {"_row_number": 3, "code": "18.01.04.2001"},
+                    ],
+                },
+            ),
+            _item(
+                "code format",
+                "expect_column_values_to_match_regex",
+                {"column": "code", "regex": suites.VILLAGE_CODE},
+                {
+                    "unexpected_count": 1,
+                    "unexpected_list": ["18.01.4.2001"],
+                    "unexpected_index_list": [{"_row_number": 2, "code": "18.01.4.2001"}],
+                },
+            ),
+            {"success": True, "expectation_config": {"type": "x", "meta": {}}},
+        ],
+    }
+    failures, warnings = gate.rule_failures(validation, VILLAGES)
+    assert [f.rule for f in failures] == ["code format", "code unique"]  # suite order
+    assert [w.rule for w in warnings] == ["centroid in Lampung"]
+    result = gate.GateResult(
+        batch_id=7,
+        dataset="villages",
+        file_path="region/edition=2025/lampung_villages.csv",
+        passed=False,
+        failures=failures,
+        warnings=warnings,
+        label="kemendagri villages",
+    )
+    message = result.message()
+    assert message.startswith(
+        "region/edition=2025/lampung_villages.csv (batch 7, kemendagri villages): "
+        "[critical] code format: 1 value(s) not matching"
+    )
+    assert (
+        "[critical] code unique: 1 duplicate value(s) on 2 row(s), e.g. '18.01.04.2001' "
+        "(lines 2, 3)" in message
+    )
+    assert "'18.01.4.2001' (line 2)" in message
+    assert "[warning] centroid in Lampung: 1 row(s), e.g. '18.01.04.2004' " in message
+    assert failures[1].unexpected_count == 2 and failures[1].column == "code"
+
+
+def test_warnings_alone_pass_and_errors_are_failures():
+    validation = {
+        "results": [
+            _item(
+                "row count in expected range",
+                "expect_table_row_count_to_be_between",
+                {"min_value": 2385, "max_value": 2917},
+                {"observed_value": 2000},
+            ),
+            _item("parent district exists", "unexpected_rows_expectation", {}, {}),
+        ]
+    }
+    validation["results"][1]["exception_info"] = {
+        "raised_exception": True,
+        "exception_message": "relation does not exist",
+    }
+    failures, warnings = gate.rule_failures(validation, VILLAGES)
+    assert not warnings
+    details = {f.rule: f.detail for f in failures}
+    assert details["row count in expected range"] == "2000 row(s), expected between 2385 and 2917"
+    assert details["parent district exists"] == "could not be evaluated: relation does not exist"
+    passed = gate.GateResult(1, "villages", "f.csv", True, [], [], evaluated=15)
+    assert passed.message() == "f.csv (batch 1, villages): passed 15 expectation(s)"
+    with pytest.raises(gate.GateFailed, match=r"1 problem\(s\)"):
+        gate.raise_for_failures(
+            [passed, gate.GateResult(2, "villages", "g.csv", False, failures, [])]
+        )
+    gate.raise_for_failures([passed])
+
+
+def test_importing_the_gate_does_not_import_great_expectations():
+    code = "import sys, lumbung.quality.gate; print('great_expectations' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
