@@ -68,8 +68,11 @@ def cmd_airflow(args: argparse.Namespace) -> int:
     port = os.environ["AIRFLOW__API__PORT"]
     print(f"Airflow UI on http://127.0.0.1:{port} (user admin; password in "
           f"{paths.airflow_home}/simple_auth_manager_passwords.json.generated). Ctrl-C stops.")
-    # standalone = api-server + scheduler + dag-processor + triggerer in one supervised process
-    return subprocess.call([airflow_env.airflow_executable(), "standalone"])
+    # standalone = api-server + scheduler + dag-processor + triggerer, each started as an
+    # `airflow` subprocess found on PATH: put this environment's bin first.
+    bin_dir = os.path.dirname(sys.executable)
+    env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
+    return subprocess.call([airflow_env.airflow_executable(), "standalone"], env=env)
 
 
 def build_parser() -> argparse.ArgumentParser:

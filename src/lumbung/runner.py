@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import psycopg
 
@@ -78,7 +79,9 @@ def prepare(paths: Paths) -> PgUrl:
     return warehouse
 
 
-def run_dags(paths: Paths, dag_ids: tuple[str, ...] = DAG_ORDER) -> list[DagOutcome]:
+def run_dags(
+    paths: Paths, warehouse: PgUrl, dag_ids: tuple[str, ...] = DAG_ORDER
+) -> list[DagOutcome]:
     from airflow.dag_processing.dagbag import DagBag
 
     bag = DagBag(dag_folder=str(paths.dags))
@@ -91,6 +94,7 @@ def run_dags(paths: Paths, dag_ids: tuple[str, ...] = DAG_ORDER) -> list[DagOutc
             raise RuntimeError(f"DAG {dag_id} not found in {paths.dags}")
         log.info("running DAG %s", dag_id)
         started = time.monotonic()
+        started_at = datetime.now(UTC)
         dag_run = dag.test()
         failed = [
             ti.task_id for ti in dag_run.get_task_instances() if ti.state in ("failed",)
@@ -101,29 +105,27 @@ def run_dags(paths: Paths, dag_ids: tuple[str, ...] = DAG_ORDER) -> list[DagOutc
                 state=str(dag_run.state),
                 seconds=time.monotonic() - started,
                 failed_tasks=failed,
-                error=_failure_reason(dag_id, dag_run.run_id) if failed else None,
+                error=_failure_reason(warehouse, dag_id, started_at) if failed else None,
             )
         )
     return outcomes
 
 
-def _failure_reason(dag_id: str, run_id: str) -> str | None:
-    """The gate's message, when the gate is what stopped the run."""
-    from lumbung.warehouse import warehouse_url as _url
-
-    with psycopg.connect(_url(Paths.from_env(), start=False).url()) as conn:
+def _failure_reason(warehouse: PgUrl, dag_id: str, since: datetime) -> str | None:
+    """Why the run failed, when the gate said so during it: the batches' recorded reasons."""
+    with psycopg.connect(warehouse.url()) as conn:
         rows = conn.execute(
             """
             select status_reason from audit.load_batches
-            where status in ('failed', 'rejected') and status_reason is not null
-              and (run_id = %s or batch_id in (
-                  select batch_id from audit.load_batches where dag_id = %s
-                  order by batch_id desc limit 50))
+            where dag_id = %s and status in ('failed', 'rejected')
+              and coalesce(finished_at, received_at) >= %s
             order by batch_id
             """,
-            (run_id, dag_id),
+            (dag_id, since),
         ).fetchall()
-    return "\n".join(r[0] for r in rows[-5:]) or None
+    if not rows:
+        return "see the task log above for the error"
+    return "\n".join(r[0] for r in rows)
 
 
 def summarise(paths: Paths, warehouse: PgUrl, dags: list[DagOutcome]) -> RunSummary:
@@ -155,5 +157,5 @@ def summarise(paths: Paths, warehouse: PgUrl, dags: list[DagOutcome]) -> RunSumm
 
 def run(paths: Paths) -> RunSummary:
     warehouse = prepare(paths)
-    dags = run_dags(paths)
+    dags = run_dags(paths, warehouse)
     return summarise(paths, warehouse, dags)
