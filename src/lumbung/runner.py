@@ -53,6 +53,8 @@ class RunSummary:
             lines.append(f"  {d.dag_id:<24} {d.state:<8} {d.seconds:6.1f}s{extra}")
             if d.error:
                 lines.extend("    " + ln for ln in d.error.splitlines())
+        if not self.ok:
+            lines.append("A failed run publishes nothing: the marts keep the last good version.")
         lines.append("Published (schema marts):")
         for table, rows in self.published.items():
             lines.append(f"  {table:<40} {rows:>10,} rows")

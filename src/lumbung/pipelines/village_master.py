@@ -39,7 +39,6 @@ def land(
                 conn, item.spec, item.path, item.edition,
                 display_path=_shown(item.path, landing), dag_id=dag_id, run_id=run_id,
             )
-            log.info("%s", outcome.describe())
             outcomes.append(outcome)
     if not files:
         problems.append(f"{landing / kemendagri.FOLDER}: no region master files to land")
