@@ -7,6 +7,7 @@ import logging
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 from lumbung.config import Paths, redact
 
@@ -59,6 +60,47 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0 if summary.ok else 1
 
 
+def cmd_ingest(args: argparse.Namespace) -> int:
+    """Land files the way the DAGs do; exit 1 only when a whole batch was rejected."""
+    import importlib
+
+    from lumbung.sources import INGEST
+    from lumbung.warehouse import bootstrap, warehouse_url
+
+    paths = Paths.from_env()
+    url = warehouse_url(paths)
+    bootstrap(paths, url)
+    module, function = INGEST[args.source].split(":")
+    outcomes = getattr(importlib.import_module(module), function)(url, args.path.resolve())
+    for outcome in outcomes:
+        print(outcome.describe())
+    rejected = [o for o in outcomes if o.status == "rejected"]
+    print(f"{len(outcomes)} batch(es): {len(rejected)} rejected, "
+          f"{sum(o.rows_loaded or 0 for o in outcomes):,} rows loaded, "
+          f"{sum(o.rows_quarantined or 0 for o in outcomes):,} quarantined")
+    return 1 if rejected else 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from lumbung.generate import GenerateConfig, generate
+
+    manifest = generate(
+        GenerateConfig(
+            out=args.out.resolve(),
+            regencies=tuple(r.replace(".", "") for r in args.regencies),
+            years=tuple(args.years),
+            seed=args.seed,
+            scale=args.scale,
+            defects=args.defects,
+            sources=tuple(args.sources),
+        )
+    )
+    print(f"landing files written to {args.out}"
+          + (f"; {len(manifest.defects)} defect(s) injected, see defects_manifest.json"
+             if args.defects else ""))
+    return 0
+
+
 def cmd_airflow(args: argparse.Namespace) -> int:
     from lumbung import airflow_env
     from lumbung.runner import prepare
@@ -94,6 +136,35 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_argument("--role", choices=["admin", "bi"], default="admin",
                     help="for url: admin (default) or bi, the read-only role for BI tools")
     db.set_defaults(func=cmd_db)
+
+    from lumbung.sources import INGEST
+
+    ingest = sub.add_parser(
+        "ingest", help="land one file or folder of a source into raw, as the DAGs do",
+        description="Land PATH (a file, or a folder of files) into the raw schema: one batch "
+        "per file, every row loaded or quarantined with its reason. Prints the batch summary; "
+        "exits 1 only when a whole batch was rejected.",
+    )
+    ingest.add_argument("source", choices=sorted(INGEST), help="source family")
+    ingest.add_argument("path", type=Path, help="file or folder to land")
+    ingest.set_defaults(func=cmd_ingest)
+
+    gen = sub.add_parser(
+        "generate", help="write realistic landing files for every source (deterministic)",
+        description="Write landing files for every source family on the real Lampung region "
+        "master, deterministic for a seed.",
+    )
+    gen.add_argument("--out", type=Path, required=True, help="output landing folder")
+    gen.add_argument("--regencies", nargs="*", default=[],
+                     help="regency codes (18.01 or 1801); default: all 15")
+    gen.add_argument("--years", nargs="+", type=int, default=[2024], help="fiscal years")
+    gen.add_argument("--seed", type=int, default=1, help="random seed (same seed, same files)")
+    gen.add_argument("--scale", type=int, default=1,
+                     help="multiply villages with synthetic codes valid in shape (load tests)")
+    gen.add_argument("--defects", type=float, default=0.0,
+                     help="rate of injected defects (0-1); writes defects_manifest.json")
+    gen.add_argument("--sources", nargs="*", default=[], help="only these source families")
+    gen.set_defaults(func=cmd_generate)
 
     airflow = sub.add_parser("airflow", help="start the Airflow UI and scheduler on 127.0.0.1")
     airflow.set_defaults(func=cmd_airflow)

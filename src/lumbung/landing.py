@@ -2,8 +2,13 @@
 
 A row is either loaded (into its raw table, as received) or quarantined (into
 ``audit.quarantine`` with the reason). A file whose shape is wrong as a whole (empty, missing
-or unknown columns) is rejected: its batch records why and no row of it is loaded. The same
-file content delivered twice for the same dataset and partition is landed once.
+or unknown columns, truncated archive) is rejected: its batch records why and no row of it is
+loaded. The same file content delivered twice for the same dataset and partition is landed
+once.
+
+Formats plug in as *readers*: a reader turns one file into one or more ``Part`` (a raw table,
+the file's header, and its records). CSV is built in (``read_csv``); sources with other
+formats (JSON, XLSX, zip archives of tables) provide their own reader.
 """
 
 from __future__ import annotations
@@ -12,8 +17,9 @@ import csv
 import hashlib
 import io
 import logging
+import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -22,12 +28,12 @@ from psycopg import sql
 
 log = logging.getLogger(__name__)
 
-QUARANTINE_FLUSH = 1000
+PROGRESS_EVERY = 500_000
 
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """How one kind of landing file maps onto its raw table."""
+    """How one kind of landing file (or one table inside it) maps onto its raw table."""
 
     source: str
     dataset: str
@@ -43,6 +49,31 @@ class DatasetSpec:
     @property
     def qualified(self) -> str:
         return f"{self.schema}.{self.table}"
+
+
+@dataclass(frozen=True)
+class Record:
+    """One record as read from a file: its values in header order, or why it is unusable."""
+
+    number: int  # line (CSV), row (spreadsheet) or item (JSON) number, for people to find it
+    values: list[str | None] | None
+    raw: str = ""  # the record as received; needed only when it is rejected
+    problem: str | None = None
+    column: str | None = None
+    value: str | None = None
+
+
+@dataclass
+class Part:
+    """The records of one raw table from one file (a CSV file, or one table of an archive)."""
+
+    spec: DatasetSpec
+    header: list[str]
+    records: Iterable[Record]
+    name: str = ""
+
+
+Reader = Callable[[Path, DatasetSpec], Iterator[Part]]
 
 
 @dataclass
@@ -91,21 +122,9 @@ def file_digest(path: Path) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-def _existing_batch(
-    conn: psycopg.Connection, spec: DatasetSpec, partition_key: str, content_hash: str
-) -> tuple | None:
-    return conn.execute(
-        """
-        select batch_id, status, rows_received, rows_loaded, rows_quarantined, status_reason
-        from audit.load_batches
-        where source = %s and dataset = %s and partition_key = %s and content_hash = %s
-        """,
-        (spec.source, spec.dataset, partition_key, content_hash),
-    ).fetchone()
-
-
-def _check_header(header: list[str], spec: DatasetSpec) -> list[str]:
-    names = [h.strip() for h in header]
+def check_header(header: list[str], spec: DatasetSpec) -> list[str]:
+    """The header's column names, or BatchRejected naming what is missing or unexpected."""
+    names = [(h or "").strip() for h in header]
     missing = [c for c in spec.required if c not in names]
     unknown = [c for c in names if c not in spec.columns]
     duplicated = sorted({c for c in names if names.count(c) > 1})
@@ -127,45 +146,80 @@ def _check_header(header: list[str], spec: DatasetSpec) -> list[str]:
     return names
 
 
-def _records(path: Path) -> Iterator[tuple[int, list[str]]]:
-    """CSV records with the line they start on; undecodable bytes survive as surrogates."""
-    with path.open("r", encoding="utf-8-sig", errors="surrogateescape", newline="") as fh:
-        reader = csv.reader(fh, strict=False)
-        line = 1
-        for record in reader:
-            yield line, record
-            line = reader.line_num + 1
-
-
 def _as_received(record: list[str]) -> str:
     buf = io.StringIO()
     csv.writer(buf, lineterminator="").writerow(record)
     return buf.getvalue().encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
-def _row_problem(record: list[str], header: list[str]) -> tuple[str, str | None, str | None]:
-    if len(record) != len(header):
-        return (f"expected {len(header)} fields, found {len(record)}", None, None)
-    for name, value in zip(header, record, strict=True):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            shown = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-            return ("not valid UTF-8 text", name, shown)
-    return ("", None, None)
+def csv_records(lines: Iterable[str], header: list[str], first_line: int = 2) -> Iterator[Record]:
+    """Records of a CSV body: field count and UTF-8 checked; blank lines are no records."""
+    reader = csv.reader(lines, strict=False)
+    line = first_line
+    for fields in reader:
+        number, line = line, first_line + reader.line_num
+        if not fields:
+            continue
+        if len(fields) != len(header):
+            yield Record(number, None, _as_received(fields),
+                         f"expected {len(header)} fields, found {len(fields)}")
+            continue
+        bad = next((i for i, v in enumerate(fields) if not v.isascii() and _undecodable(v)), None)
+        if bad is not None:
+            shown = fields[bad].encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            yield Record(number, None, _as_received(fields), "not valid UTF-8 text", header[bad],
+                         shown)
+            continue
+        yield Record(number, fields)
 
 
-def land_csv(
+def _undecodable(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def read_csv(path: Path, spec: DatasetSpec) -> Iterator[Part]:
+    """A UTF-8 CSV file (a BOM is fine) with a header row naming the spec's columns."""
+    with path.open("r", encoding="utf-8-sig", errors="surrogateescape", newline="") as fh:
+        first = next(csv.reader([fh.readline()]), None)
+        if not first:
+            raise BatchRejected("empty file: no header and no rows")
+        header = check_header(first, spec)
+        yield Part(spec, header, csv_records(fh, header))
+
+
+def _existing_batch(
+    conn: psycopg.Connection, spec: DatasetSpec, partition_key: str, content_hash: str
+) -> tuple | None:
+    return conn.execute(
+        """
+        select batch_id, status, rows_received, rows_loaded, rows_quarantined, status_reason
+        from audit.load_batches
+        where source = %s and dataset = %s and partition_key = %s and content_hash = %s
+        """,
+        (spec.source, spec.dataset, partition_key, content_hash),
+    ).fetchone()
+
+
+def land_file(
     conn: psycopg.Connection,
     spec: DatasetSpec,
     path: Path,
     partition_key: str = "",
     *,
+    reader: Reader = read_csv,
     display_path: str | None = None,
     dag_id: str | None = None,
     run_id: str | None = None,
 ) -> BatchOutcome:
-    """Land one CSV file as one batch, in one transaction (all or nothing)."""
+    """Land one file as one batch, in one transaction (all or nothing).
+
+    ``spec`` names the batch's source and dataset; the reader's parts say which raw table
+    each record goes to.
+    """
     started = time.monotonic()
     shown = display_path or str(path)
     content_hash, size = file_digest(path)
@@ -192,7 +246,12 @@ def land_csv(
         ).fetchone()[0]
         try:
             with conn.transaction():  # a savepoint: a rejected file leaves no rows behind
-                received, loaded, quarantined = _copy_rows(conn, spec, path, batch_id)
+                received = loaded = 0
+                for part in reader(path, spec):
+                    got, ok = _copy_part(conn, part, batch_id, shown)
+                    received, loaded = received + got, loaded + ok
+                if received == 0:
+                    raise BatchRejected("no data rows after the header")
         except BatchRejected as err:
             reason = f"{shown}: {err}"
             log.error("rejected %s", reason)
@@ -208,6 +267,7 @@ def land_csv(
                 batch_id, spec.source, spec.dataset, partition_key, shown, "rejected", None,
                 None, None, reason, False, time.monotonic() - started,
             )
+        quarantined = received - loaded
         conn.execute(
             """
             update audit.load_batches
@@ -225,42 +285,45 @@ def land_csv(
     return outcome
 
 
-def _copy_rows(
-    conn: psycopg.Connection, spec: DatasetSpec, path: Path, batch_id: int
-) -> tuple[int, int, int]:
-    records = _records(path)
-    first = next(records, None)
-    if first is None:
-        raise BatchRejected("empty file: no header and no rows")
-    header = _check_header(first[1], spec)
+def land_csv(
+    conn: psycopg.Connection, spec: DatasetSpec, path: Path, partition_key: str = "", **kwargs
+) -> BatchOutcome:
+    return land_file(conn, spec, path, partition_key, reader=read_csv, **kwargs)
+
+
+def _copy_part(
+    conn: psycopg.Connection, part: Part, batch_id: int, shown: str
+) -> tuple[int, int]:
+    """COPY one part's good records; quarantine the others. Memory stays flat: rejected
+    records are spilled to a temporary file and copied after the part's COPY ends."""
+    spec = part.spec
     copy_sql = sql.SQL("copy {}.{} ({}) from stdin").format(
         sql.Identifier(spec.schema),
         sql.Identifier(spec.table),
-        sql.SQL(", ").join(map(sql.Identifier, ["_batch_id", "_row_number", *header])),
+        sql.SQL(", ").join(map(sql.Identifier, ["_batch_id", "_row_number", *part.header])),
     )
     received = loaded = 0
-    rejects: list[tuple] = []
-    with conn.cursor() as cur, cur.copy(copy_sql) as copy:
-        for line, record in records:
-            if not record:  # a blank line is no record
-                continue
-            received += 1
-            reason, column, value = _row_problem(record, header)
-            if reason:
-                rejects.append((batch_id, line, _as_received(record), reason, column, value))
-                continue
-            copy.write_row((batch_id, line, *record))
-            loaded += 1
-    for start in range(0, len(rejects), QUARANTINE_FLUSH):
-        with conn.cursor() as cur:
-            cur.executemany(
-                """
-                insert into audit.quarantine
-                    (batch_id, row_number, raw_record, reason, column_name, value)
-                values (%s, %s, %s, %s, %s, %s)
-                """,
-                rejects[start : start + QUARANTINE_FLUSH],
-            )
-    if received == 0:
-        raise BatchRejected("no data rows after the header")
-    return received, loaded, len(rejects)
+    where = f" ({part.name})" if part.name else ""
+    with tempfile.TemporaryFile("w+", encoding="utf-8", newline="") as spill:
+        rejects = csv.writer(spill)
+        with conn.cursor() as cur, cur.copy(copy_sql) as copy:
+            for record in part.records:
+                received += 1
+                if record.values is None or record.problem:
+                    rejects.writerow((batch_id, record.number, record.raw,
+                                      (record.problem or "unreadable") + where,
+                                      record.column, record.value))
+                    continue
+                copy.write_row((batch_id, record.number, *record.values))
+                loaded += 1
+                if received % PROGRESS_EVERY == 0:
+                    log.info("%s%s: %s rows read", shown, where, f"{received:,}")
+        if received > loaded:
+            spill.seek(0)
+            with conn.cursor() as cur, cur.copy(
+                "copy audit.quarantine (batch_id, row_number, raw_record, reason, column_name, "
+                "value) from stdin with (format csv)"
+            ) as copy:
+                for chunk in iter(lambda: spill.read(1 << 16), ""):
+                    copy.write(chunk)
+    return received, loaded

@@ -101,15 +101,22 @@ def ensure_database(server: PgUrl, dbname: str) -> None:
     raise RuntimeError(f"cannot connect to the PostgreSQL server at {server.host}:{server.port}")
 
 
+def ddl_scripts() -> list[str]:
+    """bootstrap.sql first (schemas, audit, roles), then each source's raw_<source>.sql."""
+    folder = files("lumbung").joinpath("sql")
+    names = sorted(p.name for p in folder.iterdir() if p.name.startswith("raw_"))
+    return [folder.joinpath(n).read_text() for n in ["bootstrap.sql", *names]]
+
+
 def bootstrap(paths: Paths, warehouse: PgUrl) -> None:
     """Schemas, audit and raw tables, gate views and the BI role. Safe to run again."""
     ensure_database(warehouse, warehouse.dbname)
-    ddl = files("lumbung").joinpath("sql/bootstrap.sql").read_text()
     with psycopg.connect(warehouse.url(), autocommit=True) as conn:
         # Serialise concurrent bootstraps (parallel DAG runs) on one advisory lock.
         conn.execute("select pg_advisory_lock(hashtext('lumbung.bootstrap'))")
         try:
-            conn.execute(ddl)
+            for ddl in ddl_scripts():
+                conn.execute(ddl)
             conn.execute(
                 sql.SQL("alter role {} with login password {}").format(
                     sql.Identifier(BI_ROLE), sql.Literal(bi_password(paths))

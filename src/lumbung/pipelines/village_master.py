@@ -45,6 +45,16 @@ def land(
     return {"batches": [o.to_dict() for o in outcomes], "problems": problems}
 
 
+def ingest_path(warehouse: PgUrl, path: Path) -> list[BatchOutcome]:
+    """Land one region file (inside an ``edition=<year>`` folder) or a landing folder."""
+    if path.is_dir():
+        root = path.parent if path.name == kemendagri.FOLDER else path
+        return [BatchOutcome(**b) for b in land(warehouse, root)["batches"]]
+    item = kemendagri.landing_file(path)
+    with psycopg.connect(warehouse.url()) as conn:
+        return [land_csv(conn, item.spec, item.path, item.edition, display_path=str(path))]
+
+
 def gate(warehouse: PgUrl, landed: dict) -> dict:
     """Validate every landed batch not yet accepted; raise GateFailed naming every failure."""
     from lumbung.quality.gate import GateFailed, validate_batch

@@ -1,1 +1,9 @@
-"""Source families: where their landing files live and how they map onto raw tables."""
+"""Source families: where their landing files live and how they map onto raw tables.
+
+``INGEST`` maps the name used by ``lumbung ingest <source> PATH`` to the pipeline function
+that lands one file or folder of that source (``module:function``, imported on use).
+"""
+
+INGEST: dict[str, str] = {
+    "region": "lumbung.pipelines.village_master:ingest_path",
+}

@@ -67,6 +67,14 @@ def dataset_of(path: Path) -> str:
     return matches[0]
 
 
+def landing_file(path: Path) -> LandingFile:
+    """One region file; its edition comes from its ``edition=<year>`` folder."""
+    edition = _EDITION.match(path.parent.name)
+    if not edition:
+        raise UnrecognisedFile(f"{path}: must be inside an edition=<year> folder")
+    return LandingFile(path, DATASETS[dataset_of(path)], edition.group(1))
+
+
 def discover(landing: Path) -> tuple[list[LandingFile], list[str]]:
     """Files to land, parents first within each edition, and problems with the others."""
     found: list[LandingFile] = []
@@ -77,15 +85,14 @@ def discover(landing: Path) -> tuple[list[LandingFile], list[str]]:
     for path in sorted(root.rglob("*")):
         if not path.is_file() or path.name.startswith(".") or path.suffix.lower() in DOCS:
             continue
-        edition = _EDITION.match(path.parent.name)
-        if path.parent.parent != root or not edition:
+        if path.parent.parent != root:
             problems.append(f"{path}: not inside an edition=<year> folder of {root}")
             continue
         if path.suffix.lower() != ".csv":
             problems.append(f"{path}: not a .csv file")
             continue
         try:
-            found.append(LandingFile(path, DATASETS[dataset_of(path)], edition.group(1)))
+            found.append(landing_file(path))
         except UnrecognisedFile as err:
             problems.append(str(err))
     found.sort(key=lambda f: (f.edition, DATASET_ORDER.index(f.spec.dataset), f.path.name))
