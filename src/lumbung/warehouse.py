@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
+import stat
 from importlib.resources import files
+from pathlib import Path
 
 import psycopg
 from psycopg import sql
@@ -24,6 +27,8 @@ from lumbung.embedded_pg import EmbeddedPostgres, new_password
 
 log = logging.getLogger(__name__)
 
+CLUSTERS_ROOT = Path("/var/lib/lumbung/clusters")
+
 
 def load_secrets(paths: Paths) -> dict[str, str]:
     """Passwords of the embedded server and the BI role, made once and kept in the state dir."""
@@ -37,9 +42,33 @@ def load_secrets(paths: Paths) -> dict[str, str]:
     return secrets
 
 
+def _others_can_traverse(path: Path) -> bool:
+    """Whether every existing ancestor of ``path`` lets other users through (o+x)."""
+    for folder in [path, *path.parents]:
+        if folder.exists():
+            if not folder.stat().st_mode & stat.S_IXOTH:
+                return False
+    return True
+
+
+def embedded_pgdata(paths: Paths) -> Path:
+    """The data directory: in the state dir, unless root keeps the repo where the server's
+    service user cannot go (a private home): then under /var/lib/lumbung, one per checkout."""
+    pgdata = paths.pgdata
+    if os.geteuid() != 0 or "LUMBUNG_PGDATA" in os.environ:
+        return pgdata
+    if _others_can_traverse(pgdata.parent):
+        return pgdata
+    checkout = hashlib.sha256(str(pgdata).encode()).hexdigest()[:12]
+    fallback = CLUSTERS_ROOT / checkout / "data"
+    log.warning("%s is private to root and PostgreSQL must not run as root: using %s instead "
+                "(set LUMBUNG_PGDATA to choose)", pgdata.parent, fallback)
+    return fallback
+
+
 def embedded_server(paths: Paths) -> EmbeddedPostgres:
     return EmbeddedPostgres(
-        pgdata=paths.pgdata,
+        pgdata=embedded_pgdata(paths),
         port=pg_port(),
         superuser=SUPERUSER,
         password=load_secrets(paths)["superuser_password"],
