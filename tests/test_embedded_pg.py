@@ -110,3 +110,18 @@ def test_as_root_refuses_unreachable_data_dir_without_opening_permissions(reacha
     with pytest.raises(EmbeddedPostgresError, match="LUMBUNG_PGDATA"):
         pg.start()
     assert (hidden.stat().st_mode & 0o777) == 0o700
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the fallback only exists as root")
+def test_as_root_a_private_checkout_keeps_its_cluster_under_var_lib(reachable_dir, monkeypatch):
+    from lumbung.config import Paths
+    from lumbung.warehouse import CLUSTERS_ROOT, embedded_pgdata
+
+    private = reachable_dir / "home"
+    private.mkdir(mode=0o700)
+    monkeypatch.delenv("LUMBUNG_PGDATA", raising=False)
+    monkeypatch.setenv("LUMBUNG_STATE_DIR", str(private / "repo" / ".lumbung"))
+    chosen = embedded_pgdata(Paths(private / "repo"))
+    assert chosen.is_relative_to(CLUSTERS_ROOT)
+    monkeypatch.setenv("LUMBUNG_STATE_DIR", str(reachable_dir / ".lumbung"))
+    assert embedded_pgdata(Paths(reachable_dir)) == reachable_dir / ".lumbung" / "postgres" / "data"
