@@ -7,6 +7,7 @@ database, in this process, no scheduler needed), in dependency order.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -69,6 +70,22 @@ class RunSummary:
         if self.quality_docs:
             lines.append(f"Quality report (Great Expectations Data Docs): {self.quality_docs}")
         return "\n".join(lines)
+
+
+def ensure_landing(paths: Paths) -> list[str]:
+    """Sources with an empty landing folder get generated files (the demo / first-run case)."""
+    from lumbung.generate import GENERATORS, GenerateConfig, generate
+
+    empty = [
+        source for source in GENERATORS
+        if not any(p.is_file() for p in (paths.landing / source).rglob("*"))
+    ]
+    if empty:
+        years = tuple(int(y) for y in os.environ.get("LUMBUNG_GENERATE_YEARS", "2023 2024").split())
+        log.info("landing folders of %s are empty: generating files for years %s (seed 1)",
+                 ", ".join(empty), ", ".join(map(str, years)))
+        generate(GenerateConfig(out=paths.landing, years=years, seed=1, sources=tuple(empty)))
+    return empty
 
 
 def prepare(paths: Paths) -> PgUrl:
@@ -159,5 +176,6 @@ def summarise(paths: Paths, warehouse: PgUrl, dags: list[DagOutcome]) -> RunSumm
 
 def run(paths: Paths) -> RunSummary:
     warehouse = prepare(paths)
+    ensure_landing(paths)
     dags = run_dags(paths, warehouse)
     return summarise(paths, warehouse, dags)
