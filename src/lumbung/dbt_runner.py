@@ -13,6 +13,10 @@ from lumbung.config import Paths, PgUrl
 log = logging.getLogger(__name__)
 
 
+_WORTH_SHOWING = ("ERROR", "FAIL", "WARN", "Finished running", "Done.", "Completed",
+                  "Found ")
+
+
 class DbtFailed(RuntimeError):
     """dbt ended with errors; the message carries its error lines."""
 
@@ -32,7 +36,7 @@ def run_dbt(paths: Paths, warehouse: PgUrl, *args: str) -> list[str]:
         "--log-path", str(paths.dbt_logs),
     ]
     env = {**os.environ, **warehouse.dbt_env(), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    log.info("running %s", " ".join(command[:2] + list(args[1:])))
+    log.info("running dbt %s (full log: %s)", " ".join(args), paths.dbt_logs / "dbt.log")
     lines: list[str] = []
     with subprocess.Popen(
         command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -42,7 +46,9 @@ def run_dbt(paths: Paths, warehouse: PgUrl, *args: str) -> list[str]:
         for line in proc.stdout:
             line = line.rstrip()
             lines.append(line)
-            log.info("dbt | %s", line)
+            # Each node's line stays in dbt's own log; the run log keeps what needs eyes.
+            level = logging.INFO if any(k in line for k in _WORTH_SHOWING) else logging.DEBUG
+            log.log(level, "dbt | %s", line)
     if proc.returncode != 0:
         errors = [ln for ln in lines if "ERROR" in ln or "FAIL" in ln or "Error" in ln]
         raise DbtFailed(
