@@ -44,6 +44,20 @@ os.environ.update(
 )
 
 
+def _configure_airflow() -> None:
+    """Airflow's settings for the session's server, before any test module imports Airflow
+    (whichever test runs first), so no test ever sees Airflow's SQLite default."""
+    from lumbung import airflow_env
+    from lumbung.config import Paths
+    from lumbung.warehouse import warehouse_url
+
+    paths = Paths.from_env()
+    airflow_env.apply(paths, warehouse_url(paths, start=False))
+
+
+_configure_airflow()
+
+
 @pytest.fixture(scope="session")
 def paths():
     from lumbung.config import Paths

@@ -22,8 +22,8 @@ def test_lumbung_run_on_another_postgres(warehouse):
         "LUMBUNG_PG_PORT": "1",
     }
     result = subprocess.run(
-        [sys.executable, "-m", "lumbung.cli", "run"], env=env, capture_output=True, text=True,
-        timeout=600,
+        [sys.executable, "-m", "lumbung.cli", "run", "--dags", "village_master"],
+        env=env, capture_output=True, text=True, timeout=600,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "province_dw" in result.stdout and "marts.dim_village" in result.stdout

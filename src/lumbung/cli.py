@@ -53,9 +53,9 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from lumbung.runner import run
+    from lumbung.runner import DAG_ORDER, run
 
-    summary = run(Paths.from_env())
+    summary = run(Paths.from_env(), tuple(args.dags) if args.dags else DAG_ORDER)
     print(summary.render())
     return 0 if summary.ok else 1
 
@@ -127,6 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="run every DAG once (land, gate, build marts) and report")
+    run.add_argument("--dags", nargs="+", metavar="DAG_ID",
+                     help="run only these DAGs (default: all, in dependency order)")
     run.set_defaults(func=cmd_run)
 
     db = sub.add_parser("db", help="manage the warehouse (embedded PostgreSQL by default)")

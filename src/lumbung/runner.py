@@ -22,7 +22,22 @@ from lumbung.warehouse import bootstrap, warehouse_url
 log = logging.getLogger(__name__)
 
 # Producers before consumers (the transform DAGs consume the source DAGs' assets).
-DAG_ORDER: tuple[str, ...] = ("village_master",)
+DAG_ORDER: tuple[str, ...] = (
+    "village_master",
+    "idm",
+    "smart_village_survey",
+    "apbdes",
+    "bumdes",
+    "ojk_financial_access",
+)
+# The generated source each DAG lands (village_master lands the vendored region master).
+DAG_SOURCE: dict[str, str] = {
+    "idm": "idm",
+    "smart_village_survey": "survey",
+    "apbdes": "apbdes",
+    "bumdes": "bumdes",
+    "ojk_financial_access": "ojk",
+}
 
 
 @dataclass
@@ -72,13 +87,15 @@ class RunSummary:
         return "\n".join(lines)
 
 
-def ensure_landing(paths: Paths) -> list[str]:
+def ensure_landing(paths: Paths, dag_ids: tuple[str, ...] = DAG_ORDER) -> list[str]:
     """Sources with an empty landing folder get generated files (the demo / first-run case)."""
     from lumbung.generate import GENERATORS, GenerateConfig, generate
 
+    wanted = {DAG_SOURCE[d] for d in dag_ids if d in DAG_SOURCE}
     empty = [
         source for source in GENERATORS
-        if not any(p.is_file() for p in (paths.landing / source).rglob("*"))
+        if source in wanted
+        and not any(p.is_file() for p in (paths.landing / source).rglob("*"))
     ]
     if empty:
         years = tuple(int(y) for y in os.environ.get("LUMBUNG_GENERATE_YEARS", "2023 2024").split())
@@ -174,8 +191,12 @@ def summarise(paths: Paths, warehouse: PgUrl, dags: list[DagOutcome]) -> RunSumm
     )
 
 
-def run(paths: Paths) -> RunSummary:
+def run(paths: Paths, dag_ids: tuple[str, ...] = DAG_ORDER) -> RunSummary:
+    unknown = set(dag_ids) - set(DAG_ORDER)
+    if unknown:
+        raise ValueError(f"unknown DAG(s) {', '.join(sorted(unknown))}; "
+                         f"known: {', '.join(DAG_ORDER)}")
     warehouse = prepare(paths)
-    ensure_landing(paths)
-    dags = run_dags(paths, warehouse)
+    ensure_landing(paths, dag_ids)
+    dags = run_dags(paths, warehouse, dag_ids)
     return summarise(paths, warehouse, dags)

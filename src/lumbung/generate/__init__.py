@@ -22,7 +22,13 @@ from lumbung.config import Paths
 log = logging.getLogger(__name__)
 
 # Source family -> module; each module writes its own folder of the landing tree.
-GENERATORS: dict[str, str] = {}
+GENERATORS: dict[str, str] = {
+    "survey": "lumbung.generate.survey",
+    "idm": "lumbung.generate.idm",
+    "apbdes": "lumbung.generate.apbdes",
+    "bumdes": "lumbung.generate.bumdes",
+    "ojk": "lumbung.generate.ojk",
+}
 
 MANIFEST = "defects_manifest.json"
 

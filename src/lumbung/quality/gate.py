@@ -491,3 +491,212 @@ def validate_batch(
         result.docs_index,
     )
     return result
+
+
+# --- many batches in one checkpoint run ----------------------------------------------------
+
+BATCH_COLUMN = "_batch_id"  # first column of every rule of a suite gated many batches at once
+
+
+def _splittable(spec: SuiteSpec) -> bool:
+    """Whether a run over many batches can be split into per-batch verdicts: every rule is
+    an unexpected-rows query (column and row-count rules only see the whole table)."""
+    return all(rule.expectation == "UnexpectedRowsExpectation" for rule in spec.rules)
+
+
+def _severity(item: dict) -> str:
+    config = item.get("expectation_config") or {}
+    return (config.get("meta") or {}).get("severity") or str(config.get("severity") or CRITICAL)
+
+
+def _split(validation: dict, pending: Iterable[int]) -> tuple[dict[int, dict], set[int] | None]:
+    """Per-batch views of one validation over many batches, and the batches whose verdict
+    they settle (None: a failure names no batch, so none can be settled here).
+
+    A query returns at most 200 rows (GX's MAX_RESULT_RECORDS); when a rule has more, only
+    the batches named are settled: those failing a critical rule if a critical rule
+    overflowed, else every batch named by a failing rule (the others may have more warnings).
+    """
+    per_batch: dict[int, dict] = {batch_id: {"results": []} for batch_id in pending}
+    named_critical: set[int] = set()
+    named: set[int] = set()
+    overflow: set[str] = set()
+    for item in validation.get("results", []):
+        if item.get("success"):
+            continue
+        result = item.get("result") or {}
+        rows = (result.get("details") or {}).get("unexpected_rows")
+        kind = (item.get("expectation_config") or {}).get("type")
+        raised = (item.get("exception_info") or {}).get("raised_exception")
+        if raised or kind != "unexpected_rows_expectation" or not rows or any(
+            BATCH_COLUMN not in row for row in rows
+        ):
+            return per_batch, None
+        by_batch: dict[int, list[dict]] = {}
+        for row in rows:
+            shown = {k: v for k, v in row.items() if k != BATCH_COLUMN}
+            by_batch.setdefault(int(row[BATCH_COLUMN]), []).append(shown)
+        for batch_id, batch_rows in by_batch.items():
+            if batch_id not in per_batch:
+                continue
+            per_batch[batch_id]["results"].append(
+                {**item, "result": {"observed_value": len(batch_rows),
+                                    "details": {"unexpected_rows": batch_rows}}}
+            )
+            named.add(batch_id)
+            if _severity(item) == CRITICAL:
+                named_critical.add(batch_id)
+        if (result.get("observed_value") or 0) > len(rows):
+            overflow.add(_severity(item))
+    if not overflow:
+        return per_batch, set(per_batch)
+    settled = named_critical if CRITICAL in overflow else named
+    return per_batch, (settled or None)
+
+
+def _claim_many(conn: psycopg.Connection, source: str, batch_ids: list[int]) -> None:
+    """Like ``_claim``, for several batches of one source at once."""
+    with conn.transaction():
+        stale = conn.execute(
+            """
+            update audit.load_batches
+            set status = 'loaded',
+                status_reason = 'left validating by an interrupted gate run; reset'
+            where source = %s and status = 'validating' and not (batch_id = any(%s))
+            returning batch_id
+            """,
+            (source, batch_ids),
+        ).fetchall()
+        for (stale_id,) in stale:
+            log.warning("batch %s was left 'validating'; reset to 'loaded'", stale_id)
+        conn.execute(
+            """
+            update audit.load_batches
+            set status = 'validating', status_reason = null, validated_at = null,
+                finished_at = null
+            where batch_id = any(%s)
+            """,
+            (batch_ids,),
+        )
+
+
+def _unclaim(conn: psycopg.Connection, batch_ids: Iterable[int]) -> None:
+    conn.execute(
+        "update audit.load_batches set status = 'loaded' "
+        "where batch_id = any(%s) and status = 'validating'",
+        (list(batch_ids),),
+    )
+
+
+def _validate_together(
+    warehouse_url: str, spec: SuiteSpec, batch_ids: list[int], context_dir: Path, docs_dir: Path
+) -> tuple[list[GateResult], list[int]]:
+    """One checkpoint run (more only when a rule names over 200 batches) for many batches of
+    one dataset; returns their results and the batches it could not judge apart."""
+    results: list[GateResult] = []
+    with psycopg.connect(warehouse_url, autocommit=True) as conn:
+        _lock(conn)
+        batches = {i: _load_batch(conn, i) for i in batch_ids}
+        for batch in batches.values():
+            if batch.status not in GATEABLE:
+                raise ValueError(
+                    f"batch {batch.batch_id} ({batch.file_path}) is '{batch.status}': only "
+                    "landed batches can be validated"
+                )
+        _claim_many(conn, spec.source, list(batches))
+        pending = dict(batches)
+        bounds = row_count_bounds(None)
+        try:
+            while pending:
+                first, last = min(pending), max(pending)
+                validation, index = _run_checkpoint(
+                    spec, gx_connection_string(warehouse_url), context_dir, docs_dir, bounds,
+                    run_name=f"batches-{first}-{last}-{len(pending)}",
+                )
+                per_batch, settled = _split(validation, pending)
+                if settled is None:
+                    _unclaim(conn, pending)
+                    return results, list(pending)
+                evaluated = validation.get("statistics", {}).get("evaluated_expectations", 0)
+                for batch_id in sorted(settled):
+                    batch = pending.pop(batch_id)
+                    failures, warnings = rule_failures(per_batch[batch_id], spec)
+                    result = GateResult(
+                        batch_id=batch.batch_id,
+                        dataset=batch.dataset,
+                        file_path=batch.file_path,
+                        passed=not failures,
+                        failures=failures,
+                        warnings=warnings,
+                        source=batch.source,
+                        partition_key=batch.partition_key,
+                        label=_label(spec, batch),
+                        evaluated=evaluated,
+                        row_bounds=bounds,
+                        docs_index=index,
+                    )
+                    reason = result.message() if failures or warnings else None
+                    _finish(conn, batch_id, result.passed, reason)
+                    results.append(result)
+        except BaseException as error:
+            for batch_id in pending:
+                _release(conn, batch_id, error)
+            raise
+    return results, []
+
+
+def validate_batches(
+    warehouse_url: str,
+    batch_ids: Iterable[int],
+    *,
+    context_dir: Path | None = None,
+    docs_dir: Path | None = None,
+) -> list[GateResult]:
+    """Validate many landed batches, recording each verdict in audit.load_batches; results
+    in the order of ``batch_ids``.
+
+    The batches of a dataset whose suite is made of unexpected-rows queries returning
+    ``_batch_id`` first are validated together: all 'validating' at once, one checkpoint run,
+    the failing rows split by ``_batch_id``. (A checkpoint run costs about half a second
+    whatever the rows, so this is what makes gating hundreds of small files practical.)
+    Other suites, a single batch, or a failure that names no batch fall back to
+    ``validate_batch`` one batch at a time, so the verdicts are always those it would give.
+    """
+    started = time.monotonic()
+    ids = list(dict.fromkeys(batch_ids))
+    if not ids:
+        return []
+    with _quiet_gx():
+        import great_expectations  # noqa: F401
+
+    paths = Paths.from_env()
+    context_dir = context_dir or paths.expectations / "gx"
+    docs_dir = docs_dir or paths.gx_docs
+    if not (context_dir / "great_expectations.yml").is_file():
+        raise FileNotFoundError(f"no Great Expectations context in {context_dir}")
+    with psycopg.connect(warehouse_url, autocommit=True) as conn:
+        batches = [_load_batch(conn, i) for i in ids]
+    groups: dict[tuple[str, str], list[int]] = {}
+    for batch in batches:
+        groups.setdefault((batch.source, batch.dataset), []).append(batch.batch_id)
+
+    results: dict[int, GateResult] = {}
+    for (source, dataset), members in groups.items():
+        spec = suite_for(source, dataset)
+        one_by_one = members
+        if len(members) > 1 and _splittable(spec):
+            together, one_by_one = _validate_together(
+                warehouse_url, spec, members, context_dir, docs_dir
+            )
+            results.update((r.batch_id, r) for r in together)
+            if one_by_one:
+                log.warning("gate: a failure of %s names no batch; validating %d batch(es) "
+                            "one at a time", spec.name, len(one_by_one))
+        for batch_id in one_by_one:
+            results[batch_id] = validate_batch(
+                warehouse_url, batch_id, context_dir=context_dir, docs_dir=docs_dir
+            )
+    seconds = round(time.monotonic() - started, 3)
+    failed = sum(1 for r in results.values() if not r.passed)
+    log.info("gate: %d batch(es) validated in %.1fs, %d failed", len(ids), seconds, failed)
+    return [results[i] for i in ids]

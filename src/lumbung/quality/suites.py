@@ -18,6 +18,12 @@ from typing import Any
 
 import yaml
 
+from lumbung.quality.apbdes_rules import apbdes_suites
+from lumbung.quality.bumdes_rules import bumdes_suites
+from lumbung.quality.idm_rules import idm_suite
+from lumbung.quality.ojk_rules import ojk_suites
+from lumbung.quality.survey_rules import survey_suite
+
 DATASOURCE = "warehouse"
 CONNECTION_VARIABLE = "LUMBUNG_GX_CONNECTION_STRING"
 DOCS_VARIABLE = "LUMBUNG_GX_DOCS_DIR"
@@ -289,6 +295,11 @@ SUITES: tuple[SuiteSpec, ...] = (
             _centroid_in_province(),
         ),
     ),
+    idm_suite(),  # IDM responses (lumbung.quality.idm_rules), gated many batches at a time
+    *apbdes_suites(),  # APBDes Siskeudes exports and flat template (quality.apbdes_rules)
+    survey_suite(),  # Smart Village survey responses (quality.survey_rules)
+    *bumdes_suites(),  # BUMDes registry pages and yearly reports (quality.bumdes_rules)
+    *ojk_suites(),  # OJK access reports and KUR per district (quality.ojk_rules)
 )
 
 

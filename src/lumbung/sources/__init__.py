@@ -6,4 +6,9 @@ that lands one file or folder of that source (``module:function``, imported on u
 
 INGEST: dict[str, str] = {
     "region": "lumbung.pipelines.village_master:ingest_path",
+    "survey": "lumbung.pipelines.survey:ingest_path",
+    "idm": "lumbung.pipelines.idm:ingest_path",
+    "apbdes": "lumbung.pipelines.apbdes:ingest_path",
+    "bumdes": "lumbung.pipelines.bumdes:ingest_path",
+    "ojk": "lumbung.pipelines.ojk:ingest_path",
 }

@@ -1,0 +1,84 @@
+"""BUMDes registry pages and yearly reports -> raw -> quality gate -> dbt BUMDes staging.
+
+The Kemendesa BUMDes registry arrives as paged JSON (one file per API page) under
+``landing/bumdes/registry/snapshot=<date>/``, the yearly BUMDes reports (capital, village
+capital participation, assets, turnover, profit, PADes contribution, ranking class) as CSV
+or XLSX per regency under ``landing/bumdes/laporan/tahun=<year>/``. One batch per file; items
+and rows that cannot be used are quarantined. Publishes ``stg_bumdes__registry``,
+``stg_bumdes__units`` and ``stg_bumdes__annual_reports``. Thin on purpose: each task calls
+one function of ``lumbung.pipelines.bumdes``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from airflow.sdk import Asset, dag, task
+
+STG_BUMDES_REGISTRY = Asset("lumbung://warehouse/staging/stg_bumdes__registry")
+STG_BUMDES_UNITS = Asset("lumbung://warehouse/staging/stg_bumdes__units")
+STG_BUMDES_ANNUAL_REPORTS = Asset("lumbung://warehouse/staging/stg_bumdes__annual_reports")
+
+
+@dag(
+    dag_id="bumdes",
+    schedule="@quarterly",
+    start_date=datetime(2025, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    tags=["lumbung", "economy", "bumdes"],
+    default_args={"owner": "lumbung-data-engineering", "retries": 1,
+                  "retry_delay": timedelta(minutes=5)},
+    doc_md=__doc__,
+)
+def bumdes():
+    @task(retries=0)
+    def bootstrap_warehouse() -> None:
+        """Create schemas, audit and raw tables if missing."""
+        from lumbung.airflow_tasks import warehouse_from_connection
+        from lumbung.config import Paths
+        from lumbung.warehouse import bootstrap
+
+        bootstrap(Paths.from_env(), warehouse_from_connection())
+
+    @task
+    def land_bumdes_files(**context) -> dict:
+        """Land each registry page and each yearly report as one batch."""
+        from lumbung.airflow_tasks import warehouse_from_connection
+        from lumbung.config import Paths
+        from lumbung.pipelines.bumdes import land
+
+        return land(warehouse_from_connection(), Paths.from_env().landing,
+                    dag_id=context["dag"].dag_id, run_id=context["run_id"])
+
+    @task(retries=0)
+    def quality_gate(landed: dict) -> dict:
+        """Great Expectations checkpoint per batch; a rejected or failed file stops the run."""
+        from lumbung.airflow_tasks import warehouse_from_connection
+        from lumbung.pipelines.bumdes import gate
+
+        return gate(warehouse_from_connection(), landed)
+
+    @task(retries=0, outlets=[STG_BUMDES_REGISTRY, STG_BUMDES_UNITS, STG_BUMDES_ANNUAL_REPORTS])
+    def build_staging() -> None:
+        """dbt build of the BUMDes staging models, with their tests."""
+        from lumbung.airflow_tasks import warehouse_from_connection
+        from lumbung.config import Paths
+        from lumbung.pipelines.bumdes import transform
+
+        transform(Paths.from_env(), warehouse_from_connection())
+
+    @task
+    def report_published() -> dict:
+        """Row counts of what was published, for the run log."""
+        from lumbung.airflow_tasks import warehouse_from_connection
+        from lumbung.pipelines.bumdes import published_counts
+
+        return published_counts(warehouse_from_connection())
+
+    landed = land_bumdes_files()
+    bootstrap_warehouse() >> landed
+    quality_gate(landed) >> build_staging() >> report_published()
+
+
+bumdes()

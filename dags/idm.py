@@ -1,0 +1,115 @@
+"""IDM (Indeks Desa Membangun, Kemendesa) -> raw -> quality gate -> dbt staging ``stg_idm__*``.
+
+One JSON response per desa and year under ``landing/idm/tahun=<year>/<kode_desa>.json``.
+When the Airflow connection ``kemendesa_idm_api`` (type http, host = the API's base URL) is
+configured, the run first fetches the responses of its year (or of the ``years`` param) for
+every current desa from ``/open/api/desa/rumusan/<kode_desa>/<tahun>``; otherwise it lands
+what is in the landing folder. Every file is one batch; all new batches are gated in one
+Great Expectations run; staging shows the accepted ones; the run fails at the end naming
+every rejected or failed file. Needs ``marts.dim_village`` (DAG ``village_master``).
+
+Thin on purpose: each task calls one function of ``lumbung.pipelines.idm``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from airflow.sdk import Asset, Param, dag, task
+
+IDM_INDICATOR_SCORES = Asset("lumbung://warehouse/staging/stg_idm__indicator_scores")
+IDM_PUBLISHED_INDEX = Asset("lumbung://warehouse/staging/stg_idm__published_index")
+
+
+@dag(
+    dag_id="idm",
+    schedule="@yearly",
+    start_date=datetime(2025, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    tags=["lumbung", "village", "idm", "kemendesa"],
+    default_args={"owner": "lumbung-data-engineering", "retries": 1,
+                  "retry_delay": timedelta(minutes=5)},
+    params={
+        "years": Param([], type="array", description="years to fetch from the API "
+                       "(empty: the year of the run's data interval)"),
+        "regencies": Param([], type="array", description="4-digit regency codes to fetch "
+                           "(empty: all)"),
+    },
+    doc_md=__doc__,
+)
+def idm():
+    @task(retries=0)
+    def bootstrap_warehouse() -> None:
+        """Create schemas, audit and raw tables and the gate views if missing."""
+        from lumbung.airflow_tasks import warehouse_from_connection
+        from lumbung.config import Paths
+        from lumbung.warehouse import bootstrap
+
+        bootstrap(Paths.from_env(), warehouse_from_connection())
+
+    @task
+    def fetch_from_api(**context) -> dict:
+        """Download the year's responses into the landing folder; skipped without the
+        kemendesa_idm_api connection."""
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from lumbung.airflow_tasks import warehouse_from_connection
+        from lumbung.config import Paths
+        from lumbung.pipelines.idm import fetch
+
+        params = context["params"]
+        start = context.get("data_interval_start") or context.get("logical_date")
+        years = [int(y) for y in params.get("years") or []] or [
+            (start or datetime.now()).year
+        ]
+        fetched = fetch(warehouse_from_connection(), Paths.from_env().landing, years,
+                        [str(r) for r in params.get("regencies") or []])
+        if fetched is None:
+            raise AirflowSkipException("connection kemendesa_idm_api is not configured")
+        return fetched
+
+    @task(trigger_rule="none_failed")
+    def land_idm_files(**context) -> dict:
+        """Land each file under landing/idm/tahun=<year>/ as one batch."""
+        from lumbung.airflow_tasks import warehouse_from_connection
+        from lumbung.config import Paths
+        from lumbung.pipelines.idm import land
+
+        return land(warehouse_from_connection(), Paths.from_env().landing,
+                    dag_id=context["dag"].dag_id, run_id=context["run_id"])
+
+    @task(retries=0)
+    def quality_gate(landed: dict) -> dict:
+        """One Great Expectations run over every new batch; each verdict is recorded."""
+        from lumbung.airflow_tasks import warehouse_from_connection
+        from lumbung.pipelines.idm import gate
+
+        return gate(warehouse_from_connection(), landed)
+
+    @task(outlets=[IDM_INDICATOR_SCORES, IDM_PUBLISHED_INDEX])
+    def build_staging() -> None:
+        """dbt build of the IDM staging models, their seed and tests."""
+        from lumbung.airflow_tasks import warehouse_from_connection
+        from lumbung.config import Paths
+        from lumbung.pipelines.idm import transform
+
+        transform(Paths.from_env(), warehouse_from_connection())
+
+    @task(retries=0)
+    def gate_verdict(gated: dict) -> dict:
+        """Fail the run if any file was rejected or failed the gate (naming each); the
+        accepted files are published regardless."""
+        from lumbung.airflow_tasks import warehouse_from_connection
+        from lumbung.pipelines.idm import published_counts, verdict
+
+        verdict(gated)
+        return published_counts(warehouse_from_connection())
+
+    landed = land_idm_files()
+    bootstrap_warehouse() >> fetch_from_api() >> landed
+    gated = quality_gate(landed)
+    gated >> build_staging() >> gate_verdict(gated)
+
+
+idm()

@@ -1,0 +1,82 @@
+"""OJK financial access reports -> raw -> quality gate -> dbt OJK staging.
+
+The monthly access report (XLSX: Laku Pandai agents per village and bank, bank offices and
+ATMs per district and bank) arrives under ``landing/ojk/akses/periode=<yyyy-mm>/``, the
+quarterly KUR report per district under ``landing/ojk/kur/triwulan=<yyyy>-Q<n>/``. One batch
+per file (an access report fills two raw tables); rows that cannot be used are quarantined.
+Publishes ``stg_ojk__access_points`` and ``stg_ojk__kur_district_quarter``. Thin on
+purpose: each task calls one function of ``lumbung.pipelines.ojk``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from airflow.sdk import Asset, dag, task
+
+STG_OJK_ACCESS_POINTS = Asset("lumbung://warehouse/staging/stg_ojk__access_points")
+STG_OJK_KUR = Asset("lumbung://warehouse/staging/stg_ojk__kur_district_quarter")
+
+
+@dag(
+    dag_id="ojk_financial_access",
+    schedule="@monthly",
+    start_date=datetime(2025, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    tags=["lumbung", "economy", "ojk"],
+    default_args={"owner": "lumbung-data-engineering", "retries": 1,
+                  "retry_delay": timedelta(minutes=5)},
+    doc_md=__doc__,
+)
+def ojk_financial_access():
+    @task(retries=0)
+    def bootstrap_warehouse() -> None:
+        """Create schemas, audit and raw tables if missing."""
+        from lumbung.airflow_tasks import warehouse_from_connection
+        from lumbung.config import Paths
+        from lumbung.warehouse import bootstrap
+
+        bootstrap(Paths.from_env(), warehouse_from_connection())
+
+    @task
+    def land_ojk_reports(**context) -> dict:
+        """Land each access report and each KUR report as one batch."""
+        from lumbung.airflow_tasks import warehouse_from_connection
+        from lumbung.config import Paths
+        from lumbung.pipelines.ojk import land
+
+        return land(warehouse_from_connection(), Paths.from_env().landing,
+                    dag_id=context["dag"].dag_id, run_id=context["run_id"])
+
+    @task(retries=0)
+    def quality_gate(landed: dict) -> dict:
+        """Great Expectations checkpoint per batch; a rejected or failed file stops the run."""
+        from lumbung.airflow_tasks import warehouse_from_connection
+        from lumbung.pipelines.ojk import gate
+
+        return gate(warehouse_from_connection(), landed)
+
+    @task(retries=0, outlets=[STG_OJK_ACCESS_POINTS, STG_OJK_KUR])
+    def build_staging() -> None:
+        """dbt build of the OJK staging models, with their tests."""
+        from lumbung.airflow_tasks import warehouse_from_connection
+        from lumbung.config import Paths
+        from lumbung.pipelines.ojk import transform
+
+        transform(Paths.from_env(), warehouse_from_connection())
+
+    @task
+    def report_published() -> dict:
+        """Row counts of what was published, for the run log."""
+        from lumbung.airflow_tasks import warehouse_from_connection
+        from lumbung.pipelines.ojk import published_counts
+
+        return published_counts(warehouse_from_connection())
+
+    landed = land_ojk_reports()
+    bootstrap_warehouse() >> landed
+    quality_gate(landed) >> build_staging() >> report_published()
+
+
+ojk_financial_access()

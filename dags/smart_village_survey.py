@@ -1,0 +1,80 @@
+"""Smart Village survey exports -> raw -> quality gate -> dbt ``stg_survey__responses``.
+
+The province's yearly self-assessment of each village arrives as form-tool exports (CSV or
+XLSX) under ``landing/survey/tahun=<year>/``. One batch per file; rows without a usable
+timestamp or village code are quarantined; staging keeps the latest submission per village
+and year and flags answers it cannot interpret. Thin on purpose: each task calls one
+function of ``lumbung.pipelines.survey``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from airflow.sdk import Asset, dag, task
+
+STG_SURVEY_RESPONSES = Asset("lumbung://warehouse/staging/stg_survey__responses")
+
+
+@dag(
+    dag_id="smart_village_survey",
+    schedule="@yearly",
+    start_date=datetime(2025, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    tags=["lumbung", "village", "survey"],
+    default_args={"owner": "lumbung-data-engineering", "retries": 1,
+                  "retry_delay": timedelta(minutes=5)},
+    doc_md=__doc__,
+)
+def smart_village_survey():
+    @task(retries=0)
+    def bootstrap_warehouse() -> None:
+        """Create schemas, audit and raw tables if missing."""
+        from lumbung.airflow_tasks import warehouse_from_connection
+        from lumbung.config import Paths
+        from lumbung.warehouse import bootstrap
+
+        bootstrap(Paths.from_env(), warehouse_from_connection())
+
+    @task
+    def land_survey_files(**context) -> dict:
+        """Land each export under landing/survey/tahun=<year>/ as one batch."""
+        from lumbung.airflow_tasks import warehouse_from_connection
+        from lumbung.config import Paths
+        from lumbung.pipelines.survey import land
+
+        return land(warehouse_from_connection(), Paths.from_env().landing,
+                    dag_id=context["dag"].dag_id, run_id=context["run_id"])
+
+    @task(retries=0)
+    def quality_gate(landed: dict) -> dict:
+        """Great Expectations checkpoint per batch; a rejected or failed file stops the run."""
+        from lumbung.airflow_tasks import warehouse_from_connection
+        from lumbung.pipelines.survey import gate
+
+        return gate(warehouse_from_connection(), landed)
+
+    @task(retries=0, outlets=[STG_SURVEY_RESPONSES])
+    def build_staging() -> None:
+        """dbt build of stg_survey__responses and its answer mapping, with their tests."""
+        from lumbung.airflow_tasks import warehouse_from_connection
+        from lumbung.config import Paths
+        from lumbung.pipelines.survey import transform
+
+        transform(Paths.from_env(), warehouse_from_connection())
+
+    @task
+    def report_published() -> dict:
+        """Row counts of what was published, for the run log."""
+        from lumbung.airflow_tasks import warehouse_from_connection
+        from lumbung.pipelines.survey import published_counts
+
+        return published_counts(warehouse_from_connection())
+
+    landed = land_survey_files()
+    bootstrap_warehouse() >> landed
+    quality_gate(landed) >> build_staging() >> report_published()
+
+
+smart_village_survey()

@@ -1,0 +1,250 @@
+with
+
+batches as (
+
+    select
+        batch_id,
+        partition_key::integer as survey_year
+    from {{ source('audit', 'load_batches') }}
+    where
+        source = 'survey'
+        and dataset = 'responses'
+        and status = 'validated'
+
+),
+
+answer_map as (
+
+    select
+        question_kind,
+        answer_text,
+        answer_value
+    from {{ ref('ref_survey_answers') }}
+
+),
+
+source as (
+
+    select * from {{ source('survey', 'survey_responses') }}
+
+),
+
+submissions as (
+
+    select
+        source.*,
+        batches.survey_year,
+        regexp_replace(source.kode_desa, '[^0-9]', '', 'g') as village_code,
+        case
+            -- form tool CSV exports, Indonesian locale
+            when trim(source.timestamp) ~ '^\d{1,2}/\d{1,2}/\d{4} \d{1,2}:\d{2}:\d{2}$'
+                then to_timestamp(trim(source.timestamp), 'DD/MM/YYYY HH24:MI:SS')::timestamp
+            when trim(source.timestamp) ~ '^\d{1,2}/\d{1,2}/\d{4} \d{1,2}:\d{2}$'
+                then to_timestamp(trim(source.timestamp), 'DD/MM/YYYY HH24:MI')::timestamp
+            -- XLSX date-time cells, read as ISO text
+            when trim(source.timestamp) ~ '^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2})?$'
+                then trim(source.timestamp)::timestamp
+        end as submitted_at
+    from source
+    inner join batches on source._batch_id = batches.batch_id
+
+),
+
+ranked as (
+
+    select
+        *,
+        row_number() over (
+            partition by village_code, survey_year
+            order by submitted_at desc, _batch_id desc, _row_number desc
+        ) as recency_rank,
+        count(*) over (partition by village_code, survey_year) as submission_count
+    from submissions
+
+),
+
+latest as (
+
+    select * from ranked
+    where recency_rank = 1
+
+),
+
+-- One row per (submission, question): every answer is read the same way.
+answers as (
+
+    select
+        latest._batch_id,
+        latest._row_number,
+        question.question_name,
+        question.question_kind,
+        nullif(trim(question.answer), '') as answer,
+        -- lookup key: lower case, whitespace collapsed, surrounding spaces and dots dropped;
+        -- blank and '-' mean the question was skipped
+        nullif(
+            nullif(
+                trim(both ' .' from lower(regexp_replace(question.answer, '\s+', ' ', 'g'))),
+                '-'
+            ),
+            ''
+        ) as answer_key
+    from latest
+    cross join lateral (
+        values
+        ('has_website', 'yes_no', latest.memiliki_website),
+        ('online_letter_service', 'yes_no', latest.layanan_surat_online),
+        ('digital_payment', 'yes_no', latest.pembayaran_digital),
+        ('office_internet', 'yes_no', latest.akses_internet_kantor),
+        ('information_system', 'information_system', latest.sistem_informasi_desa),
+        ('apbdes_published', 'apbdes_publication', latest.apbdes_dipublikasikan),
+        ('bpd_meetings', 'count', latest.jumlah_rapat_bpd),
+        ('village_regulations', 'count', latest.jumlah_perdes),
+        ('population', 'count', latest.jumlah_penduduk)
+    ) as question (question_name, question_kind, answer)
+
+),
+
+interpreted as (
+
+    select
+        answers._batch_id,
+        answers._row_number,
+        answers.question_name,
+        answers.answer,
+        answers.answer_key,
+        case
+            when answers.question_kind <> 'count' then answer_map.answer_value
+            -- a count as typed: "12", "12 kali", "3.456" (thousands dot), "3.456 jiwa"
+            when
+                answers.answer_key
+                ~ '^(\d{1,3}(\.\d{3})+|\d+)( ?(kali|perdes|orang|jiwa|buah|x))?$'
+                then replace(substring(answers.answer_key from '^[0-9.]+'), '.', '')
+        end as answer_value
+    from answers
+    left join answer_map
+        on
+            answers.question_kind = answer_map.question_kind
+            and answers.answer_key = answer_map.answer_text
+
+),
+
+flagged as (
+
+    select
+        interpreted.*,
+        coalesce(interpreted.answer_key is not null and interpreted.answer_value is null, false)
+            as is_uninterpreted
+    from interpreted
+
+),
+
+pivoted as (
+
+    select
+        _batch_id,
+        _row_number,
+        bool_or(answer_value::boolean) filter (where question_name = 'has_website')
+            as has_website,
+        max(answer) filter (where question_name = 'has_website') as has_website_answer,
+        bool_or(is_uninterpreted) filter (where question_name = 'has_website')
+            as has_website_uninterpreted,
+        max(answer_value) filter (where question_name = 'information_system')
+            as information_system,
+        max(answer) filter (where question_name = 'information_system')
+            as information_system_answer,
+        bool_or(is_uninterpreted) filter (where question_name = 'information_system')
+            as information_system_uninterpreted,
+        bool_or(answer_value::boolean) filter (where question_name = 'online_letter_service')
+            as online_letter_service,
+        max(answer) filter (where question_name = 'online_letter_service')
+            as online_letter_service_answer,
+        bool_or(is_uninterpreted) filter (where question_name = 'online_letter_service')
+            as online_letter_service_uninterpreted,
+        bool_or(answer_value <> 'none') filter (where question_name = 'apbdes_published')
+            as apbdes_published,
+        max(
+            case when answer_value in ('board', 'online', 'board_and_online') then answer_value end
+        ) filter (where question_name = 'apbdes_published') as apbdes_publication_channel,
+        max(answer) filter (where question_name = 'apbdes_published') as apbdes_published_answer,
+        bool_or(is_uninterpreted) filter (where question_name = 'apbdes_published')
+            as apbdes_published_uninterpreted,
+        max(answer_value::bigint) filter (where question_name = 'bpd_meetings') as bpd_meetings,
+        max(answer) filter (where question_name = 'bpd_meetings') as bpd_meetings_answer,
+        bool_or(is_uninterpreted) filter (where question_name = 'bpd_meetings')
+            as bpd_meetings_uninterpreted,
+        max(answer_value::bigint) filter (where question_name = 'village_regulations')
+            as village_regulations,
+        max(answer) filter (where question_name = 'village_regulations')
+            as village_regulations_answer,
+        bool_or(is_uninterpreted) filter (where question_name = 'village_regulations')
+            as village_regulations_uninterpreted,
+        bool_or(answer_value::boolean) filter (where question_name = 'digital_payment')
+            as digital_payment,
+        max(answer) filter (where question_name = 'digital_payment') as digital_payment_answer,
+        bool_or(is_uninterpreted) filter (where question_name = 'digital_payment')
+            as digital_payment_uninterpreted,
+        bool_or(answer_value::boolean) filter (where question_name = 'office_internet')
+            as office_internet,
+        max(answer) filter (where question_name = 'office_internet') as office_internet_answer,
+        bool_or(is_uninterpreted) filter (where question_name = 'office_internet')
+            as office_internet_uninterpreted,
+        max(answer_value::bigint) filter (where question_name = 'population') as population,
+        max(answer) filter (where question_name = 'population') as population_answer,
+        bool_or(is_uninterpreted) filter (where question_name = 'population')
+            as population_uninterpreted,
+        count(*) filter (where is_uninterpreted) as uninterpreted_answer_count
+    from flagged
+    group by _batch_id, _row_number
+
+),
+
+final as (
+
+    select
+        latest.village_code,
+        latest.survey_year,
+        latest.submitted_at,
+        latest.submission_count,
+        latest._batch_id as batch_id,
+        latest._row_number as source_row_number,
+        trim(regexp_replace(latest.nama_desa, '\s+', ' ', 'g')) as village_name_reported,
+        nullif(trim(latest.jabatan_responden), '') as respondent_role,
+        nullif(trim(latest.alamat_website), '') as website_url,
+        pivoted.has_website,
+        pivoted.has_website_answer,
+        pivoted.has_website_uninterpreted,
+        pivoted.information_system,
+        pivoted.information_system_answer,
+        pivoted.information_system_uninterpreted,
+        pivoted.online_letter_service,
+        pivoted.online_letter_service_answer,
+        pivoted.online_letter_service_uninterpreted,
+        pivoted.apbdes_published,
+        pivoted.apbdes_publication_channel,
+        pivoted.apbdes_published_answer,
+        pivoted.apbdes_published_uninterpreted,
+        pivoted.bpd_meetings,
+        pivoted.bpd_meetings_answer,
+        pivoted.bpd_meetings_uninterpreted,
+        pivoted.village_regulations,
+        pivoted.village_regulations_answer,
+        pivoted.village_regulations_uninterpreted,
+        pivoted.digital_payment,
+        pivoted.digital_payment_answer,
+        pivoted.digital_payment_uninterpreted,
+        pivoted.office_internet,
+        pivoted.office_internet_answer,
+        pivoted.office_internet_uninterpreted,
+        pivoted.population,
+        pivoted.population_answer,
+        pivoted.population_uninterpreted,
+        pivoted.uninterpreted_answer_count
+    from latest
+    inner join pivoted
+        on
+            latest._batch_id = pivoted._batch_id
+            and latest._row_number = pivoted._row_number
+
+)
+
+select * from final

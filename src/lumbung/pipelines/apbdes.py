@@ -1,0 +1,118 @@
+"""The APBDes pipeline: land Siskeudes exports and flat templates, gate them, build staging.
+
+Each function is one task of the ``apbdes`` DAG and is safe to run again: files already
+landed are not landed twice, batches already accepted are not validated again (a batch the
+gate failed is validated again, e.g. once the region master knows a new desa), and dbt
+rebuilds staging from accepted batches only.
+
+Unlike the region master, one bad regency file does not hold back the others: the gate
+validates every batch, staging is built from the accepted ones (a regency whose new file
+failed keeps its previous submission), and the last task fails the run naming every file
+that was rejected or failed the gate.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import psycopg
+
+from lumbung.config import Paths, PgUrl
+from lumbung.db import count_rows
+from lumbung.dbt_runner import run_dbt
+from lumbung.landing import BatchOutcome, land_file
+from lumbung.sources import apbdes
+
+log = logging.getLogger(__name__)
+
+DBT_SELECT = ("ref_apbdes_accounts", "path:models/staging/apbdes")
+PUBLISHED = (
+    "staging.stg_apbdes__submissions",
+    "staging.stg_apbdes__budget_lines",
+    "staging.stg_apbdes__realisation_lines",
+)
+
+
+def _land_one(
+    conn: psycopg.Connection, item: apbdes.LandingFile, shown: str,
+    dag_id: str | None = None, run_id: str | None = None,
+) -> BatchOutcome:
+    return land_file(conn, item.spec, item.path, item.partition_key, reader=item.reader,
+                     display_path=shown, dag_id=dag_id, run_id=run_id)
+
+
+def land(
+    warehouse: PgUrl, landing: Path, dag_id: str | None = None, run_id: str | None = None
+) -> dict:
+    """Land every APBDes file of the landing folder; one batch per file."""
+    files, problems = apbdes.discover(landing)
+    for problem in problems:
+        log.error("not landed: %s", problem)
+    outcomes: list[BatchOutcome] = []
+    with psycopg.connect(warehouse.url()) as conn:
+        for number, item in enumerate(files, start=1):
+            log.info("landing %d/%d: %s", number, len(files), item.path)
+            outcomes.append(_land_one(conn, item, _shown(item.path, landing), dag_id, run_id))
+    return {"batches": [o.to_dict() for o in outcomes], "problems": problems}
+
+
+def ingest_path(warehouse: PgUrl, path: Path) -> list[BatchOutcome]:
+    """Land one APBDes file (inside its ``<year>`` folder) or a landing folder."""
+    if path.is_dir():
+        root = path.parent if path.name == apbdes.FOLDER else path
+        return [BatchOutcome(**b) for b in land(warehouse, root)["batches"]]
+    item = apbdes.landing_file(path)
+    with psycopg.connect(warehouse.url()) as conn:
+        return [_land_one(conn, item, str(path))]
+
+
+def gate(warehouse: PgUrl, landed: dict) -> dict:
+    """Validate every landed batch not yet accepted. Failures are collected, not raised:
+    staging is still built from the accepted batches, and ``check`` fails the run."""
+    from lumbung.quality.gate import validate_batch
+
+    failures: list[str] = list(landed["problems"])
+    checked = warnings = 0
+    for batch in landed["batches"]:
+        if batch["status"] == "rejected":
+            failures.append(batch["reason"])
+            continue
+        if batch["status"] == "validated":
+            log.info("batch %s already passed the gate", batch["batch_id"])
+            continue
+        result = validate_batch(warehouse.url(), batch["batch_id"])
+        checked += 1
+        warnings += len(result.warnings)
+        log.info("gate: %s", result.message())
+        if not result.passed:
+            failures.append(result.message())
+    return {"batches_checked": checked, "warnings": warnings, "failures": failures}
+
+
+def transform(paths: Paths, warehouse: PgUrl) -> None:
+    """Build the APBDes staging models and the chart of accounts (dbt build with tests)."""
+    run_dbt(paths, warehouse, "build", "--select", *DBT_SELECT)
+
+
+def check(gated: dict) -> dict:
+    """Fail the run if any file was rejected or failed the gate (after staging was built)."""
+    from lumbung.quality.gate import GateFailed
+
+    if gated["failures"]:
+        log.error("%d APBDes file(s) not accepted; their regencies keep their previous "
+                  "submission in staging", len(gated["failures"]))
+        raise GateFailed(gated["failures"])
+    return gated
+
+
+def published_counts(warehouse: PgUrl, tables: tuple[str, ...] = PUBLISHED) -> dict[str, int]:
+    with psycopg.connect(warehouse.url()) as conn:
+        return {table: count_rows(conn, table) for table in tables}
+
+
+def _shown(path: Path, landing: Path) -> str:
+    try:
+        return str(path.relative_to(landing))
+    except ValueError:
+        return str(path)

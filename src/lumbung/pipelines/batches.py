@@ -1,0 +1,87 @@
+"""Steps shared by the pipelines of file sources: land a list of files, gate their batches.
+
+A source module discovers its files (each with its ``DatasetSpec`` and partition key) and
+provides a reader; these functions do the rest the same way for every source, so every
+source's batches are accounted for and gated alike.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import psycopg
+
+from lumbung.config import PgUrl
+from lumbung.landing import BatchOutcome, DatasetSpec, Reader, land_file
+
+log = logging.getLogger(__name__)
+
+
+class SourceFile(Protocol):
+    path: Path
+    spec: DatasetSpec
+    partition_key: str
+
+
+def shown(path: Path, landing: Path) -> str:
+    """The path as operators see it: relative to the landing folder when inside it."""
+    try:
+        return str(path.relative_to(landing))
+    except ValueError:
+        return str(path)
+
+
+def land_all(
+    warehouse: PgUrl,
+    landing: Path,
+    files: Sequence[SourceFile],
+    reader: Reader,
+    dag_id: str | None = None,
+    run_id: str | None = None,
+) -> list[BatchOutcome]:
+    """Land each file as one batch (files already landed are not landed again)."""
+    outcomes: list[BatchOutcome] = []
+    with psycopg.connect(warehouse.url()) as conn:
+        for number, item in enumerate(files, start=1):
+            log.info("landing %d/%d: %s", number, len(files), item.path)
+            outcomes.append(
+                land_file(conn, item.spec, item.path, item.partition_key, reader=reader,
+                          display_path=shown(item.path, landing), dag_id=dag_id,
+                          run_id=run_id)
+            )
+    return outcomes
+
+
+def gate_all(warehouse: PgUrl, landed: dict, what: str) -> dict:
+    """Validate every landed batch not yet accepted; raise GateFailed naming every failure
+    (rejected files and files the gate failed), after checking all of them."""
+    from lumbung.quality.gate import GateFailed, validate_batch
+
+    failures: list[str] = list(landed["problems"])
+    checked = warnings = 0
+    for batch in landed["batches"]:
+        if batch["status"] == "rejected":
+            failures.append(batch["reason"])
+            continue
+        if batch["status"] == "validated":
+            continue
+        result = validate_batch(warehouse.url(), batch["batch_id"])
+        checked += 1
+        warnings += len(result.warnings)
+        log.info("gate: %s", result.message())
+        if not result.passed:
+            failures.append(result.message())
+    if failures:
+        log.error("%s not published; staging keeps the batches validated before", what)
+        raise GateFailed(failures)
+    return {"batches_checked": checked, "warnings": warnings}
+
+
+def counts(warehouse: PgUrl, tables: Sequence[str]) -> dict[str, int]:
+    from lumbung.db import count_rows
+
+    with psycopg.connect(warehouse.url()) as conn:
+        return {table: count_rows(conn, table) for table in tables}

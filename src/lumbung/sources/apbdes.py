@@ -1,0 +1,630 @@
+"""APBDes (village budgets and their realisation): Siskeudes export zips and the flat template.
+
+Landing layout: ``<landing>/apbdes/<year>/<file>`` with one file per regency and fiscal year:
+
+- ``siskeudes_<regency>_<year>.zip``: the regency's Siskeudes export, a zip of CSV tables
+  (``Ref_*``, ``Ta_*``) in Siskeudes' own column layout; each known table lands in its own raw
+  table (``raw.apbdes_ta_rabrinci`` ...), all of one zip in one batch.
+- ``apbdes_<regency>_<year>.csv`` or ``.xlsx``: the flat template some regencies send instead
+  (Tahun, Kd_Desa, Kd_Akun, Kd_Keg, Kd_Rincian, Nilai_Anggaran, Nilai_Realisasi).
+- ``..._rev<n>.<ext>``: a corrected resubmission; raw keeps every submission, staging uses
+  the latest (highest revision, then latest landed) per regency and year.
+
+The partition of a batch is ``<regency>/<year>`` (``1812/2024``). Every file also fills
+``raw.apbdes_file_members``: one row per member (CSV table, sheet) with the delimiter and
+byte-order mark found, so what was tolerated stays on record.
+
+Readers stream: zip members are read as streams and spreadsheets in read-only mode, so memory
+stays flat whatever the file size. Rows whose amount or date cannot be read, or that repeat
+the previous row exactly, are quarantined; a file whose shape is wrong (unreadable or
+truncated archive, missing table, missing or unknown column) is rejected as a whole.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import functools
+import io
+import operator
+import re
+import zipfile
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path, PurePosixPath
+from typing import Protocol
+
+from lumbung.landing import BatchRejected, DatasetSpec, Part, Reader, Record, check_header
+
+SOURCE = "apbdes"
+FOLDER = "apbdes"
+SISKEUDES = "siskeudes"  # dataset of the Siskeudes export zips
+FLAT = "flat"  # dataset of the flat template (CSV or XLSX)
+DOCS = {".md", ".txt"}
+
+# Indonesian thousands grouping with an optional decimal comma (1.234.567,00), ungrouped
+# digits with an optional decimal comma (1234567,5), or a plain decimal point (1234567.25).
+# Exactly-three-digit groups after a point read as thousands: "1.234" is 1234. The dbt macro
+# apbdes_parse_amount applies the same three shapes, in the same order.
+_GROUPED = r"[0-9]{1,3}(?:\.[0-9]{3})+(?:,[0-9]+)?"
+_COMMA = r"[0-9]+(?:,[0-9]+)?"
+_POINT = r"[0-9]+\.[0-9]+"
+AMOUNT = re.compile(f"-?(?:{_GROUPED}|{_COMMA}|{_POINT})")
+_THOUSANDS = re.compile(f"-?(?:{_GROUPED}|{_COMMA})")  # points group, a comma is decimal
+_BLANKS = " \t\r\n"  # what staging's btrim removes around an amount
+DATE = re.compile(r"([0-9]{2})/([0-9]{2})/([0-9]{4})")  # dd/mm/yyyy, as Siskeudes writes it
+
+DELIMITERS = (",", ";", "\t")
+INVENTORY_COLUMNS = ("member", "raw_table", "delimiter", "has_bom", "header")
+
+
+@dataclass(frozen=True)
+class Table:
+    """One table of a file (a zip member or the flat template) and how its values are read."""
+
+    name: str  # Siskeudes table name, e.g. Ta_RABRinci (member Ta_RABRinci.csv)
+    required: tuple[str, ...]
+    optional: tuple[str, ...] = ()
+    amounts: tuple[str, ...] = ()  # rupiah amounts that must not be negative
+    signed: tuple[str, ...] = ()  # rupiah amounts that may be negative (budget changes)
+    dates: tuple[str, ...] = ()  # dd/mm/yyyy
+    needed: bool = True  # a zip without this member is rejected
+    dataset: str = SISKEUDES
+
+    @property
+    def raw_table(self) -> str:
+        return f"apbdes_{self.name.lower()}"
+
+    @property
+    def spec(self) -> DatasetSpec:
+        return DatasetSpec(SOURCE, self.dataset, "raw", self.raw_table, self.required,
+                           self.optional)
+
+    @property
+    def member(self) -> str:
+        return f"{self.name}.csv"
+
+
+# The Siskeudes tables landed, in Siskeudes' column layout (as exported by Siskeudes 2.0 and
+# imported by OpenSID's keuangan module). Reference tables first, then budget, revenue,
+# spending and financing. Other members of an export are listed in the inventory only.
+SISKEUDES_TABLES: tuple[Table, ...] = (
+    Table("Ta_Pemda", ("Tahun", "Kd_Prov", "Kd_Kab", "Nama_Pemda", "Nama_Provinsi"),
+          ("Ibukota", "Alamat", "Nm_Bupati", "Jbt_Bupati", "Logo", "C_Kode", "C_Pemda",
+           "C_Data"), needed=False),
+    Table("Ref_Kecamatan", ("Kd_Kec", "Nama_Kecamatan"), needed=False),
+    Table("Ref_Desa", ("Kd_Kec", "Kd_Desa", "Nama_Desa")),
+    Table("Ref_Bidang", ("Kd_Bid", "Nama_Bidang"), needed=False),
+    Table("Ref_Kegiatan", ("Kd_Bid", "ID_Keg", "Nama_Kegiatan"), needed=False),
+    Table("Ta_Desa", ("Tahun", "Kd_Desa"),
+          ("Nm_Kades", "Jbt_Kades", "Nm_Sekdes", "NIP_Sekdes", "Jbt_Sekdes", "Nm_Kaur_Keu",
+           "Jbt_Kaur_Keu", "Nm_Bendahara", "Jbt_Bendahara", "No_Perdes", "Tgl_Perdes",
+           "No_Perdes_PB", "Tgl_Perdes_PB", "No_Perdes_PJ", "Tgl_Perdes_PJ", "Alamat",
+           "Ibukota", "Status", "NPWP")),
+    Table("Ta_Bidang", ("Tahun", "Kd_Desa", "Kd_Bid", "Nama_Bidang"), needed=False),
+    Table("Ta_Kegiatan", ("Tahun", "Kd_Desa", "Kd_Bid", "Kd_Keg", "ID_Keg", "Nama_Kegiatan",
+                          "Pagu", "Pagu_PAK"),
+          ("Nm_PPTKD", "NIP_PPTKD", "Lokasi", "Waktu", "Keluaran", "Sumberdana"),
+          amounts=("Pagu", "Pagu_PAK")),
+    Table("Ta_RAB", ("Tahun", "Kd_Desa", "Kd_Keg", "Kd_Rincian", "Anggaran", "AnggaranPAK",
+                     "AnggaranStlhPAK"),
+          amounts=("Anggaran", "AnggaranStlhPAK"), signed=("AnggaranPAK",)),
+    Table("Ta_RABRinci", ("Tahun", "Kd_Desa", "Kd_Keg", "Kd_Rincian", "Kd_SubRinci", "No_Urut",
+                          "SumberDana", "Uraian", "Satuan", "JmlSatuan", "HrgSatuan",
+                          "Anggaran", "JmlSatuanPAK", "HrgSatuanPAK", "AnggaranStlhPAK",
+                          "AnggaranPAK"),
+          ("Kode_SBU",),
+          amounts=("Anggaran", "AnggaranStlhPAK"), signed=("AnggaranPAK",)),
+    Table("Ta_TBP", ("Tahun", "No_Bukti", "Tgl_Bukti", "Kd_Desa", "Uraian", "Jumlah"),
+          ("Nm_Penyetor", "Alamat_Penyetor", "TTD_Penyetor", "NoRek_Bank", "Nama_Bank",
+           "Nm_Bendahara", "Jbt_Bendahara", "Status", "KdBayar", "Ref_Bayar"),
+          amounts=("Jumlah",), dates=("Tgl_Bukti",)),
+    Table("Ta_TBPRinci", ("Tahun", "No_Bukti", "Kd_Desa", "Kd_Keg", "Kd_Rincian", "RincianSD",
+                          "SumberDana", "Nilai"),
+          amounts=("Nilai",)),
+    Table("Ta_SPP", ("Tahun", "No_SPP", "Tgl_SPP", "Jn_SPP", "Kd_Desa", "Keterangan", "Jumlah",
+                     "Potongan"),
+          ("Status",), amounts=("Jumlah", "Potongan"), dates=("Tgl_SPP",)),
+    Table("Ta_SPPRinci", ("Tahun", "Kd_Desa", "No_SPP", "Kd_Keg", "Kd_Rincian", "Sumberdana",
+                          "Nilai"),
+          amounts=("Nilai",)),
+    Table("Ta_SPJ", ("Tahun", "No_SPJ", "Tgl_SPJ", "Kd_Desa", "No_SPP", "Keterangan", "Jumlah",
+                     "Potongan"),
+          ("Status",), amounts=("Jumlah", "Potongan"), dates=("Tgl_SPJ",)),
+    Table("Ta_SPJRinci", ("Tahun", "No_SPJ", "Kd_Keg", "Kd_Rincian", "Sumberdana", "Kd_Desa",
+                          "No_SPP", "JmlCair", "Nilai", "Sisa"),
+          ("Alamat",), amounts=("JmlCair", "Nilai", "Sisa")),
+    Table("Ta_JurnalUmum", ("Tahun", "KdBuku", "Kd_Desa", "Tanggal", "JnsBukti", "NoBukti",
+                            "Keterangan", "DK", "Debet", "Kredit", "Jenis", "Posted"),
+          amounts=("Debet", "Kredit"), dates=("Tanggal",)),
+    Table("Ta_JurnalUmumRinci", ("Tahun", "NoBukti", "Kd_Keg", "RincianSD", "NoID", "Kd_Desa",
+                                 "Akun", "Kd_Rincian", "Sumberdana", "DK", "Debet", "Kredit"),
+          amounts=("Debet", "Kredit")),
+)
+
+FLAT_TABLE = Table(
+    "flat",
+    ("Tahun", "Kd_Desa", "Kd_Akun", "Kd_Keg", "Kd_Rincian", "Nilai_Anggaran", "Nilai_Realisasi"),
+    amounts=("Nilai_Anggaran", "Nilai_Realisasi"),
+    dataset=FLAT,
+)
+
+INVENTORY = DatasetSpec(SOURCE, "members", "raw", "apbdes_file_members", INVENTORY_COLUMNS)
+BATCH_SPECS = {
+    SISKEUDES: DatasetSpec(SOURCE, SISKEUDES, "raw", "apbdes_file_members", INVENTORY_COLUMNS),
+    FLAT: DatasetSpec(SOURCE, FLAT, "raw", "apbdes_file_members", INVENTORY_COLUMNS),
+}
+_BY_MEMBER = {t.member.lower(): t for t in SISKEUDES_TABLES}
+
+
+# --- checking values --------------------------------------------------------------------
+
+
+def parse_amount(text: str) -> Decimal | None:
+    """The rupiah amount a text holds, or None; for tools and tests. Staging parses with the
+    dbt macro ``apbdes_parse_amount``, which reads the same shapes the same way."""
+    value = text.strip(_BLANKS)
+    if _THOUSANDS.fullmatch(value):
+        return Decimal(value.replace(".", "").replace(",", "."))
+    if AMOUNT.fullmatch(value):
+        return Decimal(value)
+    return None
+
+
+@functools.lru_cache(maxsize=4096)  # a year has 366 dates: each is parsed once
+def _valid_date(text: str) -> bool:
+    found = DATE.fullmatch(text.strip(_BLANKS))
+    if not found:
+        return False
+    day, month, year = (int(g) for g in found.groups())
+    try:
+        dt.date(year, month, day)
+    except ValueError:
+        return False
+    return True
+
+
+# The shape Siskeudes writes (1.234.567,00): a row whose amounts all have it needs no closer
+# look; any other row is checked value by value against AMOUNT (which may still accept it).
+_CANONICAL = r"[0-9]{1,3}(?:\.[0-9]{3})*,[0-9][0-9]"
+_JOIN = "\x1f"  # joins a row's amounts so that one regex match checks them all
+
+
+class _Checks:
+    """Per-row checks of one table's amounts and dates, by column position.
+
+    The common case (every amount in Siskeudes' own shape) costs one regex match over the
+    row's amounts joined; any other row is looked at value by value, to accept the other
+    valid shapes or to say which value is wrong and why.
+    """
+
+    def __init__(self, table: Table, names: list[str]) -> None:
+        def where(columns: tuple[str, ...]) -> tuple[tuple[int, str], ...]:
+            return tuple((names.index(c), c) for c in columns if c in names)
+
+        self.amounts, self.signed, self.dates = (
+            where(table.amounts), where(table.signed), where(table.dates))
+        shapes = ([(i, _CANONICAL) for i, _ in self.amounts]
+                  + [(i, f"-?{_CANONICAL}") for i, _ in self.signed])
+        positions = [i for i, _ in shapes]
+        # fast(joined amounts) is None when a row needs a closer look
+        self.fast = re.compile(_JOIN.join(s for _, s in shapes)).fullmatch if shapes else None
+        # one amount: the value itself; several: a tuple of them, joined for the match
+        self.amounts_of = operator.itemgetter(*positions) if positions else None
+        self.single = len(positions) == 1
+
+    def dates_ok(self, fields: list[str]) -> bool:
+        for i, _ in self.dates:
+            if not _valid_date(fields[i]):
+                return False
+        return True
+
+    def problem(self, fields: list[str]) -> tuple[str, str, str] | None:
+        """(reason, column, value) of the first unreadable value of a row, if any."""
+        for i, column in self.amounts:
+            value = fields[i]
+            if not AMOUNT.fullmatch(value.strip(_BLANKS)):
+                return _amount_problem(value), column, value
+            if value.lstrip(_BLANKS).startswith("-"):
+                return "negative amount (only amounts >= 0 are valid here)", column, value
+        for i, column in self.signed:
+            value = fields[i]
+            if not AMOUNT.fullmatch(value.strip(_BLANKS)):
+                return _amount_problem(value), column, value
+        for i, column in self.dates:
+            value = fields[i]
+            if not _valid_date(value):
+                return "not a valid date (dd/mm/yyyy)", column, value
+        return None
+
+
+def _amount_problem(value: str) -> str:
+    if not value.strip(_BLANKS):
+        return "missing amount"
+    return "not an amount (expected 1.234.567,00 or 1234567.00)"
+
+
+def _as_received(fields: list[str], delimiter: str) -> str:
+    buf = io.StringIO()
+    csv.writer(buf, delimiter=delimiter, lineterminator="").writerow(fields)
+    return buf.getvalue().encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _undecodable(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+class _Rows(Protocol):
+    """What checked_records reads: rows of text (an empty row is no record) and, like
+    csv.reader, how many source lines have been read so far."""
+
+    line_num: int
+
+    def __iter__(self) -> Iterator[list[str]]: ...
+
+
+def _record_maker():
+    """A fast way to make a good Record (number and values, nothing else).
+
+    Record is a frozen dataclass: its __init__ sets six fields through object.__setattr__,
+    about a third of the per-row cost of this reader. A good record only needs its number and
+    values (the other fields keep their class defaults), so it is built without __init__ when
+    Record allows it; if Record ever changes shape (slots), the normal constructor is used.
+    """
+    new = object.__new__
+
+    def make(number: int, values: list[str]) -> Record:
+        record = new(Record)
+        record.__dict__.update(number=number, values=values)
+        return record
+
+    try:
+        probe = make(1, ["x"])
+        if probe == Record(1, ["x"]):
+            return make
+    except (AttributeError, TypeError):
+        pass
+    return Record
+
+
+_good_record = _record_maker()
+
+
+def checked_records(
+    rows: _Rows, header: list[str], checks: _Checks, delimiter: str = ",", first_line: int = 2
+) -> Iterator[Record]:
+    """Records of the rows, numbered by source line (a quoted CSV field may span lines):
+    field count, UTF-8, amounts and dates checked; a row equal to the one before it (a
+    repeated export line) is quarantined. Memory stays flat: only the previous row is kept.
+    This is the hot loop of APBDes landing: the common case does as little as it can."""
+    width = len(header)
+    previous: list[str] | None = None
+    previous_number = 0
+    line = first_line
+    fast, amounts_of, single = checks.fast, checks.amounts_of, checks.single
+    dated, good = bool(checks.dates), _good_record
+    for fields in rows:
+        number, line = line, first_line + rows.line_num
+        if not fields:
+            continue
+        if len(fields) != width:
+            yield Record(number, None, _as_received(fields, delimiter),
+                         f"expected {width} fields, found {len(fields)}")
+            continue
+        if fields == previous:
+            yield Record(number, None, _as_received(fields, delimiter),
+                         f"duplicate of the record on line {previous_number}")
+            continue
+        previous, previous_number = fields, number
+        if not _JOIN.join(fields).isascii():
+            bad = next((i for i, v in enumerate(fields) if _undecodable(v)), None)
+            if bad is not None:
+                shown = fields[bad].encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+                yield Record(number, None, _as_received(fields, delimiter),
+                             "not valid UTF-8 text", header[bad], shown)
+                continue
+        if (fast is not None and not fast(
+            amounts_of(fields) if single else _JOIN.join(amounts_of(fields))
+        )) or (dated and not checks.dates_ok(fields)):
+            found = checks.problem(fields)
+            if found is not None:
+                reason, column, value = found
+                yield Record(number, None, _as_received(fields, delimiter), reason, column,
+                             value)
+                continue
+        yield good(number, fields)
+
+
+def csv_part_records(
+    text: Iterable[str], header: list[str], table: Table, delimiter: str
+) -> Iterator[Record]:
+    """Checked records of a CSV body (after its header line), numbered by file line."""
+    reader = csv.reader(text, delimiter=delimiter, strict=False)
+    return checked_records(reader, header, _Checks(table, header), delimiter)
+
+
+# --- headers -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Header:
+    names: list[str]
+    delimiter: str
+    bom: bool
+    text: str
+
+
+def read_header(first_line: str, table: Table, where: str) -> Header:
+    """The header of a CSV table: delimiter detected (the one that yields the most known
+    column names), BOM noted, columns checked strictly (BatchRejected names the table)."""
+    bom = first_line.startswith("\ufeff")
+    line = first_line.lstrip("\ufeff").rstrip("\r\n")
+    if not line.strip():
+        raise BatchRejected(f"{where}: empty table: no header and no rows")
+    known = set(table.required) | set(table.optional)
+
+    def score(delimiter: str) -> int:
+        names = next(csv.reader([line], delimiter=delimiter))
+        return sum(1 for n in names if n.strip() in known)
+
+    delimiter = max(DELIMITERS, key=score)
+    names = next(csv.reader([line], delimiter=delimiter))
+    try:
+        checked = check_header(names, table.spec)
+    except BatchRejected as err:
+        raise BatchRejected(f"{where}: {err}") from None
+    return Header(checked, delimiter, bom, line)
+
+
+def _raw_columns(names: list[str]) -> list[str]:
+    return [n.lower() for n in names]
+
+
+def _inventory(rows: list[tuple[str, str, str, str, str]]) -> Part:
+    records = [Record(n, list(row)) for n, row in enumerate(rows, start=1)]
+    return Part(INVENTORY, list(INVENTORY_COLUMNS), records, name="file members")
+
+
+# --- Siskeudes zip -------------------------------------------------------------------------
+
+
+def _open_text(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> io.TextIOWrapper:
+    return io.TextIOWrapper(zf.open(info), encoding="utf-8", errors="surrogateescape",
+                            newline="")
+
+
+def _guarded(records: Iterator[Record], where: str) -> Iterator[Record]:
+    """Damage found while streaming a member (bad CRC, cut-off data) rejects the file."""
+    try:
+        yield from records
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as err:
+        raise BatchRejected(f"{where}: damaged archive member: {err}") from None
+
+
+def read_siskeudes_zip(path: Path, spec: DatasetSpec) -> Iterator[Part]:
+    """A Siskeudes export: the inventory of its members, then one part per known table."""
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as err:
+        raise BatchRejected(f"not a readable zip archive (truncated or damaged?): {err}") from None
+    with zf:
+        members: dict[str, zipfile.ZipInfo] = {}
+        others: list[str] = []
+        for info in zf.infolist():
+            if info.is_dir():
+                continue
+            base = PurePosixPath(info.filename).name
+            if base.lower() in members:
+                raise BatchRejected(f"table {base} appears twice in the archive")
+            if base.lower() in _BY_MEMBER:
+                members[base.lower()] = info
+            else:
+                others.append(info.filename)
+        missing = [t.member for t in SISKEUDES_TABLES
+                   if t.needed and t.member.lower() not in members]
+        if missing:
+            raise BatchRejected(
+                f"Siskeudes table(s) missing from the archive: {', '.join(missing)}")
+        headers: dict[str, Header] = {}
+        for table in SISKEUDES_TABLES:
+            info = members.get(table.member.lower())
+            if info is None:
+                continue
+            try:
+                with _open_text(zf, info) as fh:
+                    headers[table.name] = read_header(fh.readline(), table, info.filename)
+            except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as err:
+                raise BatchRejected(f"{info.filename}: damaged archive member: {err}") from None
+        inventory = [
+            (members[t.member.lower()].filename, f"raw.{t.raw_table}", h.delimiter,
+             "yes" if h.bom else "no", h.text)
+            for t in SISKEUDES_TABLES if (h := headers.get(t.name))
+        ]
+        inventory += [(name, "", "", "", "") for name in sorted(others)]
+        yield _inventory(inventory)
+        for table in SISKEUDES_TABLES:
+            header = headers.get(table.name)
+            if header is None:
+                continue
+            info = members[table.member.lower()]
+            with _open_text(zf, info) as fh:
+                fh.readline()
+                records = csv_part_records(fh, header.names, table, header.delimiter)
+                yield Part(table.spec, _raw_columns(header.names),
+                           _guarded(records, info.filename), name=info.filename)
+
+
+# --- flat template -------------------------------------------------------------------------
+
+
+def read_flat_csv(path: Path, spec: DatasetSpec) -> Iterator[Part]:
+    """The flat template as CSV: delimiter detected from the header, BOM tolerated."""
+    with path.open("r", encoding="utf-8", errors="surrogateescape", newline="") as fh:
+        header = read_header(fh.readline(), FLAT_TABLE, path.name)
+        yield _inventory([(path.name, f"raw.{FLAT_TABLE.raw_table}", header.delimiter,
+                           "yes" if header.bom else "no", header.text)])
+        yield Part(FLAT_TABLE.spec, _raw_columns(header.names),
+                   csv_part_records(fh, header.names, FLAT_TABLE, header.delimiter),
+                   name=path.name)
+
+
+def _cell_text(value: object) -> str:
+    """A spreadsheet cell as text: numbers without float noise, blanks as ''."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, dt.datetime | dt.date):
+        return value.strftime("%d/%m/%Y")
+    return str(value)
+
+
+class _SheetRows:
+    """Spreadsheet rows as text (header excluded), counting rows read like csv.reader's
+    ``line_num``: an empty row is an empty list, and cells beyond the header's width that
+    are empty are spreadsheet padding, not data."""
+
+    def __init__(self, rows: Iterable[tuple], width: int) -> None:
+        self.rows, self.width, self.line_num = rows, width, 0
+
+    def __iter__(self) -> Iterator[list[str]]:
+        for cells in self.rows:
+            self.line_num += 1
+            values = [_cell_text(c) for c in cells]
+            while len(values) > self.width and values[-1] == "":
+                values.pop()
+            if not any(values):
+                yield []
+                continue
+            if len(values) < self.width:
+                values += [""] * (self.width - len(values))
+            yield values
+
+
+def read_flat_xlsx(path: Path, spec: DatasetSpec) -> Iterator[Part]:
+    """The flat template as XLSX (first sheet), streamed in read-only mode."""
+    import openpyxl
+
+    try:
+        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as err:  # openpyxl raises zip, XML and key errors for damaged files
+        raise BatchRejected(f"not a readable XLSX workbook: {type(err).__name__}: {err}") from None
+    try:
+        sheet = workbook.worksheets[0]
+        rows = sheet.iter_rows(values_only=True)
+        first = next(rows, None)
+        if not first or not any(c is not None for c in first):
+            raise BatchRejected(f"{sheet.title}: empty sheet: no header and no rows")
+        names = [_cell_text(c) for c in first]
+        while names and names[-1] == "":
+            names.pop()
+        try:
+            header = check_header(names, FLAT_TABLE.spec)
+        except BatchRejected as err:
+            raise BatchRejected(f"sheet {sheet.title}: {err}") from None
+        yield _inventory([(f"{path.name}:{sheet.title}", f"raw.{FLAT_TABLE.raw_table}", "", "no",
+                           ",".join(header))])
+        records = checked_records(_SheetRows(rows, len(header)), header,
+                                  _Checks(FLAT_TABLE, header))
+        yield Part(FLAT_TABLE.spec, _raw_columns(header), _guarded_xlsx(records, sheet.title),
+                   name=f"{path.name}:{sheet.title}")
+    finally:
+        workbook.close()
+
+
+def _guarded_xlsx(records: Iterator[Record], where: str) -> Iterator[Record]:
+    try:
+        yield from records
+    except (zipfile.BadZipFile, zlib.error, EOFError, KeyError) as err:
+        raise BatchRejected(f"sheet {where}: damaged workbook: {err}") from None
+
+
+def read_flat(path: Path, spec: DatasetSpec) -> Iterator[Part]:
+    if path.suffix.lower() == ".xlsx":
+        return read_flat_xlsx(path, spec)
+    return read_flat_csv(path, spec)
+
+
+READERS: dict[str, Reader] = {SISKEUDES: read_siskeudes_zip, FLAT: read_flat}
+
+
+# --- finding files -------------------------------------------------------------------------
+
+_FILE = re.compile(
+    r"^(?P<kind>siskeudes|apbdes)_(?P<regency>[0-9]{4})_(?P<year>[0-9]{4})"
+    r"(?:_rev(?P<revision>[0-9]+))?\.(?P<ext>zip|csv|xlsx)$",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class LandingFile:
+    path: Path
+    dataset: str
+    regency: str  # 4 digits, e.g. 1812
+    year: int
+    revision: int
+
+    @property
+    def spec(self) -> DatasetSpec:
+        return BATCH_SPECS[self.dataset]
+
+    @property
+    def reader(self) -> Reader:
+        return READERS[self.dataset]
+
+    @property
+    def partition_key(self) -> str:
+        return f"{self.regency}/{self.year}"
+
+
+class UnrecognisedFile(ValueError):
+    """A file in the APBDes landing folder whose regency, year or format cannot be told."""
+
+
+def landing_file(path: Path) -> LandingFile:
+    """One APBDes file, named ``siskeudes_<regency>_<year>[_rev<n>].zip`` or
+    ``apbdes_<regency>_<year>[_rev<n>].csv|xlsx`` inside its ``<year>`` folder."""
+    found = _FILE.match(path.name)
+    if not found:
+        raise UnrecognisedFile(
+            f"{path}: not an APBDes file name (siskeudes_<regency>_<year>[_rev<n>].zip or "
+            "apbdes_<regency>_<year>[_rev<n>].csv|.xlsx)"
+        )
+    kind, ext = found["kind"].lower(), found["ext"].lower()
+    if (kind == "siskeudes") != (ext == "zip"):
+        raise UnrecognisedFile(f"{path}: Siskeudes exports are .zip, flat templates .csv/.xlsx")
+    if path.parent.name != found["year"]:
+        raise UnrecognisedFile(f"{path}: a {found['year']} file must be in a {found['year']} "
+                               "folder")
+    return LandingFile(path, SISKEUDES if kind == "siskeudes" else FLAT, found["regency"],
+                       int(found["year"]), int(found["revision"] or 0))
+
+
+def discover(landing: Path) -> tuple[list[LandingFile], list[str]]:
+    """Files to land, in submission order (year, regency, revision), and problems with others."""
+    found: list[LandingFile] = []
+    problems: list[str] = []
+    root = landing / FOLDER
+    if not root.is_dir():
+        return found, [f"{root}: no APBDes landing folder"]
+    for path in sorted(root.rglob("*")):
+        if not path.is_file() or path.name.startswith(".") or path.suffix.lower() in DOCS:
+            continue
+        if path.parent.parent != root:
+            problems.append(f"{path}: not inside a <year> folder of {root}")
+            continue
+        try:
+            found.append(landing_file(path))
+        except UnrecognisedFile as err:
+            problems.append(str(err))
+    found.sort(key=lambda f: (f.year, f.regency, f.revision, f.path.name))
+    return found, problems

@@ -1,0 +1,148 @@
+"""The Smart Village survey: the province's yearly self-assessment of each village.
+
+Villages answer an online form; the form tool's export (CSV, or XLSX) is delivered per year,
+often one file per regency. Landing layout: ``<landing>/survey/tahun=<year>/<name>.csv|.xlsx``,
+partition key = the year. Answers are free text and stay as received in ``raw``; staging
+interprets them. Rows that cannot be used at all (no timestamp, no or an unknown village
+code, another year than the folder's, an exact duplicate) are quarantined here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from lumbung.landing import BatchRejected, DatasetSpec, Part
+from lumbung.sources import spreadsheet
+from lumbung.sources.tabular import (
+    Column,
+    Layout,
+    checked,
+    read_delimited,
+    required,
+    village_code,
+)
+
+SOURCE = "survey"
+FOLDER = "survey"
+DATASET = "responses"
+SUFFIXES = (".csv", ".xlsx")
+DOCS = {".md", ".txt"}
+
+# The form's questions, in the order of the form (labels exactly as the form tool exports).
+COLUMNS: tuple[Column, ...] = (
+    Column("Timestamp", "timestamp"),
+    Column("Kode Desa", "kode_desa"),
+    Column("Nama Desa", "nama_desa"),
+    Column("Kecamatan", "kecamatan", required=False),
+    Column("Kabupaten/Kota", "kabupaten_kota", required=False),
+    Column("Tahun", "tahun"),
+    Column("Jabatan Responden", "jabatan_responden", required=False),
+    Column("Apakah desa memiliki website?", "memiliki_website"),
+    Column("Alamat website desa", "alamat_website", required=False),
+    Column("Sistem informasi desa yang digunakan", "sistem_informasi_desa"),
+    Column("Layanan surat online", "layanan_surat_online"),
+    Column("APBDes dipublikasikan (papan/online)", "apbdes_dipublikasikan"),
+    Column("Jumlah rapat BPD", "jumlah_rapat_bpd"),
+    Column("Jumlah Perdes", "jumlah_perdes"),
+    Column("Pembayaran digital di kantor desa", "pembayaran_digital"),
+    # Asked since the 2024 form; older exports do not have it.
+    Column("Akses internet di kantor desa", "akses_internet_kantor", required=False),
+    Column("Jumlah penduduk", "jumlah_penduduk"),
+)
+LAYOUT = Layout.of(SOURCE, DATASET, "survey_responses", COLUMNS)
+SPEC: DatasetSpec = LAYOUT.spec
+
+# Timestamps as form tools write them: "15/03/2024 14:05:31" (Indonesian locale export),
+# "2024-03-15 14:05:31" (an XLSX date-time cell), with or without seconds.
+TIMESTAMP_FORMATS = ("%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%Y-%m-%d %H:%M:%S",
+                     "%Y-%m-%d %H:%M")
+_YEAR_FOLDER = re.compile(r"^tahun=(\d{4})$")
+
+
+def parse_timestamp(value: str) -> datetime | None:
+    text = " ".join(value.split())
+    for fmt in TIMESTAMP_FORMATS:
+        try:
+            return datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+    return None
+
+
+def _timestamp(value: str | None) -> str | None:
+    if parse_timestamp(value or "") is None:
+        return "not a date-time (expected dd/mm/yyyy hh:mm:ss)"
+    return None
+
+
+def _year_check(year: str):
+    def run(value: str | None) -> str | None:
+        if (value or "").strip() != year:
+            return f"not the survey year of its folder ({year})"
+        return None
+
+    return run
+
+
+@dataclass(frozen=True)
+class LandingFile:
+    path: Path
+    spec: DatasetSpec
+    partition_key: str  # the survey year
+
+
+class UnrecognisedFile(ValueError):
+    """A file in the survey folder that cannot be told apart (year, format)."""
+
+
+def landing_file(path: Path) -> LandingFile:
+    year = _YEAR_FOLDER.match(path.parent.name)
+    if not year:
+        raise UnrecognisedFile(f"{path}: must be inside a tahun=<year> folder")
+    if path.suffix.lower() not in SUFFIXES:
+        raise UnrecognisedFile(f"{path}: not a .csv or .xlsx export")
+    return LandingFile(path, SPEC, year.group(1))
+
+
+def discover(landing: Path) -> tuple[list[LandingFile], list[str]]:
+    """Survey files to land (by year, then name) and problems with the others."""
+    root = landing / FOLDER
+    found: list[LandingFile] = []
+    problems: list[str] = []
+    if not root.is_dir():
+        return found, problems
+    for path in sorted(root.rglob("*")):
+        if not path.is_file() or path.name.startswith((".", "~$")) or path.suffix in DOCS:
+            continue
+        if path.parent.parent != root:
+            problems.append(f"{path}: not inside a tahun=<year> folder of {root}")
+            continue
+        try:
+            found.append(landing_file(path))
+        except UnrecognisedFile as err:
+            problems.append(str(err))
+    found.sort(key=lambda f: (f.partition_key, f.path.name))
+    return found, problems
+
+
+def read(path: Path, spec: DatasetSpec) -> Iterator[Part]:
+    """One survey export (CSV or XLSX) as one part of raw.survey_responses."""
+    year = _YEAR_FOLDER.match(path.parent.name)
+    if not year:
+        raise BatchRejected("survey files must be inside a tahun=<year> folder")
+    if path.suffix.lower() == ".xlsx":
+        header, records = spreadsheet.read_sheet(path, LAYOUT)
+    else:
+        header, records = read_delimited(path, LAYOUT)
+    checks = {
+        "timestamp": required(_timestamp),
+        "kode_desa": required(village_code),
+        "tahun": required(_year_check(year.group(1))),
+    }
+    # The same submission twice (same village, same timestamp) is a duplicate row; the same
+    # village later again is a resubmission, kept (staging takes the latest).
+    yield Part(spec, header, checked(records, header, checks, key=("kode_desa", "timestamp")))
