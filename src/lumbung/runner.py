@@ -98,7 +98,7 @@ def ensure_landing(paths: Paths, dag_ids: tuple[str, ...] = DAG_ORDER) -> list[s
         and not any(p.is_file() for p in (paths.landing / source).rglob("*"))
     ]
     if empty:
-        years = tuple(int(y) for y in os.environ.get("LUMBUNG_GENERATE_YEARS", "2023 2024").split())
+        years = tuple(int(y) for y in os.environ.get("LUMBUNG_GENERATE_YEARS", "2024").split())
         log.info("landing folders of %s are empty: generating files for years %s (seed 1)",
                  ", ".join(empty), ", ".join(map(str, years)))
         generate(GenerateConfig(out=paths.landing, years=years, seed=1, sources=tuple(empty)))
