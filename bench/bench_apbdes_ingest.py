@@ -5,7 +5,7 @@ of APBDes files, then, against the same PostgreSQL server:
 
 1. lands every file with the real landing (``lumbung.landing.land_file`` and the APBDes
    readers) in a subprocess, timing each file and reading the subprocess's peak RSS
-   (``ru_maxrss``): it must not grow with the file size;
+   (``VmHWM``; ``ru_maxrss`` where there is no /proc): it must not grow with the file size;
 2. streams the same member CSV bytes of every Siskeudes zip into same-shaped plain tables
    with ``COPY ... FROM STDIN (FORMAT csv, HEADER)``, the baseline;
 
@@ -78,8 +78,20 @@ def land_only(folder: Path) -> dict:
                 "rows": (outcome.rows_received or 0) - members, "bytes": item.path.stat().st_size,
                 "seconds": seconds,
             })
-    # Linux reports ru_maxrss in KiB.
-    return {"files": results, "max_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
+    return {"files": results, "max_rss_kib": _peak_rss_kib()}
+
+
+def _peak_rss_kib() -> int:
+    """This process's peak RSS in KiB. Linux keeps ru_maxrss across execve, so in a child it
+    would report the parent's peak at fork (the generator's, here) if that was higher;
+    VmHWM belongs to the process's own address space. ru_maxrss elsewhere."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
 
 
 def _clean(url: str) -> None:

@@ -17,6 +17,7 @@ import logging
 from pathlib import Path
 
 import psycopg
+from psycopg import sql
 
 from lumbung.config import Paths, PgUrl
 from lumbung.db import count_rows
@@ -49,12 +50,26 @@ def land(
     files, problems = apbdes.discover(landing)
     for problem in problems:
         log.error("not landed: %s", problem)
+    if not files:
+        log.info("no APBDes files under %s", landing / apbdes.FOLDER)
     outcomes: list[BatchOutcome] = []
     with psycopg.connect(warehouse.url()) as conn:
         for number, item in enumerate(files, start=1):
             log.info("landing %d/%d: %s", number, len(files), item.path)
             outcomes.append(_land_one(conn, item, _shown(item.path, landing), dag_id, run_id))
+        if any(not o.already_landed and o.status == "loaded" for o in outcomes):
+            _analyze(conn)
     return {"batches": [o.to_dict() for o in outcomes], "problems": problems}
+
+
+def _analyze(conn: psycopg.Connection) -> None:
+    """Fresh planner statistics for the raw tables just filled: the gate's and staging's
+    joins over a new batch are planned from them (stale or missing statistics made one
+    gate run of a regency's export take seconds instead of a fraction of one)."""
+    tables = [t.raw_table for t in (*apbdes.SISKEUDES_TABLES, apbdes.FLAT_TABLE)]
+    with conn.transaction():
+        for table in tables:
+            conn.execute(sql.SQL("analyze {}").format(sql.Identifier("raw", table)))
 
 
 def ingest_path(warehouse: PgUrl, path: Path) -> list[BatchOutcome]:
@@ -64,7 +79,10 @@ def ingest_path(warehouse: PgUrl, path: Path) -> list[BatchOutcome]:
         return [BatchOutcome(**b) for b in land(warehouse, root)["batches"]]
     item = apbdes.landing_file(path)
     with psycopg.connect(warehouse.url()) as conn:
-        return [_land_one(conn, item, str(path))]
+        outcome = _land_one(conn, item, str(path))
+        if not outcome.already_landed and outcome.status == "loaded":
+            _analyze(conn)
+        return [outcome]
 
 
 def gate(warehouse: PgUrl, landed: dict) -> dict:

@@ -4,9 +4,10 @@ The gate views (``src/lumbung/sql/raw_apbdes.sql``) show the batch under validat
 list of lines; each query returns the lines breaking its rule, the first column naming the
 line (``Ta_RABRinci.csv:57``). These tables are large, so every rule is one pass over the
 view, without per-value result lists. Amounts and dates are checked row by row at landing
-(unreadable ones are quarantined), not here. Queries are formatted by GX with ``str.format``
-(``{batch}``, which GX aliases itself: no alias after it): regexes spell repetitions out instead of using braces. This module imports
-``suites`` only inside ``apbdes_suites()``, so ``suites.py`` can import it at its top.
+(unreadable ones are quarantined), not here. GX substitutes ``{batch}`` with ``str.format``
+and aliases it itself (so no alias follows it here), and regexes spell repetitions out
+instead of using braces. This module imports ``suites`` only inside ``apbdes_suites()``, so
+``suites.py`` can import it at its top.
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ import operator
 import re
 import zipfile
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path, PurePosixPath
@@ -269,7 +269,7 @@ class _Rows(Protocol):
     def __iter__(self) -> Iterator[list[str]]: ...
 
 
-def _record_maker():
+def _record_maker() -> Callable[[int, list[str]], Record]:
     """A fast way to make a good Record (number and values, nothing else).
 
     Record is a frozen dataclass: its __init__ sets six fields through object.__setattr__,
@@ -614,8 +614,8 @@ def discover(landing: Path) -> tuple[list[LandingFile], list[str]]:
     found: list[LandingFile] = []
     problems: list[str] = []
     root = landing / FOLDER
-    if not root.is_dir():
-        return found, [f"{root}: no APBDes landing folder"]
+    if not root.is_dir():  # no regency has delivered yet: nothing to land, nothing wrong
+        return found, problems
     for path in sorted(root.rglob("*")):
         if not path.is_file() or path.name.startswith(".") or path.suffix.lower() in DOCS:
             continue
