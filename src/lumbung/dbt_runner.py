@@ -28,10 +28,6 @@ def dbt_executable() -> str:
 
 def run_dbt(paths: Paths, warehouse: PgUrl, *args: str) -> list[str]:
     """Run ``dbt <args>`` on the project; stream its log; raise DbtFailed on failure."""
-    if args and args[0] == "build":
-        # A DAG builds its own source's models: a test that also reads another source's
-        # models (not built yet, or failing there) must not decide this DAG's run.
-        args = (*args, "--indirect-selection", "cautious")
     command = [
         dbt_executable(), *args,
         "--project-dir", str(paths.dbt_project),
