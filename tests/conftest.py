@@ -29,7 +29,10 @@ _STATE = Path(tempfile.mkdtemp(prefix="lumbung-test-"))
 # As root the server runs as the service user, which must be able to reach its data dir.
 _STATE.chmod(0o755)
 _LANDING = _STATE / "landing"
-shutil.copytree(REPO / "data" / "landing", _LANDING)
+# Only the vendored real data: folders that `lumbung run` generated in a working tree
+# (git-ignored) must not leak into the tests.
+for _vendored in ("region", "idm"):
+    shutil.copytree(REPO / "data" / "landing" / _vendored, _LANDING / _vendored)
 
 os.environ.pop("LUMBUNG_WAREHOUSE_URL", None)
 os.environ.pop("LUMBUNG_AIRFLOW_DB_URL", None)
