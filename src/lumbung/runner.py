@@ -29,6 +29,7 @@ DAG_ORDER: tuple[str, ...] = (
     "apbdes",
     "bumdes",
     "ojk_financial_access",
+    "smart_village_marts",
 )
 # The generated source each DAG lands (village_master lands the vendored region master).
 DAG_SOURCE: dict[str, str] = {
