@@ -63,6 +63,16 @@ def smart_village_marts():
 
         return transform(Paths.from_env(), warehouse_from_connection())
 
+    @task(retries=0)
+    def audit_marts(tables: list[str]) -> list[str]:
+        """Great Expectations suite of every built mart, in the build schema: a critical
+        failure stops the run here, before anything is published."""
+        from lumbung.airflow_tasks import warehouse_from_connection
+        from lumbung.pipelines.marts import audit
+
+        audit(warehouse_from_connection(), tables)
+        return tables
+
     @task(retries=0, outlets=[INDICATOR_MARTS])
     def publish_marts(tables: list[str], **context) -> dict:
         """Copy the audited marts into ``marts`` in one transaction."""
@@ -80,7 +90,7 @@ def smart_village_marts():
 
         return published_counts(warehouse_from_connection())
 
-    publish_marts(build_marts()) >> report_published()
+    publish_marts(audit_marts(build_marts())) >> report_published()
 
 
 smart_village_marts()

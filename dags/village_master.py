@@ -62,6 +62,16 @@ def village_master():
 
         return transform(Paths.from_env(), warehouse_from_connection())
 
+    @task(retries=0)
+    def audit_marts(tables: list[str]) -> list[str]:
+        """Great Expectations suite of every built mart, in the build schema: a critical
+        failure stops the run here, before anything is published."""
+        from lumbung.airflow_tasks import warehouse_from_connection
+        from lumbung.pipelines.marts import audit
+
+        audit(warehouse_from_connection(), tables)
+        return tables
+
     @task(retries=0, outlets=[DIM_REGION, DIM_VILLAGE])
     def publish_marts(tables: list[str], **context) -> dict:
         """Copy the audited marts into ``marts`` in one transaction."""
@@ -83,7 +93,7 @@ def village_master():
     bootstrap_warehouse() >> landed
     built = build_marts()
     quality_gate(landed) >> built
-    publish_marts(built) >> report_published()
+    publish_marts(audit_marts(built)) >> report_published()
 
 
 village_master()
