@@ -363,3 +363,37 @@ def test_mart_data_quality_shows_the_runs(gated, warehouse, paths, db):
         """, (IDM_GOOD[:4], IDM_BAD[:4])).fetchall())
     assert by_regency[IDM_BAD[:4]] >= 1
     assert set(by_regency) == {IDM_GOOD[:4], IDM_BAD[:4]}
+
+
+def test_email_alert_goes_through_the_smtp_connection(monkeypatch):
+    import lumbung.alerts as alerts
+
+    sent = []
+
+    class FakeSMTP:
+        def __init__(self, host, port, timeout):
+            sent.append({"server": (host, port)})
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def login(self, user, password):
+            sent[-1]["login"] = user
+
+        def send_message(self, message):
+            sent[-1]["message"] = message
+
+    monkeypatch.setattr(alerts.smtplib, "SMTP", FakeSMTP)
+    monkeypatch.setenv("AIRFLOW_CONN_LUMBUNG_ALERTS", json.dumps({
+        "conn_type": "smtp", "host": "mail.example.org", "port": 2525, "login": "lumbung",
+        "password": "x", "extra": {"to": "ops@example.org, audit@example.org"}}))
+    alert = alerts.Alert("failure", "apbdes", "r1", "check_files", "GateFailed: 1812 broken")
+    assert alerts.send(alert) == "email"
+    (mail,) = sent
+    assert mail["server"] == ("mail.example.org", 2525) and mail["login"] == "lumbung"
+    assert mail["message"]["To"] == "ops@example.org, audit@example.org"
+    assert "apbdes.check_files" in mail["message"]["Subject"]
+    assert "1812 broken" in mail["message"].get_content()
