@@ -24,6 +24,21 @@ from airflow.sdk import Asset, dag, task
 STAGING_APBDES = Asset("lumbung://warehouse/staging/apbdes")
 
 
+def _on_failure(context) -> None:
+    """Record the failed task in audit.failed_runs and alert (lumbung.alerts); imported
+    here, not at the top, so parsing the DAG stays light."""
+    from lumbung.alerts import on_task_failure
+
+    on_task_failure(context)
+
+
+def _alert_gate_warnings(context) -> None:
+    """Alert the warnings of the batches that passed the gate in this run, if any."""
+    from lumbung.alerts import on_gate_success
+
+    on_gate_success(context)
+
+
 @dag(
     dag_id="apbdes",
     schedule="@daily",
@@ -32,7 +47,8 @@ STAGING_APBDES = Asset("lumbung://warehouse/staging/apbdes")
     max_active_runs=1,
     tags=["lumbung", "apbdes", "siskeudes"],
     default_args={"owner": "lumbung-data-engineering", "retries": 1,
-                  "retry_delay": timedelta(minutes=5)},
+                  "retry_delay": timedelta(minutes=5),
+                  "on_failure_callback": _on_failure},
     doc_md=__doc__,
 )
 def apbdes():
@@ -55,7 +71,7 @@ def apbdes():
         return land(warehouse_from_connection(), Paths.from_env().landing,
                     dag_id=context["dag"].dag_id, run_id=context["run_id"])
 
-    @task(retries=0)
+    @task(retries=0, on_success_callback=_alert_gate_warnings)
     def quality_gate(landed: dict) -> dict:
         """Great Expectations checkpoint per batch; failures are reported by check_files."""
         from lumbung.airflow_tasks import warehouse_from_connection

@@ -21,6 +21,21 @@ IDM_INDICATOR_SCORES = Asset("lumbung://warehouse/staging/stg_idm__indicator_sco
 IDM_PUBLISHED_INDEX = Asset("lumbung://warehouse/staging/stg_idm__published_index")
 
 
+def _on_failure(context) -> None:
+    """Record the failed task in audit.failed_runs and alert (lumbung.alerts); imported
+    here, not at the top, so parsing the DAG stays light."""
+    from lumbung.alerts import on_task_failure
+
+    on_task_failure(context)
+
+
+def _alert_gate_warnings(context) -> None:
+    """Alert the warnings of the batches that passed the gate in this run, if any."""
+    from lumbung.alerts import on_gate_success
+
+    on_gate_success(context)
+
+
 @dag(
     dag_id="idm",
     schedule="@yearly",
@@ -29,7 +44,8 @@ IDM_PUBLISHED_INDEX = Asset("lumbung://warehouse/staging/stg_idm__published_inde
     max_active_runs=1,
     tags=["lumbung", "village", "idm", "kemendesa"],
     default_args={"owner": "lumbung-data-engineering", "retries": 1,
-                  "retry_delay": timedelta(minutes=5)},
+                  "retry_delay": timedelta(minutes=5),
+                  "on_failure_callback": _on_failure},
     params={
         "years": Param([], type="array", description="years to fetch from the API "
                        "(empty: the year of the run's data interval)"),
@@ -79,7 +95,7 @@ def idm():
         return land(warehouse_from_connection(), Paths.from_env().landing,
                     dag_id=context["dag"].dag_id, run_id=context["run_id"])
 
-    @task(retries=0)
+    @task(retries=0, on_success_callback=_alert_gate_warnings)
     def quality_gate(landed: dict) -> dict:
         """One Great Expectations run over every new batch; each verdict is recorded."""
         from lumbung.airflow_tasks import warehouse_from_connection

@@ -18,6 +18,21 @@ STG_OJK_ACCESS_POINTS = Asset("lumbung://warehouse/staging/stg_ojk__access_point
 STG_OJK_KUR = Asset("lumbung://warehouse/staging/stg_ojk__kur_district_quarter")
 
 
+def _on_failure(context) -> None:
+    """Record the failed task in audit.failed_runs and alert (lumbung.alerts); imported
+    here, not at the top, so parsing the DAG stays light."""
+    from lumbung.alerts import on_task_failure
+
+    on_task_failure(context)
+
+
+def _alert_gate_warnings(context) -> None:
+    """Alert the warnings of the batches that passed the gate in this run, if any."""
+    from lumbung.alerts import on_gate_success
+
+    on_gate_success(context)
+
+
 @dag(
     dag_id="ojk_financial_access",
     schedule="@monthly",
@@ -26,7 +41,8 @@ STG_OJK_KUR = Asset("lumbung://warehouse/staging/stg_ojk__kur_district_quarter")
     max_active_runs=1,
     tags=["lumbung", "economy", "ojk"],
     default_args={"owner": "lumbung-data-engineering", "retries": 1,
-                  "retry_delay": timedelta(minutes=5)},
+                  "retry_delay": timedelta(minutes=5),
+                  "on_failure_callback": _on_failure},
     doc_md=__doc__,
 )
 def ojk_financial_access():
@@ -49,7 +65,7 @@ def ojk_financial_access():
         return land(warehouse_from_connection(), Paths.from_env().landing,
                     dag_id=context["dag"].dag_id, run_id=context["run_id"])
 
-    @task(retries=0)
+    @task(retries=0, on_success_callback=_alert_gate_warnings)
     def quality_gate(landed: dict) -> dict:
         """Great Expectations checkpoint per batch; a rejected or failed file stops the run."""
         from lumbung.airflow_tasks import warehouse_from_connection

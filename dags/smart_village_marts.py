@@ -41,6 +41,14 @@ def _any(assets: tuple[Asset, ...]):
     return condition
 
 
+def _on_failure(context) -> None:
+    """Record the failed task in audit.failed_runs and alert (lumbung.alerts); imported
+    here, not at the top, so parsing the DAG stays light."""
+    from lumbung.alerts import on_task_failure
+
+    on_task_failure(context)
+
+
 @dag(
     dag_id="smart_village_marts",
     schedule=_any(SOURCES),
@@ -49,7 +57,8 @@ def _any(assets: tuple[Asset, ...]):
     max_active_runs=1,
     tags=["lumbung", "marts", "smart-village"],
     default_args={"owner": "lumbung-data-engineering", "retries": 1,
-                  "retry_delay": timedelta(minutes=5)},
+                  "retry_delay": timedelta(minutes=5),
+                  "on_failure_callback": _on_failure},
     doc_md=__doc__,
 )
 def smart_village_marts():

@@ -20,7 +20,10 @@ from lumbung.publish import PUBLISHED_SCHEMA, build, publish
 
 log = logging.getLogger(__name__)
 
-DBT_SELECT = ("path:models/intermediate", "path:models/marts", "resource_type:seed")
+# staging/audit: the views over the load audit and the stored quality results that
+# mart_data_quality reads (no source DAG builds them).
+DBT_SELECT = ("path:models/staging/audit", "path:models/intermediate", "path:models/marts",
+              "resource_type:seed")
 DBT_EXCLUDE = ("path:models/marts/core", "path:models/intermediate/kemendagri")
 
 

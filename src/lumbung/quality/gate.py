@@ -6,7 +6,9 @@ so the dataset's checkpoint (one per dataset, in ``expectations/gx``) validates 
 and nothing else. A session advisory lock lets one gate run at a time, which is what makes
 "one batch 'validating' per dataset" hold; a batch left 'validating' by a run that died is
 therefore stale and is put back to 'loaded' before the next claim. Critical rules decide;
-warnings are reported and kept in the data docs but do not fail the batch.
+warnings are reported and kept in the data docs but do not fail the batch. Every verdict is
+stored with its batch status, in the same transaction: ``audit.dq_runs`` and one
+``audit.dq_results`` row per expectation (``lumbung.quality.results``).
 """
 
 from __future__ import annotations
@@ -23,6 +25,13 @@ from typing import Any
 import psycopg
 
 from lumbung.config import Paths, PgUrl
+from lumbung.quality.results import (
+    ExpectationOutcome,
+    batch_view,
+    expectation_outcomes,
+    partition_regency,
+    record_batch,
+)
 from lumbung.quality.suites import (
     CONNECTION_VARIABLE,
     CRITICAL,
@@ -77,6 +86,7 @@ class GateResult:
     row_bounds: dict[str, int | None] = field(default_factory=dict)
     docs_index: str | None = None
     seconds: float = 0.0
+    outcomes: list[ExpectationOutcome] = field(default_factory=list)  # every expectation
 
     def message(self) -> str:
         head = f"{self.file_path} (batch {self.batch_id}, {self.label or self.dataset})"
@@ -310,17 +320,37 @@ def _claim(conn: psycopg.Connection, batch: _Batch) -> None:
         )
 
 
+def delivery_pattern(source: str, partition_key: str) -> str:
+    """LIKE pattern of the partition keys of earlier deliveries comparable with this one.
+
+    Sources delivered per regency or village compare a delivery with the previous one of
+    the same regency (APBDes ``<regency>/<year>``: its other years and revisions) or village
+    (IDM ``<year>/<kode_desa>``); a whole-province source (the region master, ...) with the
+    previous delivery of the dataset, whatever its partition.
+    """
+    if partition_regency(source, partition_key):
+        head, _, tail = partition_key.partition("/")
+        return f"{head}/%" if source == "apbdes" else f"%/{tail}"
+    return "%"
+
+
 def _reference_rows(conn: psycopg.Connection, batch: _Batch) -> int | None:
-    """Rows of the latest validated batch of the same dataset (another edition, or earlier)."""
+    """Rows of the previous accepted delivery to compare with (a sudden drop is suspicious):
+    the latest validated batch of the same dataset and, for sources delivered per regency
+    or village, of the same regency or village (another partition, or an earlier batch of
+    the same partition)."""
     row = conn.execute(
         """
         select rows_loaded from audit.load_batches
         where source = %s and dataset = %s and status = 'validated' and batch_id <> %s
+            and partition_key like %s
             and (partition_key <> %s or batch_id < %s)
         order by validated_at desc nulls last, batch_id desc
         limit 1
         """,
-        (batch.source, batch.dataset, batch.batch_id, batch.partition_key, batch.batch_id),
+        (batch.source, batch.dataset, batch.batch_id,
+         delivery_pattern(batch.source, batch.partition_key), batch.partition_key,
+         batch.batch_id),
     ).fetchone()
     return None if row is None else row[0]
 
@@ -476,10 +506,13 @@ def validate_batch(
                 evaluated=validation.get("statistics", {}).get("evaluated_expectations", 0),
                 row_bounds=bounds,
                 docs_index=index,
+                outcomes=expectation_outcomes(validation, failures + warnings),
             )
             # A validated batch keeps its warnings as its reason; a clean one has none.
             reason = result.message() if result.failures or result.warnings else None
-            _finish(conn, batch.batch_id, result.passed, reason)
+            with conn.transaction():  # the verdict and its stored results, or neither
+                _finish(conn, batch.batch_id, result.passed, reason)
+                record_batch(conn, result, spec.name)
         except BaseException as error:
             _release(conn, batch.batch_id, error)
             raise
@@ -623,7 +656,8 @@ def _validate_together(
                 evaluated = validation.get("statistics", {}).get("evaluated_expectations", 0)
                 for batch_id in sorted(settled):
                     batch = pending.pop(batch_id)
-                    failures, warnings = rule_failures(per_batch[batch_id], spec)
+                    view = batch_view(validation, per_batch[batch_id]["results"])
+                    failures, warnings = rule_failures(view, spec)
                     result = GateResult(
                         batch_id=batch.batch_id,
                         dataset=batch.dataset,
@@ -637,9 +671,12 @@ def _validate_together(
                         evaluated=evaluated,
                         row_bounds=bounds,
                         docs_index=index,
+                        outcomes=expectation_outcomes(view, failures + warnings),
                     )
                     reason = result.message() if failures or warnings else None
-                    _finish(conn, batch_id, result.passed, reason)
+                    with conn.transaction():
+                        _finish(conn, batch_id, result.passed, reason)
+                        record_batch(conn, result, spec.name)
                     results.append(result)
         except BaseException as error:
             for batch_id in pending:

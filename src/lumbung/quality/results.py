@@ -1,0 +1,295 @@
+"""Quality results, stored: every validation in ``audit.dq_runs``, every expectation of it in
+``audit.dq_results`` (passed ones too, with what was observed), so that quality can be
+followed over time per source and regency (``marts.mart_data_quality``) and reported to
+auditors, instead of living only in task logs.
+
+``record`` is the one writer, for the gate's batches (layer 'batch') and for suites run on
+built marts (layer 'mart'); ``record_batch`` fills in what a landed batch already knows
+(partition, regency, the DAG run that landed it).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import psycopg
+from psycopg import sql
+
+from lumbung.quality.suites import CRITICAL, WARNING
+
+BATCH = "batch"
+MART = "mart"
+MAX_OBSERVED = 500  # characters of an observed value kept (a value list can be long)
+
+
+@dataclass(frozen=True)
+class ExpectationOutcome:
+    """One expectation as evaluated on one batch or mart, passed or not."""
+
+    rule: str
+    expectation: str
+    column: str | None
+    severity: str
+    success: bool
+    unexpected_count: int | None = None
+    observed_value: str | None = None
+    examples: list[str] = field(default_factory=list)
+    detail: str = ""
+
+
+class Finding(Protocol):
+    """A broken rule as the gate reports it (``gate.RuleFailure``)."""
+
+    rule: str
+    expectation: str
+    column: str | None
+    severity: str
+    unexpected_count: int | None
+    examples: list[str]
+    detail: str
+
+
+class Verdict(Protocol):
+    """What ``record`` needs of a validation (``gate.GateResult`` is one)."""
+
+    passed: bool
+    failures: Sequence[Finding]
+    warnings: Sequence[Finding]
+    evaluated: int
+    docs_index: str | None
+
+    def message(self) -> str: ...
+
+
+# --- outcomes from a GX validation result --------------------------------------------------
+
+
+def _observed(kind: str, result: dict) -> str | None:
+    """What the expectation saw, as text: the observed value when GX gives one (row counts,
+    unexpected-rows counts), else how many values were unexpected out of how many."""
+    if result.get("observed_value") is not None:
+        return str(result["observed_value"])[:MAX_OBSERVED]
+    if result.get("element_count") is not None:
+        unexpected = result.get("unexpected_count") or 0
+        return f"{unexpected} of {result['element_count']} value(s) unexpected"
+    return None
+
+
+def _count(kind: str, result: dict) -> int | None:
+    if kind == "unexpected_rows_expectation":
+        value = result.get("observed_value")
+        return int(value) if isinstance(value, int) else None
+    value = result.get("unexpected_count")
+    return int(value) if isinstance(value, int) else None
+
+
+def expectation_outcomes(validation: dict, broken: Sequence[Finding]) -> list[ExpectationOutcome]:
+    """Every expectation of a suite validation result (its JSON dict form), in suite order;
+    a failed one carries the gate's examples and sentence (``broken``: its findings)."""
+    found = {f.rule: f for f in broken}
+    outcomes = []
+    for item in validation.get("results", []):
+        config = item.get("expectation_config") or {}
+        kind = config.get("type", "")
+        kwargs = config.get("kwargs") or {}
+        meta = config.get("meta") or {}
+        rule = meta.get("rule") or kind
+        severity = meta.get("severity") or str(config.get("severity") or CRITICAL)
+        result = item.get("result") or {}
+        finding = None if item.get("success") else found.get(rule)
+        exception = item.get("exception_info") or {}
+        observed = _observed(kind, result)
+        if exception.get("raised_exception"):
+            observed = f"error: {exception.get('exception_message') or 'unknown'}"[:MAX_OBSERVED]
+        outcomes.append(
+            ExpectationOutcome(
+                rule=rule,
+                expectation=kind,
+                column=kwargs.get("column"),
+                severity=severity if severity in (CRITICAL, WARNING) else WARNING,
+                success=bool(item.get("success")),
+                unexpected_count=(
+                    finding.unexpected_count if finding is not None else _count(kind, result)
+                ),
+                observed_value=observed,
+                examples=list(finding.examples) if finding is not None else [],
+                detail=finding.detail if finding is not None else "",
+            )
+        )
+    return outcomes
+
+
+def batch_view(validation: dict, failed_items: Sequence[dict]) -> dict:
+    """One batch's view of a validation run over many batches (unexpected-rows rules only):
+    its own failing items where it has some, every other expectation passed with 0 rows."""
+    own = {
+        ((i.get("expectation_config") or {}).get("meta") or {}).get("rule"): i
+        for i in failed_items
+    }
+    results = []
+    for item in validation.get("results", []):
+        rule = ((item.get("expectation_config") or {}).get("meta") or {}).get("rule")
+        if rule in own:
+            results.append(own[rule])
+        else:
+            results.append({**item, "success": True,
+                            "result": {"observed_value": 0, "details": {"unexpected_rows": []}}})
+    return {**validation, "results": results}
+
+
+# --- the regency of a batch ----------------------------------------------------------------
+
+_FOUR_DIGITS = re.compile(r"^\d{4}$")
+_VILLAGE = re.compile(r"^\d{10}$")
+
+# Sources delivered per regency, named in their partition key.
+_PARTITION_REGENCY = {
+    "apbdes": lambda key: key.split("/")[0],  # <regency>/<year>
+    "idm": lambda key: key.split("/")[-1][:4] if _VILLAGE.match(key.split("/")[-1]) else "",
+}
+# Sources whose files are often one regency's though their partition does not say so: the
+# regency is the one all rows' codes share, if they share one.
+_ROW_REGENCY: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {
+    ("survey", "responses"): (("survey_responses", "kode_desa"),),
+    ("bumdes", "registry"): (("bumdes_registry", "kode_desa"),),
+    ("bumdes", "annual_reports"): (("bumdes_annual_reports", "kode_desa"),),
+    ("ojk", "access_points"): (("ojk_agents", "kode_desa"), ("ojk_offices", "kode_kecamatan")),
+    ("ojk", "kur"): (("ojk_kur", "kode_kecamatan"),),
+}
+
+
+def partition_regency(source: str, partition_key: str) -> str | None:
+    """The 4-digit regency code a partition key names (APBDes, IDM), else None."""
+    pick = _PARTITION_REGENCY.get(source)
+    code = pick(partition_key or "") if pick else ""
+    return code if _FOUR_DIGITS.match(code) else None
+
+
+def batch_regency(
+    conn: psycopg.Connection, source: str, dataset: str, partition_key: str, batch_id: int
+) -> str | None:
+    """The regency a batch is one regency's delivery of: from its partition key, or from its
+    rows' village/district codes when they all lie in one regency; None if neither."""
+    code = partition_regency(source, partition_key)
+    if code or (source, dataset) not in _ROW_REGENCY:
+        return code
+    parts = [
+        sql.SQL(
+            "select left(regexp_replace({col}, '[^0-9]', '', 'g'), 4) as regency "
+            "from {table} where _batch_id = %(batch)s"
+        ).format(col=sql.Identifier(column), table=sql.Identifier("raw", table))
+        for table, column in _ROW_REGENCY[(source, dataset)]
+    ]
+    query = sql.SQL("select array_agg(distinct regency) from ({}) as r").format(
+        sql.SQL(" union all ").join(parts)
+    )
+    try:
+        with conn.transaction():
+            (codes,) = conn.execute(query, {"batch": batch_id}).fetchone()
+    except psycopg.errors.UndefinedTable:  # a source's raw tables not bootstrapped
+        return None
+    codes = codes or []
+    return codes[0] if len(codes) == 1 and _FOUR_DIGITS.match(codes[0] or "") else None
+
+
+# --- writing -------------------------------------------------------------------------------
+
+
+def _outcomes_of(result: Verdict) -> list[ExpectationOutcome]:
+    """All expectations when the verdict carries them; else its findings only."""
+    outcomes = getattr(result, "outcomes", None)
+    if outcomes:
+        return list(outcomes)
+    return [
+        ExpectationOutcome(f.rule, f.expectation, f.column, f.severity, False,
+                           f.unexpected_count, None, list(f.examples), f.detail)
+        for f in [*result.failures, *result.warnings]
+    ]
+
+
+def record(
+    conn: psycopg.Connection,
+    result: Verdict,
+    *,
+    layer: str,
+    source: str,
+    dataset: str,
+    suite: str,
+    batch_id: int | None = None,
+    partition_key: str | None = None,
+    regency_code: str | None = None,
+    dag_id: str | None = None,
+    run_id: str | None = None,
+) -> int:
+    """Store one validation (``audit.dq_runs``) and each of its expectations
+    (``audit.dq_results``) in one transaction; returns the dq_run_id.
+
+    ``result`` is a ``GateResult`` or anything with ``passed``, ``failures``, ``warnings``
+    (findings with rule, expectation, column, severity, unexpected_count, examples, detail),
+    ``evaluated``, ``docs_index`` and ``message()``; its ``outcomes`` (every expectation,
+    passed ones too), when present, are stored in full.
+    """
+    if layer not in (BATCH, MART):
+        raise ValueError(f"layer is 'batch' or 'mart', not {layer!r}")
+    outcomes = _outcomes_of(result)
+    with conn.transaction():
+        (dq_run_id,) = conn.execute(
+            """
+            insert into audit.dq_runs (
+                layer, source, dataset, suite, batch_id, partition_key, regency_code,
+                dag_id, run_id, passed, expectations_evaluated, critical_failures, warnings,
+                message, docs_url
+            )
+            values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+            returning dq_run_id
+            """,
+            (
+                layer, source, dataset, suite, batch_id, partition_key, regency_code,
+                dag_id, run_id, result.passed,
+                max(result.evaluated or 0, len(outcomes)),
+                len(result.failures), len(result.warnings),
+                result.message(), result.docs_index,
+            ),
+        ).fetchone()
+        if outcomes:
+            with conn.cursor() as cur:
+                cur.executemany(
+                    """
+                    insert into audit.dq_results (
+                        dq_run_id, rule, expectation, column_name, severity, success,
+                        unexpected_count, observed_value, examples, detail
+                    )
+                    values (%s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s)
+                    on conflict (dq_run_id, rule) do nothing
+                    """,
+                    [
+                        (dq_run_id, o.rule, o.expectation, o.column, o.severity, o.success,
+                         o.unexpected_count, o.observed_value, json.dumps(o.examples),
+                         o.detail or None)
+                        for o in outcomes
+                    ],
+                )
+    return dq_run_id
+
+
+def record_batch(conn: psycopg.Connection, result: Any, suite: str) -> int:
+    """``record`` a gate verdict on a landed batch: partition, regency and the DAG run that
+    landed it are taken from ``audit.load_batches``."""
+    row = conn.execute(
+        "select source, dataset, partition_key, dag_id, run_id from audit.load_batches "
+        "where batch_id = %s",
+        (result.batch_id,),
+    ).fetchone()
+    if row is None:
+        raise LookupError(f"no batch {result.batch_id} in audit.load_batches")
+    source, dataset, partition_key, dag_id, run_id = row
+    return record(
+        conn, result, layer=BATCH, source=source, dataset=dataset, suite=suite,
+        batch_id=result.batch_id, partition_key=partition_key,
+        regency_code=batch_regency(conn, source, dataset, partition_key, result.batch_id),
+        dag_id=dag_id, run_id=run_id,
+    )
