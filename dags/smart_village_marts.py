@@ -73,13 +73,14 @@ def smart_village_marts():
         return transform(Paths.from_env(), warehouse_from_connection())
 
     @task(retries=0)
-    def audit_marts(tables: list[str]) -> list[str]:
+    def audit_marts(tables: list[str], **context) -> list[str]:
         """Great Expectations suite of every built mart, in the build schema: a critical
         failure stops the run here, before anything is published."""
         from lumbung.airflow_tasks import warehouse_from_connection
         from lumbung.pipelines.marts import audit
 
-        audit(warehouse_from_connection(), tables)
+        audit(warehouse_from_connection(), tables,
+              dag_id=context["dag"].dag_id, run_id=context["run_id"])
         return tables
 
     @task(retries=0, outlets=[INDICATOR_MARTS])

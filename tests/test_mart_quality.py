@@ -23,6 +23,8 @@ AUDITED = ("dim_region", "dim_village")
 
 # Damage for rules that are queries: what breaks each (by rule name).
 QUERY_DAMAGE = {
+    "rows received = loaded + quarantined":
+        "update {t} set rows_received = rows_received + 1 where ctid = (select min(ctid) from {t})",
     "one current version per village":
         "insert into {t} select * from {t} where is_current limit 1",
     "village_code is a village of dim_village":

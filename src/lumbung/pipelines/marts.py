@@ -33,12 +33,14 @@ def transform(paths: Paths, warehouse: PgUrl) -> list[str]:
     return build(paths, warehouse, *DBT_SELECT, "--exclude", *DBT_EXCLUDE)
 
 
-def audit(warehouse: PgUrl, tables: list[str]) -> dict:
+def audit(
+    warehouse: PgUrl, tables: list[str], dag_id: str | None = None, run_id: str | None = None
+) -> dict:
     """Each built mart's suite in the build schema (``lumbung.quality.mart_gate``): a
     critical failure raises GateFailed and nothing is published; warnings are returned."""
     from lumbung.quality.mart_gate import audit_marts
 
-    results = audit_marts(warehouse.url(), tables)
+    results = audit_marts(warehouse.url(), tables, dag_id=dag_id, run_id=run_id)
     return {
         "audited": [r.dataset for r in results],
         "warnings": [w.describe() for r in results for w in r.warnings],

@@ -13,16 +13,20 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
+
 from lumbung.config import Paths
 from lumbung.quality.gate import (
     GateFailed,
     GateResult,
     _quiet_gx,
     _run_checkpoint,
+    expectation_outcomes,
     gx_connection_string,
     rule_failures,
 )
 from lumbung.quality.mart_rules import SOURCE, suite_name
+from lumbung.quality.results import MART, record
 from lumbung.quality.suites import MAX_ROWS, MIN_ROWS, suite_for
 
 log = logging.getLogger(__name__)
@@ -70,12 +74,16 @@ def validate_mart(
         row_bounds=bounds,
         docs_index=index,
         seconds=round(time.monotonic() - started, 3),
+        outcomes=expectation_outcomes(validation, failures + warnings),
     )
 
 
-def audit_marts(warehouse_url: str, tables: list[str]) -> list[MartResult]:
-    """Audit every built mart; raise GateFailed (after checking all) if any may not be
-    published. Warnings are logged and returned: they do not stop publication."""
+def audit_marts(
+    warehouse_url: str, tables: list[str], dag_id: str | None = None, run_id: str | None = None
+) -> list[MartResult]:
+    """Audit every built mart and store each verdict in ``audit.dq_runs`` / ``dq_results``
+    (layer 'mart'); raise GateFailed (after checking all) if any may not be published.
+    Warnings are logged and returned: they do not stop publication."""
     with _quiet_gx():
         import great_expectations  # noqa: F401
 
@@ -89,6 +97,9 @@ def audit_marts(warehouse_url: str, tables: list[str]) -> list[MartResult]:
                             "lumbung.quality.mart_rules); not published")
             continue
         results.append(result)
+        with psycopg.connect(warehouse_url, autocommit=True) as conn:
+            record(conn, result, layer=MART, source=SOURCE, dataset=table,
+                   suite=suite_name(table), dag_id=dag_id, run_id=run_id)
         log.info("mart audit: %s", result.message())
         if not result.passed:
             problems.append(result.message())

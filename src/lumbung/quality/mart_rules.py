@@ -125,4 +125,22 @@ def mart_suites() -> tuple[SuiteSpec, ...]:
                 "each village code has exactly one current version",
             ),
         ),
+        mart_suite(
+            "mart_data_quality",
+            s._unique("data_quality_key"),
+            s._in_set("layer", ["batch", "mart"]),
+            _not_null("activity_date"),
+            _between("quarantine_rate", 0, 1),
+            _between("validation_pass_rate", 0, 1),
+            _between("expectation_pass_rate", 0, 1),
+            s._no_rows(
+                "rows received = loaded + quarantined",
+                """
+                select data_quality_key, rows_received, rows_loaded, rows_quarantined
+                from {batch}
+                where rows_received <> rows_loaded + rows_quarantined
+                """,
+                "every row received was loaded or quarantined",
+            ),
+        ),
     )
