@@ -46,7 +46,7 @@ def bar_chart(title: str, items: list[tuple[str, float]], unit: str = "",
 
 def line_chart(title: str, x_labels: list[str], series: dict[str, list[float | None]],
                unit: str = "") -> str:
-    """One line per series over the x labels (days); a missing value breaks the line."""
+    """One line per series over the x labels (days), through the days that have a value."""
     if not x_labels or not series:
         return ""
     left, right, top, bottom, width, height = 60, 150, 30, 50, 760, 260
@@ -80,18 +80,17 @@ def line_chart(title: str, x_labels: list[str], series: dict[str, list[float | N
                          f"{escape(label)}</text>")
     for n, (name, vs) in enumerate(series.items()):
         color = PALETTE[n % len(PALETTE)]
-        run: list[str] = []
-        for i, v in enumerate([*vs, None]):
-            if v is not None:
-                run.append(f"{x(i):.1f},{y(v):.1f}")
-                parts.append(f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="3" fill="{color}">'
-                             f"<title>{escape(f'{name} {x_labels[i]}: {_number(v)}{unit}')}"
-                             "</title></circle>")
-            elif run:
-                if len(run) > 1:
-                    parts.append(f'<polyline points="{" ".join(run)}" fill="none" '
-                                 f'stroke="{color}" stroke-width="2"/>')
-                run = []
+        points = []
+        for i, v in enumerate(vs):
+            if v is None:  # no landing that day: not a zero, the line goes past it
+                continue
+            points.append(f"{x(i):.1f},{y(v):.1f}")
+            parts.append(f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="3" fill="{color}">'
+                         f"<title>{escape(f'{name} {x_labels[i]}: {_number(v)}{unit}')}"
+                         "</title></circle>")
+        if len(points) > 1:
+            parts.append(f'<polyline points="{" ".join(points)}" fill="none" '
+                         f'stroke="{color}" stroke-width="2"/>')
         ly = top + 14 * n
         parts.append(f'<rect x="{width - right + 10}" y="{ly}" width="10" height="10" '
                      f'fill="{color}"/>')
