@@ -52,8 +52,9 @@ def _sheet(wb: Workbook, title: str, header: tuple[str, ...], widths: tuple[int,
     ws = wb.create_sheet(title)
     for i, width in enumerate(widths):
         ws.column_dimensions[chr(ord("A") + i)].width = width
-    ws.freeze_panes = "A2"
-    ws.append([_cell(ws, h, bold=True) for h in header])
+    if header:
+        ws.freeze_panes = "A2"  # the header stays in view while scrolling
+        ws.append([_cell(ws, h, bold=True) for h in header])
     return ws
 
 
@@ -61,7 +62,7 @@ def write_workbook(data: ReportData, code: str, path: Path) -> None:
     wb = Workbook(write_only=True)
     rows, checks, files = data.rows_of(code), data.checks_of(code), data.files_of(code)
 
-    summary = _sheet(wb, "Summary", ("", ""), (34, 90))
+    summary = _sheet(wb, "Summary", (), (34, 90, 14, 12, 14, 14, 16, 60))
     for label, value in (
         ("regency", data.regency_label(code)),
         ("generated (UTC)", f"{data.generated_at:%Y-%m-%d %H:%M:%S}"),
