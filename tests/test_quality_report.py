@@ -14,6 +14,7 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 from functools import cache
 from pathlib import Path
+from urllib.parse import unquote
 
 import openpyxl
 import psycopg
@@ -186,7 +187,7 @@ def test_report_opens_without_network(report):
         if href is None or href.startswith("#"):
             continue
         assert not re.match(r"^([a-z]+:)?//", href), href  # nothing to fetch
-        assert (report.folder / href).exists(), href  # relative links resolve offline
+        assert (report.folder / unquote(href)).exists(), href  # relative links resolve offline
 
 
 def test_report_lists_every_problem_file_with_its_counts(landed, report):

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from html import escape
 from pathlib import Path
+from urllib.parse import quote
 
 from lumbung.reports.charts import PALETTE, bar_chart, line_chart
 from lumbung.reports.model import PROVINCE, ReportData
@@ -74,6 +75,9 @@ def _share(part: int, whole: int) -> str:
 
 
 def _link(href: str, text: str) -> str:
+    """A link; a relative file path is percent-encoded (workbook names have spaces)."""
+    if not href.startswith("#"):
+        href = quote(href)
     return f'<a href="{escape(href)}">{escape(text)}</a>'
 
 
