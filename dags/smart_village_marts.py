@@ -6,7 +6,8 @@ without a clock of their own. dbt builds the intermediate models and every indic
 with their tests and the indicator catalogue seed, into the build schema ``marts_build``
 (BI users cannot read it); only when that audit passes are the tables copied into
 ``marts`` in one transaction. A failed audit publishes nothing: the previous good version
-stays published.
+stays published. Then the quality report and regency workbooks are written, even after a
+failed build.
 
 Thin on purpose: each task calls one function of ``lumbung.pipelines.marts``.
 """
@@ -100,7 +101,21 @@ def smart_village_marts():
 
         return published_counts(warehouse_from_connection())
 
-    publish_marts(audit_marts(build_marts())) >> report_published()
+    @task(retries=0, trigger_rule="all_done")
+    def quality_report() -> dict:
+        """The auditor outputs: the quality report (HTML) and one workbook per regency with
+        something to fix. Written whether or not the build passed (a failed build is when
+        auditors need it most); the run still fails with the build, through the other
+        leaf, report_published."""
+        from lumbung.airflow_tasks import warehouse_from_connection
+        from lumbung.config import Paths
+        from lumbung.pipelines.marts import quality_report as write
+
+        return write(Paths.from_env(), warehouse_from_connection())
+
+    published = publish_marts(audit_marts(build_marts()))
+    published >> report_published()
+    published >> quality_report()
 
 
 smart_village_marts()

@@ -7,6 +7,7 @@ import logging
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from lumbung.config import Paths, redact
@@ -101,6 +102,23 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from lumbung.reports import produce
+    from lumbung.warehouse import bootstrap, warehouse_url
+
+    paths = Paths.from_env()
+    url = warehouse_url(paths)
+    bootstrap(paths, url)
+    print(produce(paths, url, out=args.out, since=args.since).describe())
+    return 0
+
+
+def _timestamp(text: str) -> datetime:
+    """An ISO date or date-time; without a zone it is UTC."""
+    value = datetime.fromisoformat(text)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
 def cmd_airflow(args: argparse.Namespace) -> int:
     from lumbung import airflow_env
     from lumbung.runner import prepare
@@ -167,6 +185,23 @@ def build_parser() -> argparse.ArgumentParser:
                      help="rate of injected defects (0-1); writes defects_manifest.json")
     gen.add_argument("--sources", nargs="*", default=[], help="only these source families")
     gen.set_defaults(func=cmd_generate)
+
+    report = sub.add_parser(
+        "report", help="write the quality report (HTML) and one workbook (XLSX) per regency",
+        description="Write the auditor outputs from the warehouse's audit tables and marts: "
+        "one self-contained HTML quality report (opens offline: rows received, loaded and "
+        "quarantined per source and regency, failed checks with examples, the trend against "
+        "earlier runs, IDM inconsistencies, APBDes identity breaks, BUMDes vs APBDes "
+        "discrepancies) and, for each regency with something to fix, a workbook of its "
+        "quarantined rows and failed checks. Default folder: "
+        "$LUMBUNG_STATE_DIR/reports/<UTC timestamp>/, copied to reports/latest/.",
+    )
+    report.add_argument("--out", type=Path,
+                        help="write into this folder instead (no timestamped folder, no latest)")
+    report.add_argument("--since", type=_timestamp, metavar="ISO_TIME",
+                        help="only files landed from then on, e.g. 2025-03-01 or "
+                        "2025-03-01T08:00+07:00 (default: the latest version of every file)")
+    report.set_defaults(func=cmd_report)
 
     airflow = sub.add_parser("airflow", help="start the Airflow UI and scheduler on 127.0.0.1")
     airflow.set_defaults(func=cmd_airflow)

@@ -84,6 +84,11 @@ class Paths:
         return self.state / "quality" / "data_docs"
 
     @property
+    def reports(self) -> Path:
+        """Auditor outputs (quality report, regency workbooks), one folder per run."""
+        return self.state / "reports"
+
+    @property
     def landing(self) -> Path:
         return Path(os.environ.get("LUMBUNG_LANDING_DIR", self.root / "data" / "landing")).resolve()
 

@@ -58,6 +58,7 @@ class RunSummary:
     batches: list[tuple]
     quality_docs: str | None
     publications: list[tuple] = field(default_factory=list)
+    reports: str | None = None  # where the quality report and regency workbooks are
 
     @property
     def ok(self) -> bool:
@@ -91,6 +92,8 @@ class RunSummary:
             )
         if self.quality_docs:
             lines.append(f"Quality report (Great Expectations Data Docs): {self.quality_docs}")
+        if self.reports:
+            lines.append(self.reports)
         return "\n".join(lines)
 
 
@@ -214,5 +217,21 @@ def run(paths: Paths, dag_ids: tuple[str, ...] = DAG_ORDER) -> RunSummary:
                          f"known: {', '.join(DAG_ORDER)}")
     warehouse = prepare(paths)
     ensure_landing(paths, dag_ids)
+    started_at = datetime.now(UTC)
     dags = run_dags(paths, warehouse, dag_ids)
-    return summarise(paths, warehouse, dags)
+    summary = summarise(paths, warehouse, dags)
+    summary.reports = auditor_outputs(paths, warehouse, started_at)
+    return summary
+
+
+def auditor_outputs(paths: Paths, warehouse: PgUrl, started_at: datetime) -> str | None:
+    """The quality report and regency workbooks: the ones the marts DAG wrote during this
+    run, else written now. A report that cannot be written never fails the run."""
+    from lumbung.reports import latest_since, produce
+
+    try:
+        output = latest_since(paths, started_at) or produce(paths, warehouse)
+    except Exception:  # the run's own outcome matters more than its report
+        log.exception("the quality report could not be written")
+        return "Quality report: not written (see the error above)"
+    return output.describe()

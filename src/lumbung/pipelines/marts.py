@@ -66,3 +66,13 @@ def published_counts(warehouse: PgUrl) -> dict[str, int]:
         ]
         return {f"{PUBLISHED_SCHEMA}.{t}": count_rows(conn, f"{PUBLISHED_SCHEMA}.{t}")
                 for t in tables}
+
+
+def quality_report(paths: Paths, warehouse: PgUrl) -> dict:
+    """The auditor outputs (quality report and regency workbooks) after the marts' build,
+    whatever its outcome; returns where they are."""
+    from lumbung.reports import produce
+
+    output = produce(paths, warehouse)
+    return {"report": str(output.report), "workbooks": str(output.workbooks),
+            "regencies": sorted(output.workbook_files)}
