@@ -412,8 +412,19 @@ def docs_index(docs_dir: Path | None = None) -> Path:
 # --- the gate ------------------------------------------------------------------------------
 
 
+def partition_label(partition: str, key: str) -> str:
+    """The partition named as the source calls it: ``edition 2025``, ``year 2024``,
+    ``regency 1812, year 2024`` (a key ``1812/2024`` of partition ``regency/year``)."""
+    names, parts = partition.split("/"), key.split("/")
+    if len(names) != len(parts):
+        return f"{partition} {key}"
+    return ", ".join(f"{name} {part}" for name, part in zip(names, parts, strict=True))
+
+
 def _label(spec: SuiteSpec, batch: _Batch) -> str:
-    return f"{spec.label}, edition {batch.partition_key}" if batch.partition_key else spec.label
+    if not batch.partition_key:
+        return spec.label
+    return f"{spec.label}, {partition_label(spec.partition, batch.partition_key)}"
 
 
 def validate_batch(

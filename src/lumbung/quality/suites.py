@@ -88,6 +88,9 @@ class SuiteSpec:
     dataset: str
     name: str
     rules: tuple[Rule, ...]
+    # What a batch's partition key is for this dataset, as people call it: "edition", "year",
+    # "regency/year" for a key "1812/2024". Gate messages name the partition with it.
+    partition: str = "partition"
 
     @property
     def view(self) -> str:
@@ -225,6 +228,7 @@ SUITES: tuple[SuiteSpec, ...] = (
             _row_count(),
             _centroid_in_province(),
         ),
+        partition="edition",
     ),
     SuiteSpec(
         SOURCE,
@@ -252,6 +256,7 @@ SUITES: tuple[SuiteSpec, ...] = (
             _row_count(),
             _centroid_in_province(),
         ),
+        partition="edition",
     ),
     SuiteSpec(
         SOURCE,
@@ -294,6 +299,7 @@ SUITES: tuple[SuiteSpec, ...] = (
             _row_count(),
             _centroid_in_province(),
         ),
+        partition="edition",
     ),
     idm_suite(),  # IDM responses (lumbung.quality.idm_rules), gated many batches at a time
     *apbdes_suites(),  # APBDes Siskeudes exports and flat template (quality.apbdes_rules)
