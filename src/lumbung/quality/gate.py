@@ -35,6 +35,7 @@ from lumbung.quality.suites import (
     SuiteSpec,
     suite_for,
 )
+from lumbung.sources import kemendagri
 
 log = logging.getLogger(__name__)
 
@@ -308,7 +309,14 @@ def _claim(conn: psycopg.Connection, batch: _Batch) -> None:
 
 
 def _reference_rows(conn: psycopg.Connection, batch: _Batch) -> int | None:
-    """Rows of the latest validated batch of the same dataset (another edition, or earlier)."""
+    """Rows of the latest validated batch of the same dataset (another edition, or earlier).
+
+    Only the same dataset counts, so a synthetic supplement of the region master never is
+    the reference of a real delivery; and a supplement has none itself: its size is what
+    ``lumbung generate --scale`` asked for, not a delivery that may have lost rows.
+    """
+    if batch.source == kemendagri.SOURCE and kemendagri.is_synthetic(batch.dataset):
+        return None
     row = conn.execute(
         """
         select rows_loaded from audit.load_batches
@@ -422,9 +430,12 @@ def partition_label(partition: str, key: str) -> str:
 
 
 def _label(spec: SuiteSpec, batch: _Batch) -> str:
+    # A dataset checked with another's suite (the region master's synthetic supplement)
+    # says which it is.
+    label = spec.label if batch.dataset == spec.dataset else f"{spec.label} ({batch.dataset})"
     if not batch.partition_key:
-        return spec.label
-    return f"{spec.label}, {partition_label(spec.partition, batch.partition_key)}"
+        return label
+    return f"{label}, {partition_label(spec.partition, batch.partition_key)}"
 
 
 def validate_batch(

@@ -23,6 +23,7 @@ from lumbung.quality.bumdes_rules import bumdes_suites
 from lumbung.quality.idm_rules import idm_suite
 from lumbung.quality.ojk_rules import ojk_suites
 from lumbung.quality.survey_rules import survey_suite
+from lumbung.sources import kemendagri
 
 DATASOURCE = "warehouse"
 CONNECTION_VARIABLE = "LUMBUNG_GX_CONNECTION_STRING"
@@ -310,6 +311,10 @@ SUITES: tuple[SuiteSpec, ...] = (
 
 
 def suite_for(source: str, dataset: str) -> SuiteSpec:
+    if source == SOURCE:
+        # The synthetic supplement of ``lumbung generate --scale`` fills the raw tables of the
+        # dataset it extends (so the same gate view) and is held to the same rules.
+        dataset = kemendagri.real_dataset(dataset)
     for spec in SUITES:
         if spec.source == source and spec.dataset == dataset:
             return spec
