@@ -18,7 +18,7 @@ from conftest import REPO, table_fingerprint
 
 from lumbung.generate import GenerateConfig, generate
 from lumbung.pipelines import apbdes, village_master
-from lumbung.quality import gate
+from lumbung.quality import gate, suites
 from lumbung.sources import kemendagri
 
 REGENCY = "1811"  # Mesuji: small, and it sends the flat APBDes template (quick to make)
@@ -162,3 +162,29 @@ def test_apbdes_of_a_synthetic_desa_passes_its_gate_once_the_region_knows_it(sca
                for f in unknown.failures), unknown.message()
     assert known.passed, known.message()
     assert "regency 1811, year 2024" in known.message()
+
+
+def test_synthetic_files_are_told_apart_and_land_after_the_real_ones(tmp_path):
+    edition = tmp_path / "region" / f"edition={EDITION}"
+    edition.mkdir(parents=True)
+    for name in ("synthetic_villages.csv", "synthetic_districts.csv", "lampung_villages.csv",
+                 "lampung_districts.csv", "lampung_regencies.csv"):
+        (edition / name).write_text("code\n")
+    files, problems = kemendagri.discover(tmp_path)
+    assert problems == []
+    assert [f.spec.dataset for f in files] == [
+        "regencies", "districts", "villages", "synthetic_districts", "synthetic_villages"]
+    assert {f.spec.table for f in files if kemendagri.is_synthetic(f.spec.dataset)} == {
+        "kemendagri_districts", "kemendagri_villages"}
+    (edition / "synthetic_regencies.csv").write_text("code\n")
+    _, problems = kemendagri.discover(tmp_path)
+    assert len(problems) == 1 and "synthetic_regencies.csv" in problems[0]
+
+
+def test_the_supplement_is_held_to_the_rules_of_the_dataset_it_extends():
+    for dataset in ("districts", "villages"):
+        real = suites.suite_for(kemendagri.SOURCE, dataset)
+        assert suites.suite_for(kemendagri.SOURCE, f"synthetic_{dataset}") is real
+        batch = gate._Batch(1, kemendagri.SOURCE, f"synthetic_{dataset}", EDITION, "f", "loaded")
+        assert gate._label(real, batch) == (
+            f"kemendagri {dataset} (synthetic_{dataset}), edition {EDITION}")
