@@ -223,3 +223,36 @@ def test_importing_the_gate_does_not_import_great_expectations():
     code = "import sys, lumbung.quality.gate; print('great_expectations' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def _batch_label(source: str, dataset: str, partition_key: str) -> str:
+    batch = gate._Batch(7, source, dataset, partition_key, "some/file", "loaded")
+    return gate._label(suites.suite_for(source, dataset), batch)
+
+
+@pytest.mark.parametrize(
+    ("source", "dataset", "key", "named"),
+    [
+        ("kemendagri_region", "villages", "2025", "edition 2025"),
+        ("survey", "responses", "2024", "year 2024"),
+        ("idm", "idm", "2024/1801042001", "year 2024, village 1801042001"),
+        ("apbdes", "siskeudes", "1812/2024", "regency 1812, year 2024"),
+        ("apbdes", "flat", "1801/2023", "regency 1801, year 2023"),
+        ("bumdes", "registry", "2024-06-30", "snapshot 2024-06-30"),
+        ("bumdes", "annual_reports", "2023", "year 2023"),
+        ("ojk", "access_points", "2024-06", "month 2024-06"),
+        ("ojk", "kur", "2024-Q2", "quarter 2024-Q2"),
+    ],
+)
+def test_gate_messages_name_the_partition_as_the_source_does(source, dataset, key, named):
+    label = _batch_label(source, dataset, key)
+    assert label.endswith(", " + named)
+    assert ("edition" in label) == (source == "kemendagri_region")
+
+
+def test_every_suite_names_its_partition():
+    assert all(spec.partition != "partition" for spec in suites.SUITES)
+
+
+def test_a_key_of_another_shape_is_still_shown_whole():
+    assert gate.partition_label("regency/year", "2024") == "regency/year 2024"

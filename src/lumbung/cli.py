@@ -180,7 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--years", nargs="+", type=int, default=[2024], help="fiscal years")
     gen.add_argument("--seed", type=int, default=1, help="random seed (same seed, same files)")
     gen.add_argument("--scale", type=int, default=1,
-                     help="multiply villages with synthetic codes valid in shape (load tests)")
+                     help="multiply villages with synthetic codes valid in shape (load tests); "
+                     "K>1 also writes their region master, region/edition=<year>/synthetic_*.csv")
     gen.add_argument("--defects", type=float, default=0.0,
                      help="rate of injected defects (0-1); writes defects_manifest.json")
     gen.add_argument("--sources", nargs="*", default=[], help="only these source families")

@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 
 # Source family -> module; each module writes its own folder of the landing tree.
 GENERATORS: dict[str, str] = {
+    # first: with --scale, the synthetic villages' region master (nothing at scale 1)
+    "region": "lumbung.generate.region",
     "survey": "lumbung.generate.survey",
     "idm": "lumbung.generate.idm",
     "apbdes": "lumbung.generate.apbdes",

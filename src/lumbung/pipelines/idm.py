@@ -128,8 +128,10 @@ def fetch_targets(
         exists = conn.execute("select to_regclass('marts.dim_village')").fetchone()[0]
         codes = [
             r[0] for r in conn.execute(
+                # a load test's synthetic villages are unknown to the API
                 "select village_code from marts.dim_village "
-                "where is_current and village_type = 'desa' order by village_code"
+                "where is_current and village_type = 'desa' and not is_synthetic "
+                "order by village_code"
             )
         ] if exists else []
     if not codes:

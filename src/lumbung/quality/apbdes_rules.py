@@ -184,6 +184,7 @@ def apbdes_suites() -> tuple[SuiteSpec, ...]:
 
     return (
         SuiteSpec("apbdes", "siskeudes", "apbdes_siskeudes",
-                  tuple(_no_rows(*rule) for rule in SISKEUDES)),
-        SuiteSpec("apbdes", "flat", "apbdes_flat", tuple(_no_rows(*rule) for rule in FLAT)),
+                  tuple(_no_rows(*rule) for rule in SISKEUDES), partition="regency/year"),
+        SuiteSpec("apbdes", "flat", "apbdes_flat", tuple(_no_rows(*rule) for rule in FLAT),
+                  partition="regency/year"),
     )

@@ -67,6 +67,7 @@ def bumdes_suites() -> tuple[SuiteSpec, ...]:
                 WARNING,
             ),
         ),
+        partition="snapshot",
     )
     capital = amount_sql("modal")
     participation = amount_sql("penyertaan_modal_desa")
@@ -97,5 +98,6 @@ def bumdes_suites() -> tuple[SuiteSpec, ...]:
                 WARNING,
             ),
         ),
+        partition="year",
     )
     return registry, reports

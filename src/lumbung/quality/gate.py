@@ -44,6 +44,7 @@ from lumbung.quality.suites import (
     SuiteSpec,
     suite_for,
 )
+from lumbung.sources import kemendagri
 
 log = logging.getLogger(__name__)
 
@@ -338,7 +339,14 @@ def _reference_rows(conn: psycopg.Connection, batch: _Batch) -> int | None:
     """Rows of the previous accepted delivery to compare with (a sudden drop is suspicious):
     the latest validated batch of the same dataset and, for sources delivered per regency
     or village, of the same regency or village (another partition, or an earlier batch of
-    the same partition)."""
+    the same partition).
+
+    Only the same dataset counts, so a synthetic supplement of the region master never is
+    the reference of a real delivery; and a supplement has none itself: its size is what
+    ``lumbung generate --scale`` asked for, not a delivery that may have lost rows.
+    """
+    if batch.source == kemendagri.SOURCE and kemendagri.is_synthetic(batch.dataset):
+        return None
     row = conn.execute(
         """
         select rows_loaded from audit.load_batches
@@ -445,8 +453,22 @@ def docs_index(docs_dir: Path | None = None) -> Path:
 # --- the gate ------------------------------------------------------------------------------
 
 
+def partition_label(partition: str, key: str) -> str:
+    """The partition named as the source calls it: ``edition 2025``, ``year 2024``,
+    ``regency 1812, year 2024`` (a key ``1812/2024`` of partition ``regency/year``)."""
+    names, parts = partition.split("/"), key.split("/")
+    if len(names) != len(parts):
+        return f"{partition} {key}"
+    return ", ".join(f"{name} {part}" for name, part in zip(names, parts, strict=True))
+
+
 def _label(spec: SuiteSpec, batch: _Batch) -> str:
-    return f"{spec.label}, edition {batch.partition_key}" if batch.partition_key else spec.label
+    # A dataset checked with another's suite (the region master's synthetic supplement)
+    # says which it is.
+    label = spec.label if batch.dataset == spec.dataset else f"{spec.label} ({batch.dataset})"
+    if not batch.partition_key:
+        return label
+    return f"{label}, {partition_label(spec.partition, batch.partition_key)}"
 
 
 def validate_batch(

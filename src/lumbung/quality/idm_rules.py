@@ -235,4 +235,4 @@ def idm_suite() -> SuiteSpec:
             WARNING,
         ),
     )
-    return SuiteSpec("idm", "idm", "idm", rules)
+    return SuiteSpec("idm", "idm", "idm", rules, partition="year/village")

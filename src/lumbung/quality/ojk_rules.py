@@ -70,6 +70,7 @@ def ojk_suites() -> tuple[SuiteSpec, ...]:
                 WARNING,
             ),
         ),
+        partition="month",
     )
     kur = SuiteSpec(
         "ojk",
@@ -97,5 +98,6 @@ def ojk_suites() -> tuple[SuiteSpec, ...]:
                 WARNING,
             ),
         ),
+        partition="quarter",
     )
     return access, kur

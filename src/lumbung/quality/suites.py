@@ -24,6 +24,7 @@ from lumbung.quality.idm_rules import idm_suite
 from lumbung.quality.mart_rules import mart_suites
 from lumbung.quality.ojk_rules import ojk_suites
 from lumbung.quality.survey_rules import survey_suite
+from lumbung.sources import kemendagri
 
 DATASOURCE = "warehouse"
 CONNECTION_VARIABLE = "LUMBUNG_GX_CONNECTION_STRING"
@@ -94,6 +95,9 @@ class SuiteSpec:
     # A batch suite reads its gate view audit.gate_<name>; a mart suite names its table.
     schema: str = GATE_SCHEMA
     table: str | None = None
+    # What a batch's partition key is for this dataset, as people call it: "edition", "year",
+    # "regency/year" for a key "1812/2024". Gate messages name the partition with it.
+    partition: str = "partition"
 
     @property
     def view(self) -> str:
@@ -231,6 +235,7 @@ SUITES: tuple[SuiteSpec, ...] = (
             _row_count(),
             _centroid_in_province(),
         ),
+        partition="edition",
     ),
     SuiteSpec(
         SOURCE,
@@ -258,6 +263,7 @@ SUITES: tuple[SuiteSpec, ...] = (
             _row_count(),
             _centroid_in_province(),
         ),
+        partition="edition",
     ),
     SuiteSpec(
         SOURCE,
@@ -300,6 +306,7 @@ SUITES: tuple[SuiteSpec, ...] = (
             _row_count(),
             _centroid_in_province(),
         ),
+        partition="edition",
     ),
     idm_suite(),  # IDM responses (lumbung.quality.idm_rules), gated many batches at a time
     *apbdes_suites(),  # APBDes Siskeudes exports and flat template (quality.apbdes_rules)
@@ -311,6 +318,10 @@ SUITES: tuple[SuiteSpec, ...] = (
 
 
 def suite_for(source: str, dataset: str) -> SuiteSpec:
+    if source == SOURCE:
+        # The synthetic supplement of ``lumbung generate --scale`` fills the raw tables of the
+        # dataset it extends (so the same gate view) and is held to the same rules.
+        dataset = kemendagri.real_dataset(dataset)
     for spec in SUITES:
         if spec.source == source and spec.dataset == dataset:
             return spec

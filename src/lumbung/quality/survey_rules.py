@@ -37,4 +37,5 @@ def survey_suite() -> SuiteSpec:
                 "the same village does not submit twice at the same moment (duplicate rows)",
             ),
         ),
+        partition="year",
     )

@@ -3,6 +3,13 @@
 Landing layout: ``<landing>/region/edition=<year>/<name>.csv`` where the file name says which
 dataset it holds (``regencies``, ``districts`` or ``villages``), e.g.
 ``region/edition=2025/lampung_villages.csv``.
+
+A file whose name also says ``synthetic`` (``synthetic_districts.csv``,
+``synthetic_villages.csv``) is the synthetic supplement of its edition that
+``lumbung generate --scale`` writes for its made-up districts and villages: it lands as its
+own dataset (``synthetic_districts``, ``synthetic_villages``) into the same raw tables, is held
+to the same gate rules, and is flagged ``is_synthetic`` downstream. Being its own dataset, it
+never replaces the real file of its edition nor counts as the previous delivery of a real one.
 """
 
 from __future__ import annotations
@@ -39,6 +46,17 @@ DATASETS: dict[str, DatasetSpec] = {
     )
 }
 
+# The synthetic supplement (see the module docstring): districts and villages only, whose
+# parents are real regencies and synthetic districts of the same edition.
+SYNTHETIC = "synthetic"
+SYNTHETIC_PREFIX = f"{SYNTHETIC}_"
+SYNTHETIC_DATASETS: dict[str, DatasetSpec] = {
+    name: DatasetSpec(SOURCE, SYNTHETIC_PREFIX + name, spec.schema, spec.table,
+                      required=spec.required, optional=spec.optional)
+    for name, spec in DATASETS.items()
+    if name != "regencies"
+}
+
 # Parents before children: the gate checks that each row's parent was accepted.
 DATASET_ORDER = ("regencies", "districts", "villages")
 # Documentation travelling with the data (attribution, notes) is not data.
@@ -67,12 +85,29 @@ def dataset_of(path: Path) -> str:
     return matches[0]
 
 
+def is_synthetic(dataset: str) -> bool:
+    """Whether a dataset of the region master is the synthetic supplement."""
+    return dataset.startswith(SYNTHETIC_PREFIX)
+
+
+def real_dataset(dataset: str) -> str:
+    """The dataset of the real master a (possibly synthetic) dataset extends."""
+    return dataset.removeprefix(SYNTHETIC_PREFIX)
+
+
 def landing_file(path: Path) -> LandingFile:
     """One region file; its edition comes from its ``edition=<year>`` folder."""
     edition = _EDITION.match(path.parent.name)
     if not edition:
         raise UnrecognisedFile(f"{path}: must be inside an edition=<year> folder")
-    return LandingFile(path, DATASETS[dataset_of(path)], edition.group(1))
+    dataset = dataset_of(path)
+    if SYNTHETIC not in path.stem.lower():
+        return LandingFile(path, DATASETS[dataset], edition.group(1))
+    if dataset not in SYNTHETIC_DATASETS:
+        raise UnrecognisedFile(
+            f"{path}: a synthetic supplement holds districts or villages, not {dataset}"
+        )
+    return LandingFile(path, SYNTHETIC_DATASETS[dataset], edition.group(1))
 
 
 def discover(landing: Path) -> tuple[list[LandingFile], list[str]]:
@@ -95,5 +130,11 @@ def discover(landing: Path) -> tuple[list[LandingFile], list[str]]:
             found.append(landing_file(path))
         except UnrecognisedFile as err:
             problems.append(str(err))
-    found.sort(key=lambda f: (f.edition, DATASET_ORDER.index(f.spec.dataset), f.path.name))
+    # Within an edition the real files first, then the synthetic supplement they parent.
+    found.sort(key=lambda f: (
+        f.edition,
+        is_synthetic(f.spec.dataset),
+        DATASET_ORDER.index(real_dataset(f.spec.dataset)),
+        f.path.name,
+    ))
     return found, problems

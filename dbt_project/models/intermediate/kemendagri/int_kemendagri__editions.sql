@@ -1,5 +1,6 @@
 -- Editions usable downstream: those with a validated batch for every dataset of the region
--- master (regencies, districts and villages), ordered by the date they took effect.
+-- master (regencies, districts and villages), ordered by the date they took effect. A
+-- synthetic supplement (lumbung generate --scale) never makes an edition complete.
 
 with
 
@@ -19,6 +20,7 @@ complete_editions as (
 
     select edition
     from batches
+    where not is_synthetic
     group by edition
     having count(distinct dataset) = 3
 

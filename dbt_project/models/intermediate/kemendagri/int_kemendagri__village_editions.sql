@@ -53,7 +53,8 @@ joined as (
         regencies.regency_name,
         villages.province_code,
         villages.lat,
-        villages.lng
+        villages.lng,
+        villages.is_synthetic
     from villages
     inner join editions on villages.edition = editions.edition
     left join districts

@@ -51,7 +51,8 @@ province_rows as (
         null::bigint as population_total,
         null::numeric as lat,
         null::numeric as lng,
-        current_edition.edition
+        current_edition.edition,
+        false as is_synthetic
     from provinces
     cross join current_edition
 
@@ -75,7 +76,8 @@ regency_rows as (
         population_total,
         lat,
         lng,
-        edition
+        edition,
+        false as is_synthetic
     from regencies
 
 ),
@@ -98,7 +100,8 @@ district_rows as (
         null::bigint as population_total,
         districts.lat,
         districts.lng,
-        districts.edition
+        districts.edition,
+        districts.is_synthetic
     from districts
     left join regencies on districts.regency_code = regencies.regency_code
 

@@ -102,7 +102,8 @@ final as (
         closing_edition.valid_from as valid_to,
         closing_edition.valid_from is null as is_current,
         last_edition.lat,
-        last_edition.lng
+        last_edition.lng,
+        last_edition.is_synthetic
     from versions
     inner join village_editions as first_edition
         on

@@ -10,7 +10,10 @@ validated as (
 
     select
         batch_id,
-        dataset,
+        -- the synthetic supplement (synthetic_districts, synthetic_villages) extends the
+        -- dataset it names: same dataset, flagged
+        regexp_replace(dataset, '^synthetic_', '') as dataset,
+        dataset like 'synthetic\_%' as is_synthetic,
         partition_key as edition,
         file_name,
         content_hash,
@@ -32,6 +35,7 @@ winning as (
     select
         batch_id,
         dataset,
+        is_synthetic,
         edition,
         file_name,
         content_hash,

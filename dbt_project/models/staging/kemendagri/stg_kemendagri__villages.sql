@@ -4,7 +4,8 @@ batches as (
 
     select
         batch_id,
-        edition
+        edition,
+        is_synthetic
     from {{ ref('stg_audit__region_batches') }}
     where dataset = 'villages'
 
@@ -20,6 +21,7 @@ renamed as (
 
     select
         batches.edition,
+        batches.is_synthetic,
         source._batch_id as batch_id,
         source._row_number as source_row_number,
 

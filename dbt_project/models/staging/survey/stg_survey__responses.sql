@@ -74,12 +74,22 @@ latest as (
 
 ),
 
--- One row per (submission, question): every answer is read the same way.
+-- One row per (submission, question): every answer is read the same way. The submission's
+-- own columns ride along, so the pivot below regroups them without joining back to latest
+-- (that join made Postgres, which expects one row from the window filter, re-run the whole
+-- pivot for every submission: minutes instead of a second).
 answers as (
 
     select
+        latest.village_code,
+        latest.survey_year,
+        latest.submitted_at,
+        latest.submission_count,
         latest._batch_id,
         latest._row_number,
+        latest.nama_desa,
+        latest.jabatan_responden,
+        latest.alamat_website,
         question.question_name,
         question.question_kind,
         nullif(trim(question.answer), '') as answer,
@@ -111,8 +121,15 @@ answers as (
 interpreted as (
 
     select
+        answers.village_code,
+        answers.survey_year,
+        answers.submitted_at,
+        answers.submission_count,
         answers._batch_id,
         answers._row_number,
+        answers.nama_desa,
+        answers.jabatan_responden,
+        answers.alamat_website,
         answers.question_name,
         answers.answer,
         answers.answer_key,
@@ -145,8 +162,15 @@ flagged as (
 pivoted as (
 
     select
+        village_code,
+        survey_year,
+        submitted_at,
+        submission_count,
         _batch_id,
         _row_number,
+        nama_desa,
+        jabatan_responden,
+        alamat_website,
         bool_or(answer_value::boolean) filter (where question_name = 'has_website')
             as has_website,
         max(answer) filter (where question_name = 'has_website') as has_website_answer,
@@ -198,22 +222,31 @@ pivoted as (
             as population_uninterpreted,
         count(*) filter (where is_uninterpreted) as uninterpreted_answer_count
     from flagged
-    group by _batch_id, _row_number
+    group by
+        village_code,
+        survey_year,
+        submitted_at,
+        submission_count,
+        _batch_id,
+        _row_number,
+        nama_desa,
+        jabatan_responden,
+        alamat_website
 
 ),
 
 final as (
 
     select
-        latest.village_code,
-        latest.survey_year,
-        latest.submitted_at,
-        latest.submission_count,
-        latest._batch_id as batch_id,
-        latest._row_number as source_row_number,
-        trim(regexp_replace(latest.nama_desa, '\s+', ' ', 'g')) as village_name_reported,
-        nullif(trim(latest.jabatan_responden), '') as respondent_role,
-        nullif(trim(latest.alamat_website), '') as website_url,
+        pivoted.village_code,
+        pivoted.survey_year,
+        pivoted.submitted_at,
+        pivoted.submission_count,
+        pivoted._batch_id as batch_id,
+        pivoted._row_number as source_row_number,
+        trim(regexp_replace(pivoted.nama_desa, '\s+', ' ', 'g')) as village_name_reported,
+        nullif(trim(pivoted.jabatan_responden), '') as respondent_role,
+        nullif(trim(pivoted.alamat_website), '') as website_url,
         pivoted.has_website,
         pivoted.has_website_answer,
         pivoted.has_website_uninterpreted,
@@ -243,11 +276,7 @@ final as (
         pivoted.population_answer,
         pivoted.population_uninterpreted,
         pivoted.uninterpreted_answer_count
-    from latest
-    inner join pivoted
-        on
-            latest._batch_id = pivoted._batch_id
-            and latest._row_number = pivoted._row_number
+    from pivoted
 
 )
 
