@@ -10,7 +10,7 @@ catalogue as (
 
     select
         dimensi as dimension,
-        "no" as indicator_no,
+        no as indicator_no,
         skor_max
     from {{ ref('ref_idm_indicators') }}
 

@@ -29,16 +29,26 @@ components as (
     from village_years
     cross join lateral (
         values
-        (1, 'IKS', village_years.iks_published, village_years.iks_recomputed,
-            village_years.iks_difference, village_years.iks_disagrees),
-        (2, 'IKE', village_years.ike_published, village_years.ike_recomputed,
-            village_years.ike_difference, village_years.ike_disagrees),
-        (3, 'IKL', village_years.ikl_published, village_years.ikl_recomputed,
-            village_years.ikl_difference, village_years.ikl_disagrees),
-        (4, 'IDM', village_years.idm_published, village_years.idm_recomputed,
-            village_years.idm_difference, village_years.idm_disagrees),
-        (5, 'status', null, null,
-            village_years.status_class_difference, village_years.status_disagrees)
+        (
+            1, 'IKS', village_years.iks_published, village_years.iks_recomputed,
+            village_years.iks_difference, village_years.iks_disagrees
+        ),
+        (
+            2, 'IKE', village_years.ike_published, village_years.ike_recomputed,
+            village_years.ike_difference, village_years.ike_disagrees
+        ),
+        (
+            3, 'IKL', village_years.ikl_published, village_years.ikl_recomputed,
+            village_years.ikl_difference, village_years.ikl_disagrees
+        ),
+        (
+            4, 'IDM', village_years.idm_published, village_years.idm_recomputed,
+            village_years.idm_difference, village_years.idm_disagrees
+        ),
+        (
+            5, 'status', null, null,
+            village_years.status_class_difference, village_years.status_disagrees
+        )
     ) as component (
         component_order, component, published_value, recomputed_value, difference, disagrees
     )
