@@ -107,3 +107,15 @@ def run_dag(dag_id: str):
     dag = bag.get_dag(dag_id)
     assert dag is not None
     return dag.test()
+
+
+def build_and_publish(paths, warehouse, *select: str) -> list[str]:
+    """What the marts DAGs do: dbt build of the selection into the build schema, the mart
+    audit, then publication into ``marts``; returns the published tables."""
+    from lumbung.pipelines.marts import audit, publish_marts
+    from lumbung.publish import build
+
+    tables = build(paths, warehouse, *select)
+    audit(warehouse, tables)
+    publish_marts(warehouse, tables)
+    return tables

@@ -15,7 +15,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 import pytest
-from conftest import REPO, run_dag
+from conftest import REPO, build_and_publish, run_dag
 
 FIXTURES = REPO / "tests" / "fixtures" / "idm"
 YEARS = (2021, 2024)
@@ -72,11 +72,9 @@ def _reference() -> dict[tuple[str, int], Expected]:
 
 
 def build_idm_marts(paths, warehouse) -> list[str]:
-    """Build the IDM marts and everything they need (models, seeds, data and unit tests)."""
-    from lumbung.dbt_runner import run_dbt
-
-    return run_dbt(paths, warehouse, "build", "--select", "+mart_idm",
-                   "+mart_idm_inconsistencies")
+    """Build, audit and publish the IDM marts and everything they need, as the marts DAG
+    does (write-audit-publish)."""
+    return build_and_publish(paths, warehouse, "+mart_idm", "+mart_idm_inconsistencies")
 
 
 @pytest.fixture(scope="module")

@@ -23,6 +23,9 @@ AUDITED = ("dim_region", "dim_village")
 
 # Damage for rules that are queries: what breaks each (by rule name).
 QUERY_DAMAGE = {
+    "a disagreement names its components":
+        "update {t} set disagreeing_components = null "
+        "where ctid = (select min(ctid) from {t} where consistency = 'inconsistent')",
     "rows received = loaded + quarantined":
         "update {t} set rows_received = rows_received + 1 where ctid = (select min(ctid) from {t})",
     "one current version per village":

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 BUILD_SCHEMA = "marts_build"
 PUBLISHED_SCHEMA = "marts"
 SOURCE = "marts"
+IDM_STATUSES = ("Sangat Tertinggal", "Tertinggal", "Berkembang", "Maju", "Mandiri")
 DROP_TOLERATED = 0.9  # fewer than 90 % of the published rows is a sudden drop (warning)
 
 
@@ -142,5 +143,38 @@ def mart_suites() -> tuple[SuiteSpec, ...]:
                 """,
                 "every row received was loaded or quarantined",
             ),
+        ),
+        mart_suite(
+            "mart_idm",
+            _unique_together("village_code", "year"),
+            _village_known(),
+            s._in_set("consistency", ["consistent", "inconsistent", "incomplete"]),
+            *(_between(f"{c}_recomputed", 0, 1) for c in ("iks", "ike", "ikl", "idm")),
+            s._in_set("status_recomputed", list(IDM_STATUSES)),
+            s._no_rows(
+                "a disagreement names its components",
+                """
+                select village_code, year, consistency, disagreeing_components from {batch}
+                where (consistency = 'inconsistent') <> (disagreeing_components is not null)
+                """,
+                "a village-year is 'inconsistent' exactly when components disagree",
+            ),
+            # Published figures that disagree with their own scores are a finding for
+            # auditors (mart_idm_inconsistencies), not a reason to withhold the mart.
+            s._no_rows(
+                "published IDM agrees with its indicator scores",
+                """
+                select village_code, year, disagreeing_components from {batch}
+                where consistency = 'inconsistent'
+                """,
+                "Kemendesa's published IKS/IKE/IKL/IDM/status agree with the 50 scores",
+                s.WARNING,
+            ),
+        ),
+        mart_suite(
+            "mart_idm_inconsistencies",
+            _unique_together("village_code", "year", "component"),
+            _village_known(),
+            _not_null("finding"),
         ),
     )
