@@ -54,7 +54,29 @@ classified as (
 
 ),
 
--- budget (b) and realised (r) per village and year; a missing kind of line is zero
+-- every measure as budget and as realised, per village and year; a kind of line the desa
+-- does not have is zero
+{%- set measures = {
+    'dana_desa': "revenue_source = 'dana_desa'",
+    'alokasi_dana_desa': "revenue_source = 'alokasi_dana_desa'",
+    'pades': "revenue_source = 'pades'",
+    'pades_bumdes': "account_jenis_code = '4.1.1'",
+    'tax_levy_share': "revenue_source = 'tax_levy_share'",
+    'financial_aid': "revenue_source = 'financial_aid'",
+    'other_revenue': "revenue_source = 'other_revenue'",
+    'revenue': "account_group = 'pendapatan'",
+    'spending_bidang_1': "account_group = 'belanja' and bidang_code = '1'",
+    'spending_bidang_2': "account_group = 'belanja' and bidang_code = '2'",
+    'spending_bidang_3': "account_group = 'belanja' and bidang_code = '3'",
+    'spending_bidang_4': "account_group = 'belanja' and bidang_code = '4'",
+    'spending_bidang_5': "account_group = 'belanja' and bidang_code = '5'",
+    'spending': "account_group = 'belanja'",
+    'financing_receipts': "account_group = 'pembiayaan_penerimaan'",
+    'silpa_previous_year': "account_jenis_code = '6.1.1'",
+    'financing_expenditure': "account_group = 'pembiayaan_pengeluaran'",
+    'capital_participation': "account_jenis_code = '6.2.2'",
+} %}
+
 pivoted as (
 
     select
@@ -64,42 +86,12 @@ pivoted as (
         submission_batch_id,
         submission_format,
         {% for kind in ['budget', 'realised'] -%}
-            {%- set amount = kind ~ '_amount' %}
-            coalesce(sum({{ amount }}) filter (
-                where revenue_source = 'dana_desa'), 0) as dana_desa_{{ kind }},
-            coalesce(sum({{ amount }}) filter (
-                where revenue_source = 'alokasi_dana_desa'), 0) as alokasi_dana_desa_{{ kind }},
-            coalesce(sum({{ amount }}) filter (
-                where revenue_source = 'pades'), 0) as pades_{{ kind }},
-            coalesce(sum({{ amount }}) filter (
-                where account_jenis_code = '4.1.1'), 0) as pades_bumdes_{{ kind }},
-            coalesce(sum({{ amount }}) filter (
-                where revenue_source = 'tax_levy_share'), 0) as tax_levy_share_{{ kind }},
-            coalesce(sum({{ amount }}) filter (
-                where revenue_source = 'financial_aid'), 0) as financial_aid_{{ kind }},
-            coalesce(sum({{ amount }}) filter (
-                where revenue_source = 'other_revenue'), 0) as other_revenue_{{ kind }},
-            coalesce(sum({{ amount }}) filter (
-                where account_group = 'pendapatan'), 0) as revenue_{{ kind }},
-            {% for bidang in range(1, 6) -%}
-                coalesce(sum({{ amount }}) filter (
-                    where account_group = 'belanja' and bidang_code = '{{ bidang }}'
-                ), 0) as spending_bidang_{{ bidang }}_{{ kind }},
+            {% for measure, condition in measures.items() -%}
+                coalesce(sum({{ kind }}_amount) filter (where {{ condition }}), 0)
+                    as {{ measure }}_{{ kind }},
             {% endfor -%}
-            coalesce(sum({{ amount }}) filter (
-                where account_group = 'belanja'), 0) as spending_{{ kind }},
-            coalesce(sum({{ amount }}) filter (
-                where account_group = 'pembiayaan_penerimaan'), 0)
-            as financing_receipts_{{ kind }},
-            coalesce(sum({{ amount }}) filter (
-                where account_jenis_code = '6.1.1'), 0) as silpa_previous_year_{{ kind }},
-            coalesce(sum({{ amount }}) filter (
-                where account_group = 'pembiayaan_pengeluaran'), 0)
-            as financing_expenditure_{{ kind }},
-            coalesce(sum({{ amount }}) filter (
-                where account_jenis_code = '6.2.2'), 0) as capital_participation_{{ kind }}
-            {{- ',' if not loop.last }}
-        {% endfor %}
+        {% endfor -%}
+        count(*) as account_rows
     from classified
     group by
         fiscal_year,
@@ -136,10 +128,10 @@ final as (
             financing_expenditure_{{ kind }},
             capital_participation_{{ kind }},
             financing_receipts_{{ kind }} - financing_expenditure_{{ kind }}
-            as net_financing_{{ kind }},
+                as net_financing_{{ kind }},
             revenue_{{ kind }} - spending_{{ kind }}
             + financing_receipts_{{ kind }} - financing_expenditure_{{ kind }}
-            as silpa_{{ kind }},
+                as silpa_{{ kind }},
         {% endfor -%}
         -- realised over budgeted spending; not capped (scores cap it), null without a budget
         case
