@@ -25,8 +25,10 @@ every APBDes staging test over every regency (staging is views over raw), which 
 can make incremental; in the pipeline those tests belong to the APBDes DAG, which already
 ran them for the resubmission (measured at scale 1, 3 years: full 96 s, same-command
 rebuild 73 s (0.76, of which staging tests 82 s of node time), marts-only rebuild 18 s
-(0.19), of which models 1.3 s against 22.4 s in the full build). Without ``LUMBUNG_WAREHOUSE_URL`` each scale gets its own embedded PostgreSQL in the
-work folder, stopped at the end. A script, not a test: ``make test`` does not run it.
+(0.19), of which models 1.3 s against 22.4 s in the full build).
+
+Without ``LUMBUNG_WAREHOUSE_URL`` each scale gets its own embedded PostgreSQL in the work
+folder, stopped at the end. A script, not a test: ``make test`` does not run it.
 """
 
 from __future__ import annotations
