@@ -27,7 +27,10 @@ from lumbung.pipelines import apbdes as apbdes_pipeline
 from lumbung.pipelines import village_master
 from lumbung.sources import apbdes
 
-MART = "marts.mart_village_finance"
+MODEL = "mart_village_finance"
+# The schema dbt builds marts into: `marts`, or a build schema under write-audit-publish
+# (the incremental rewrite is checked where dbt writes, before any publication copies it).
+MART = ""
 HAND_YEAR = 2021  # years no other test module lands, so their submissions never compete
 GENERATED_YEAR = 2020
 GENERATED_REGENCY = "1810"  # Siskeudes zips; the generator also writes its _rev1
@@ -320,6 +323,11 @@ def built(warehouse, paths, landing, conn, generated, tmp_path_factory):
             shutil.copy(path, target / path.name)
     _land_and_gate(warehouse, root)
     build_finance_marts(paths, warehouse)
+    global MART
+    (schema,) = conn.execute(
+        "select table_schema from information_schema.tables where table_name = %s "
+        "and table_schema like 'marts%%' order by table_schema desc", (MODEL,)).fetchone()
+    MART = f"{schema}.{MODEL}"
     return root
 
 
