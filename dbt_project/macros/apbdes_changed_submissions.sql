@@ -1,0 +1,52 @@
+{#
+    For an incremental APBDes model: the batch ids of the winning submissions
+    (stg_apbdes__submissions) that the model does not hold yet, i.e. the regency-years whose
+    accepted submission is new or changed since the last build. Read at run time, before the
+    model's SQL is rendered, so the model can filter the staging views with a literal list
+    that PostgreSQL pushes down to the raw tables' primary key (_batch_id, _row_number).
+    Returns [] outside an incremental run.
+#}
+{% macro apbdes_changed_submissions(batch_column='submission_batch_id') -%}
+    {%- if not (execute and is_incremental()) -%}
+        {{ return([]) }}
+    {%- endif -%}
+    {%- set query -%}
+        select submissions.batch_id
+        from {{ ref('stg_apbdes__submissions') }} as submissions
+        where not exists (
+            select 1
+            from {{ this }} as built
+            where built.{{ batch_column }} = submissions.batch_id
+        )
+        order by submissions.batch_id
+    {%- endset -%}
+    {{ return(run_query(query).columns[0].values() | map('int') | list) }}
+{%- endmacro %}
+
+
+{#
+    A where-clause condition keeping the rows of the given batches: `<column> in (...)`, or
+    `false` for none (an incremental run with nothing new inserts nothing).
+#}
+{% macro apbdes_batch_filter(column, batch_ids) -%}
+    {%- if batch_ids | length > 0 -%}
+        {{ column }} in ({{ batch_ids | join(', ') }})
+    {%- else -%}
+        false
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#
+    Post-hook of an incremental APBDes model: remove the rows of submissions that no longer
+    win (a regency-year whose submission was replaced is already removed by delete+insert;
+    this catches a regency-year left with no accepted submission at all).
+#}
+{% macro apbdes_delete_unpublished(batch_column='submission_batch_id') -%}
+    delete from {{ this }} as built
+    where not exists (
+        select 1
+        from {{ ref('stg_apbdes__submissions') }} as submissions
+        where submissions.batch_id = built.{{ batch_column }}
+    )
+{%- endmacro %}

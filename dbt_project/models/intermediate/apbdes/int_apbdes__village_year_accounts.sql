@@ -1,0 +1,107 @@
+-- Budget and realisation of every desa and fiscal year, summed per account group, bidang,
+-- sub-bidang and account jenis, from the winning submission of its regency and year.
+-- The heavy step of the finance marts (millions of staging lines per year), so it is
+-- incremental: a run reads only the submissions it does not hold yet (new or replacing
+-- resubmissions, found by batch id) and replaces their regency-years (delete+insert).
+-- A full refresh reads every submission and gives the same table.
+-- depends_on: {{ ref('stg_apbdes__submissions') }}
+
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['regency_code', 'fiscal_year'],
+        on_schema_change='fail',
+        indexes=[
+            {'columns': ['submission_batch_id']},
+            {'columns': ['regency_code', 'fiscal_year']},
+        ],
+        post_hook=["{{ apbdes_delete_unpublished() }}"],
+    )
+}}
+
+{%- set changed = apbdes_changed_submissions() %}
+
+with
+
+budget_lines as (
+
+    select * from {{ ref('stg_apbdes__budget_lines') }}
+    {% if is_incremental() -%}
+        where {{ apbdes_batch_filter('batch_id', changed) }}
+    {%- endif %}
+
+),
+
+realisation_lines as (
+
+    select * from {{ ref('stg_apbdes__realisation_lines') }}
+    {% if is_incremental() -%}
+        where {{ apbdes_batch_filter('batch_id', changed) }}
+    {%- endif %}
+
+),
+
+amounts as (
+
+    select
+        fiscal_year,
+        village_code,
+        regency_code,
+        account_group,
+        bidang_code,
+        sub_bidang_code,
+        account_jenis_code,
+        amount as budget_amount,
+        0::numeric as realised_amount,
+        batch_id,
+        submission_format
+    from budget_lines
+
+    union all
+
+    select
+        fiscal_year,
+        village_code,
+        regency_code,
+        account_group,
+        bidang_code,
+        sub_bidang_code,
+        account_jenis_code,
+        0::numeric as budget_amount,
+        amount as realised_amount,
+        batch_id,
+        submission_format
+    from realisation_lines
+
+),
+
+summed as (
+
+    select
+        fiscal_year,
+        village_code,
+        regency_code,
+        account_group,
+        bidang_code,
+        sub_bidang_code,
+        account_jenis_code,
+        sum(budget_amount) as budget_amount,
+        sum(realised_amount) as realised_amount,
+        batch_id as submission_batch_id,
+        submission_format
+    from amounts
+    group by
+        fiscal_year,
+        village_code,
+        regency_code,
+        account_group,
+        bidang_code,
+        sub_bidang_code,
+        account_jenis_code,
+        batch_id,
+        submission_format
+
+)
+
+select * from summed
