@@ -23,6 +23,11 @@ AUDITED = ("dim_region", "dim_village")
 
 # Damage for rules that are queries: what breaks each (by rule name).
 QUERY_DAMAGE = {
+    "APBDes identities hold":
+        "update {t} set silpa_realised = silpa_realised + 1 "
+        "where ctid = (select min(ctid) from {t})",
+    "no negative amounts":
+        "update {t} set spending_budget = -1 where ctid = (select min(ctid) from {t})",
     "a disagreement names its components":
         "update {t} set disagreeing_components = null "
         "where ctid = (select min(ctid) from {t} where consistency = 'inconsistent')",

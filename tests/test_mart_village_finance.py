@@ -25,6 +25,8 @@ from lumbung.dbt_runner import run_dbt
 from lumbung.generate import GenerateConfig, generate
 from lumbung.pipelines import apbdes as apbdes_pipeline
 from lumbung.pipelines import village_master
+from lumbung.pipelines.marts import audit, publish_marts
+from lumbung.publish import built_marts
 from lumbung.sources import apbdes
 
 MODEL = "mart_village_finance"
@@ -45,6 +47,11 @@ def build_finance_marts(paths: Paths, warehouse: PgUrl, marts_only: bool = False
     select = (("int_apbdes__village_year_accounts", "mart_village_finance") if marts_only
               else ("ref_apbdes_accounts", "+mart_village_finance"))
     run_dbt(paths, warehouse, "build", "--select", *select, *extra)
+    # ... then audited and published, as the marts DAG does (the build schema stays the
+    # incremental models' home; the published copy is what BI reads).
+    tables = built_marts(paths)
+    audit(warehouse, tables)
+    publish_marts(warehouse, tables)
 
 
 # --- the hand-written files ---------------------------------------------------------------
@@ -313,7 +320,7 @@ def built(warehouse, paths, landing, conn, generated, tmp_path_factory):
     if not _has_region_master(conn):
         region = village_master.land(warehouse, landing)
         village_master.gate(warehouse, region)
-        village_master.transform(paths, warehouse)
+        village_master.refresh_marts(paths, warehouse)
     root = tmp_path_factory.mktemp("finance-landing")
     write_hand_files(root, HAND_YEAR)
     target = root / "apbdes" / str(GENERATED_YEAR)

@@ -53,7 +53,7 @@ def scaled(warehouse, paths, landing, tmp_path_factory):
     with psycopg.connect(warehouse.url(), autocommit=True) as conn:
         built = conn.execute("select to_regclass('marts.dim_village')").fetchone()[0]
     if built is None or any(not b["already_landed"] for b in real["batches"]):
-        village_master.transform(paths, warehouse)  # else another test built it already
+        village_master.refresh_marts(paths, warehouse)  # else another test built it already
     with psycopg.connect(warehouse.url(), autocommit=True) as conn:
         before = {t: table_fingerprint(conn, t) for t in MARTS}
         first_new = conn.execute(
@@ -68,7 +68,7 @@ def scaled(warehouse, paths, landing, tmp_path_factory):
         unknown = gate.validate_batch(warehouse.url(), budget.batch_id)
         landed = village_master.land(warehouse, out)
         village_master.gate(warehouse, landed)
-        village_master.transform(paths, warehouse)
+        village_master.refresh_marts(paths, warehouse)
         known = gate.validate_batch(warehouse.url(), budget.batch_id)
         yield {"out": out, "before": before, "landed": landed, "unknown": unknown,
                "known": known}
@@ -80,6 +80,8 @@ def scaled(warehouse, paths, landing, tmp_path_factory):
             # by the supplement (test_synthetic_villages_are_current_and_flagged...).
             for table in MARTS:
                 conn.execute(f"delete from {table} where is_synthetic")
+                conn.execute(f"delete from {table.replace('marts.', 'marts_build.')} "
+                             "where is_synthetic")
 
 
 def test_generate_writes_the_supplement_outside_the_vendored_master(scaled):

@@ -103,3 +103,13 @@ def _shown(path: Path, landing: Path) -> str:
         return str(path.relative_to(landing))
     except ValueError:
         return str(path)
+
+
+def refresh_marts(paths: Paths, warehouse: PgUrl) -> dict:
+    """Build, audit and publish the region marts outside Airflow (tests, maintenance): what
+    the DAG's build_marts -> audit_marts -> publish_marts tasks do."""
+    from lumbung.pipelines.marts import audit
+
+    tables = transform(paths, warehouse)
+    audit(warehouse, tables)
+    return publish_marts(warehouse, tables)

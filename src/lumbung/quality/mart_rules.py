@@ -177,4 +177,47 @@ def mart_suites() -> tuple[SuiteSpec, ...]:
             _village_known(),
             _not_null("finding"),
         ),
+        mart_suite(
+            "mart_village_finance",
+            _unique_together("village_code", "fiscal_year"),
+            _village_known(),
+            s._in_set("submission_format", ["siskeudes", "flat"]),
+            s._no_rows(
+                "APBDes identities hold",
+                """
+                select village_code, fiscal_year, surplus_deficit_realised, net_financing_realised,
+                    silpa_realised
+                from {batch}
+                where surplus_deficit_budget <> revenue_budget - spending_budget
+                    or surplus_deficit_realised <> revenue_realised - spending_realised
+                    or net_financing_budget
+                        <> financing_receipts_budget - financing_expenditure_budget
+                    or net_financing_realised
+                        <> financing_receipts_realised - financing_expenditure_realised
+                    or silpa_budget <> surplus_deficit_budget + net_financing_budget
+                    or silpa_realised <> surplus_deficit_realised + net_financing_realised
+                """,
+                "surplus/deficit = revenue - spending; net financing = 6.1 - 6.2; "
+                "SiLPA = surplus/deficit + net financing (budget and realised)",
+            ),
+            s._no_rows(
+                "no negative amounts",
+                """
+                select village_code, fiscal_year, revenue_budget, spending_budget
+                from {batch}
+                where least(dana_desa_budget, revenue_budget, spending_budget,
+                    revenue_realised, spending_realised) < 0
+                """,
+                "revenue and spending, budgeted or realised, are never negative",
+            ),
+            s._no_rows(
+                "realised spending within budget",
+                """
+                select village_code, fiscal_year, spending_budget, spending_realised
+                from {batch} where spending_realised > spending_budget
+                """,
+                "villages rarely spend more than budgeted: worth a look when they do",
+                s.WARNING,
+            ),
+        ),
     )
