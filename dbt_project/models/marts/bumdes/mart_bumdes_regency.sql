@@ -238,10 +238,11 @@ final as (
         -- the same tolerance as for one desa, on the regency's compared totals
         case
             when desa_compared_count > 0
-                then abs(compared_pades_contribution_reported - compared_apbdes_4_1_1_realised)
-                > {{ bumdes_pades_tolerance(
-                    'compared_pades_contribution_reported', 'compared_apbdes_4_1_1_realised'
-                ) }}
+                then
+                    abs(compared_pades_contribution_reported - compared_apbdes_4_1_1_realised)
+                    > {{ bumdes_pades_tolerance(
+                        'compared_pades_contribution_reported', 'compared_apbdes_4_1_1_realised'
+                    ) }}
         end as is_pades_discrepancy,
         desa_with_pades_discrepancy_count::integer as desa_with_pades_discrepancy_count,
         desa_reported_without_apbdes_count::integer as desa_reported_without_apbdes_count,
