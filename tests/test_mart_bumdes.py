@@ -28,15 +28,22 @@ from lumbung.sources.tabular import parse_id_number
 
 REGENCY = "1812"  # Tulang Bawang Barat: desa and kelurahan, a Siskeudes zip
 YEAR = 2025
-# The chart of accounts seed is no parent of the marts, but the APBDes staging tests that
-# this selection runs check codes against it.
-MARTS_SELECT = ("ref_apbdes_accounts +mart_bumdes+ +mart_bumdes_regency+ "
-                "+mart_financial_access+")
+MARTS_SELECT = ("+mart_bumdes+ +mart_bumdes_regency+ +mart_financial_access+ "
+                "+mart_financial_access_regency+")
+# The models upstream are rebuilt, as the marts read them, but not tested again: each
+# source's own DAG and test module tests its staging (about 300 tests, half a minute).
+UPSTREAM_TESTS = [
+    *(f"resource_type:{kind},path:models/{folder}"
+      for kind in ("test", "unit_test")
+      for folder in ("staging", "intermediate/kemendagri", "marts/core")),
+    "path:tests",  # singular tests
+]
 
 
 def build_marts(paths: Paths, warehouse: PgUrl) -> list[str]:
-    """Build the BUMDes and financial access marts with everything upstream and their tests."""
-    return run_dbt(paths, warehouse, "build", "--select", MARTS_SELECT)
+    """Build the BUMDes and financial access marts, everything upstream, and their tests."""
+    return run_dbt(paths, warehouse, "build", "--select", MARTS_SELECT,
+                   "--exclude", *UPSTREAM_TESTS)
 
 
 def land_and_gate(paths: Paths, warehouse: PgUrl, landing: Path) -> None:
@@ -246,9 +253,12 @@ def test_financial_access_per_village(built, db):
     for row in _sheet(report, "Agen Laku Pandai"):
         agents[row["Kode Desa"].replace(".", "")] += row["Jumlah Agen"]
     offices: dict[str, int] = defaultdict(int)
+    atms: dict[str, int] = defaultdict(int)
     for row in _sheet(report, "Kantor Bank dan ATM"):
-        offices[row["Kode Kecamatan"].replace(".", "")] += sum(
-            row[k] for k in ("Kantor Cabang", "Kantor Cabang Pembantu", "Kantor Kas", "ATM"))
+        district = row["Kode Kecamatan"].replace(".", "")
+        offices[district] += sum(
+            row[k] for k in ("Kantor Cabang", "Kantor Cabang Pembantu", "Kantor Kas"))
+        atms[district] += row["ATM"]
     kur: dict[str, Decimal] = defaultdict(Decimal)
     for path in sorted((built / "ojk" / "kur").rglob(f"*{YEAR}Q*.xlsx")):
         for row in _sheet(path, "KUR per Kecamatan"):
@@ -263,14 +273,28 @@ def test_financial_access_per_village(built, db):
         district = village[:6]
         assert str(as_of) == f"{YEAR}-12-01"
         assert agent_count == agents.get(village, 0)
-        assert without == (agents.get(village, 0) == 0 and offices.get(district, 0) == 0)
+        assert without == (agents.get(village, 0) == 0 and offices.get(district, 0) == 0
+                           and atms.get(district, 0) == 0)
         assert (kur_amount, quarters) == (kur.get(district, Decimal(0)), 4)
     without_agent = {v for v, r in rows.items() if r[1] == 0}
     assert kelurahan <= without_agent and 0 < len(without_agent) < len(rows)
 
+    districts = {v[:6] for v in rows}
+    regency = db.execute(
+        "select village_count, villages_with_agent_count, laku_pandai_agent_count, "
+        "district_count, bank_office_count, atm_count, kur_disbursed_amount "
+        "from marts.mart_financial_access_regency where regency_code = %s "
+        "and access_year = %s", (REGENCY, YEAR)).fetchone()
+    assert regency == (
+        len(rows), len(rows) - len(without_agent), sum(agents.values()), len(districts),
+        sum(offices[d] for d in districts), sum(atms[d] for d in districts),
+        sum(kur.get(d, Decimal(0)) for d in districts),
+    )
+
 
 def test_marts_carry_column_comments_and_the_bi_role_reads_them(built, db):
-    for table in ("mart_bumdes", "mart_bumdes_regency", "mart_financial_access"):
+    for table in ("mart_bumdes", "mart_bumdes_regency", "mart_financial_access",
+                  "mart_financial_access_regency"):
         missing = db.execute(
             "select a.attname from pg_attribute a join pg_class c on c.oid = a.attrelid "
             "join pg_namespace n on n.oid = c.relnamespace where n.nspname = 'marts' "
