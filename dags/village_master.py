@@ -52,14 +52,34 @@ def village_master():
 
         return gate(warehouse_from_connection(), landed)
 
-    @task(outlets=[DIM_REGION, DIM_VILLAGE])
-    def build_marts() -> None:
-        """dbt build of the region staging models and marts, with their tests."""
+    @task
+    def build_marts() -> list[str]:
+        """dbt build of the region staging models and marts, with their tests, into the
+        build schema (BI users cannot see it)."""
         from lumbung.airflow_tasks import warehouse_from_connection
         from lumbung.config import Paths
         from lumbung.pipelines.village_master import transform
 
-        transform(Paths.from_env(), warehouse_from_connection())
+        return transform(Paths.from_env(), warehouse_from_connection())
+
+    @task(retries=0)
+    def audit_marts(tables: list[str]) -> list[str]:
+        """Great Expectations suite of every built mart, in the build schema: a critical
+        failure stops the run here, before anything is published."""
+        from lumbung.airflow_tasks import warehouse_from_connection
+        from lumbung.pipelines.marts import audit
+
+        audit(warehouse_from_connection(), tables)
+        return tables
+
+    @task(retries=0, outlets=[DIM_REGION, DIM_VILLAGE])
+    def publish_marts(tables: list[str], **context) -> dict:
+        """Copy the audited marts into ``marts`` in one transaction."""
+        from lumbung.airflow_tasks import warehouse_from_connection
+        from lumbung.pipelines.village_master import publish_marts as publish
+
+        return publish(warehouse_from_connection(), tables,
+                       dag_id=context["dag"].dag_id, run_id=context["run_id"])
 
     @task
     def report_published() -> dict:
@@ -71,7 +91,9 @@ def village_master():
 
     landed = land_region_files()
     bootstrap_warehouse() >> landed
-    quality_gate(landed) >> build_marts() >> report_published()
+    built = build_marts()
+    quality_gate(landed) >> built
+    publish_marts(audit_marts(built)) >> report_published()
 
 
 village_master()

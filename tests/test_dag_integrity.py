@@ -60,3 +60,22 @@ def test_dag_files_import_nothing_heavy():
                 assert line.startswith(allowed) and "lumbung" not in line, (
                     f"{path.name}: top-level import {line!r} (import inside tasks instead)"
                 )
+
+
+def _assets(condition) -> set[str]:
+    """URIs in an asset condition (an Asset, or AssetAny/AssetAll of them)."""
+    if hasattr(condition, "objects"):
+        return set().union(*(_assets(c) for c in condition.objects))
+    return {condition.uri}
+
+
+def test_marts_dag_follows_every_source_dag(dagbag):
+    """The transform DAG is scheduled on every asset the source DAGs produce."""
+    marts = dagbag.dags["smart_village_marts"]
+    produced = {
+        outlet.uri
+        for dag in dagbag.dags.values() if dag.dag_id != "smart_village_marts"
+        for t in dag.tasks for outlet in t.outlets
+    }
+    assert produced, "no source DAG declares outlets"
+    assert produced == _assets(marts.schedule)

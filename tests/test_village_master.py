@@ -172,6 +172,7 @@ def test_bi_role_reads_marts_only(first_run, paths, warehouse):
             "select * from raw.kemendagri_villages limit 1",
             "select * from audit.load_batches limit 1",
             "select * from staging.stg_kemendagri__villages limit 1",
+            "select * from marts_build.dim_village limit 1",
             "delete from marts.dim_village",
             "insert into marts.dim_region (region_code) values ('x')",
             "create table marts.x (a int)",

@@ -29,6 +29,7 @@ DAG_ORDER: tuple[str, ...] = (
     "apbdes",
     "bumdes",
     "ojk_financial_access",
+    "smart_village_marts",
 )
 # The generated source each DAG lands (village_master lands the vendored region master).
 DAG_SOURCE: dict[str, str] = {
@@ -56,6 +57,7 @@ class RunSummary:
     published: dict[str, int]
     batches: list[tuple]
     quality_docs: str | None
+    publications: list[tuple] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -71,6 +73,11 @@ class RunSummary:
                 lines.extend("    " + ln for ln in d.error.splitlines())
         if not self.ok:
             lines.append("A failed run publishes nothing: the marts keep the last good version.")
+        if self.publications:
+            lines.append("Last publication of each publishing DAG (audit.publications):")
+            for dag_id, publication_id, published_at, tables in self.publications:
+                lines.append(f"  {dag_id:<24} #{publication_id} at {published_at:%Y-%m-%d %H:%M:%S}"
+                             f" UTC: {len(tables)} table(s)")
         lines.append("Published (schema marts):")
         for table, rows in self.published.items():
             lines.append(f"  {table:<40} {rows:>10,} rows")
@@ -174,6 +181,14 @@ def summarise(paths: Paths, warehouse: PgUrl, dags: list[DagOutcome]) -> RunSumm
             )
         ]
         published = {f"marts.{t}": count_rows(conn, f"marts.{t}") for t in tables}
+        publications = conn.execute(
+            """
+            select distinct on (dag_id) dag_id, publication_id,
+                published_at at time zone 'UTC', tables
+            from audit.publications where dag_id is not null
+            order by dag_id, publication_id desc
+            """
+        ).fetchall()
         batches = conn.execute(
             """
             select source, status, count(*), coalesce(sum(rows_received), 0),
@@ -188,6 +203,7 @@ def summarise(paths: Paths, warehouse: PgUrl, dags: list[DagOutcome]) -> RunSumm
         published=published,
         batches=batches,
         quality_docs=str(index) if index.exists() else None,
+        publications=publications,
     )
 
 

@@ -14,8 +14,8 @@ import psycopg
 
 from lumbung.config import Paths, PgUrl
 from lumbung.db import count_rows
-from lumbung.dbt_runner import run_dbt
 from lumbung.landing import BatchOutcome, land_csv
+from lumbung.publish import build, publish
 from lumbung.sources import kemendagri
 
 log = logging.getLogger(__name__)
@@ -80,9 +80,17 @@ def gate(warehouse: PgUrl, landed: dict) -> dict:
     return {"batches_checked": checked, "warnings": warnings}
 
 
-def transform(paths: Paths, warehouse: PgUrl) -> None:
-    """Build the region staging models and marts (dbt build: models, seeds and tests)."""
-    run_dbt(paths, warehouse, "build", "--select", DBT_SELECT)
+def transform(paths: Paths, warehouse: PgUrl) -> list[str]:
+    """Build the region staging models and marts (dbt build: models, seeds and tests) into
+    the build schema; returns the mart tables built, for :func:`publish_marts`."""
+    return build(paths, warehouse, DBT_SELECT)
+
+
+def publish_marts(
+    warehouse: PgUrl, tables: list[str], dag_id: str | None = None, run_id: str | None = None
+) -> dict:
+    """Publish the audited region marts into ``marts`` in one transaction."""
+    return publish(warehouse, tables, dag_id=dag_id, run_id=run_id).to_dict()
 
 
 def published_counts(warehouse: PgUrl, tables: tuple[str, ...] = PUBLISHED) -> dict[str, int]:

@@ -162,6 +162,9 @@ def _line_note(lines: list[Any]) -> str:
 def _column_examples(result: dict, duplicates: bool) -> list[str]:
     """Distinct offending values, each with the CSV lines it is on."""
     values = result.get("unexpected_list") or result.get("partial_unexpected_list") or []
+    # Multi-column rules list each offending row as a dict of its values.
+    values = [", ".join(f"{k} {v}" for k, v in x.items()) if isinstance(x, dict) else x
+              for x in values]
     index_list = result.get("unexpected_index_list") or result.get("partial_unexpected_index_list")
     distinct = list(dict.fromkeys(values))
     if duplicates:

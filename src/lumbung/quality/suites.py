@@ -21,6 +21,7 @@ import yaml
 from lumbung.quality.apbdes_rules import apbdes_suites
 from lumbung.quality.bumdes_rules import bumdes_suites
 from lumbung.quality.idm_rules import idm_suite
+from lumbung.quality.mart_rules import mart_suites
 from lumbung.quality.ojk_rules import ojk_suites
 from lumbung.quality.survey_rules import survey_suite
 
@@ -43,6 +44,8 @@ RESULT_FORMAT: dict[str, Any] = {
     "unexpected_index_column_names": [ROW_NUMBER],
     "return_unexpected_index_query": False,
 }
+# Marts have no CSV line to point at and may be large: a sample of unexpected values.
+MART_RESULT_FORMAT: dict[str, Any] = {"result_format": "SUMMARY"}
 
 # Lampung lies within about 3.7-6.2 S and 103.6-105.9 E (islands of the Sunda Strait
 # included); the box adds a margin so only misplaced or swapped coordinates are flagged.
@@ -88,10 +91,13 @@ class SuiteSpec:
     dataset: str
     name: str
     rules: tuple[Rule, ...]
+    # A batch suite reads its gate view audit.gate_<name>; a mart suite names its table.
+    schema: str = GATE_SCHEMA
+    table: str | None = None
 
     @property
     def view(self) -> str:
-        return f"gate_{self.name}"
+        return self.table or f"gate_{self.name}"
 
     @property
     def label(self) -> str:
@@ -300,6 +306,7 @@ SUITES: tuple[SuiteSpec, ...] = (
     survey_suite(),  # Smart Village survey responses (quality.survey_rules)
     *bumdes_suites(),  # BUMDes registry pages and yearly reports (quality.bumdes_rules)
     *ojk_suites(),  # OJK access reports and KUR per district (quality.ojk_rules)
+    *mart_suites(),  # every published mart, audited in the build schema (quality.mart_rules)
 )
 
 
@@ -348,7 +355,7 @@ def project_config() -> dict[str, Any]:
             "type": "table",
             "id": stable_id("asset", spec.name),
             "table_name": spec.view,
-            "schema_name": GATE_SCHEMA,
+            "schema_name": spec.schema,
             "batch_metadata": {"source": spec.source, "dataset": spec.dataset},
             "batch_definitions": {
                 BATCH_DEFINITION: {
@@ -466,7 +473,7 @@ def write_context(project_root: Path) -> Path:
                         name="update_data_docs", site_names=[DOCS_SITE]
                     )
                 ],
-                result_format=RESULT_FORMAT,
+                result_format=RESULT_FORMAT if spec.schema == GATE_SCHEMA else MART_RESULT_FORMAT,
             )
         )
     _pin_ids(gx_dir)

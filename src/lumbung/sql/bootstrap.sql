@@ -148,3 +148,17 @@ revoke create on schema public from public;
 grant usage on schema marts to lumbung_bi;
 grant select on all tables in schema marts to lumbung_bi;
 alter default privileges in schema marts grant select on tables to lumbung_bi;
+
+-- Write-audit-publish: dbt builds the marts here; only audited tables are copied into
+-- marts (lumbung.publish), so BI users never see a half-built or failed build.
+create schema if not exists marts_build;
+revoke all on schema marts_build from lumbung_bi;
+
+-- One row per publication of audited marts (one transaction each).
+create table if not exists audit.publications (
+    publication_id bigserial primary key,
+    dag_id text,
+    run_id text,
+    published_at timestamptz not null default now(),
+    tables jsonb not null
+);

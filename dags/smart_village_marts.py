@@ -1,0 +1,96 @@
+"""Staging -> Smart Village indicator marts, by write-audit-publish.
+
+Runs whenever a source DAG has refreshed what the marts read (Airflow Assets: the region
+marts, IDM, survey, APBDes, BUMDes and OJK staging), so the marts follow the sources
+without a clock of their own. dbt builds the intermediate models and every indicator mart,
+with their tests and the indicator catalogue seed, into the build schema ``marts_build``
+(BI users cannot read it); only when that audit passes are the tables copied into
+``marts`` in one transaction. A failed audit publishes nothing: the previous good version
+stays published.
+
+Thin on purpose: each task calls one function of ``lumbung.pipelines.marts``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from airflow.sdk import Asset, dag, task
+
+# The source DAGs' outlets (same URIs = same assets).
+SOURCES = (
+    Asset("lumbung://warehouse/marts/dim_region"),
+    Asset("lumbung://warehouse/marts/dim_village"),
+    Asset("lumbung://warehouse/staging/stg_idm__indicator_scores"),
+    Asset("lumbung://warehouse/staging/stg_idm__published_index"),
+    Asset("lumbung://warehouse/staging/stg_survey__responses"),
+    Asset("lumbung://warehouse/staging/apbdes"),
+    Asset("lumbung://warehouse/staging/stg_bumdes__registry"),
+    Asset("lumbung://warehouse/staging/stg_bumdes__units"),
+    Asset("lumbung://warehouse/staging/stg_bumdes__annual_reports"),
+    Asset("lumbung://warehouse/staging/stg_ojk__access_points"),
+    Asset("lumbung://warehouse/staging/stg_ojk__kur_district_quarter"),
+)
+INDICATOR_MARTS = Asset("lumbung://warehouse/marts/indicators")
+
+
+def _any(assets: tuple[Asset, ...]):
+    condition = assets[0]
+    for asset in assets[1:]:
+        condition = condition | asset
+    return condition
+
+
+@dag(
+    dag_id="smart_village_marts",
+    schedule=_any(SOURCES),
+    start_date=datetime(2025, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    tags=["lumbung", "marts", "smart-village"],
+    default_args={"owner": "lumbung-data-engineering", "retries": 1,
+                  "retry_delay": timedelta(minutes=5)},
+    doc_md=__doc__,
+)
+def smart_village_marts():
+    @task(retries=0)
+    def build_marts() -> list[str]:
+        """dbt build (models, seeds, tests) of the intermediate models and the indicator
+        marts into the build schema; a failing test stops the run before publishing."""
+        from lumbung.airflow_tasks import warehouse_from_connection
+        from lumbung.config import Paths
+        from lumbung.pipelines.marts import transform
+
+        return transform(Paths.from_env(), warehouse_from_connection())
+
+    @task(retries=0)
+    def audit_marts(tables: list[str]) -> list[str]:
+        """Great Expectations suite of every built mart, in the build schema: a critical
+        failure stops the run here, before anything is published."""
+        from lumbung.airflow_tasks import warehouse_from_connection
+        from lumbung.pipelines.marts import audit
+
+        audit(warehouse_from_connection(), tables)
+        return tables
+
+    @task(retries=0, outlets=[INDICATOR_MARTS])
+    def publish_marts(tables: list[str], **context) -> dict:
+        """Copy the audited marts into ``marts`` in one transaction."""
+        from lumbung.airflow_tasks import warehouse_from_connection
+        from lumbung.pipelines.marts import publish_marts as publish
+
+        return publish(warehouse_from_connection(), tables,
+                       dag_id=context["dag"].dag_id, run_id=context["run_id"])
+
+    @task
+    def report_published() -> dict:
+        """Row counts of every published mart, for the run log."""
+        from lumbung.airflow_tasks import warehouse_from_connection
+        from lumbung.pipelines.marts import published_counts
+
+        return published_counts(warehouse_from_connection())
+
+    publish_marts(audit_marts(build_marts())) >> report_published()
+
+
+smart_village_marts()

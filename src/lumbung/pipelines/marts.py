@@ -1,0 +1,63 @@
+"""The indicator marts pipeline: build every mart from staging, audit it, publish it.
+
+Each function is one task of the ``smart_village_marts`` DAG, which runs whenever a source
+DAG has refreshed its staging models (Airflow Assets). dbt builds the intermediate models
+and the marts (with their tests and the seeds they use: the indicator catalogue) into the
+build schema; only audited tables are published into ``marts``, in one transaction
+(``lumbung.publish``). The region marts ``dim_region`` / ``dim_village`` are published by the
+``village_master`` DAG and are not rebuilt here.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import psycopg
+
+from lumbung.config import Paths, PgUrl
+from lumbung.db import count_rows
+from lumbung.publish import PUBLISHED_SCHEMA, build, publish
+
+log = logging.getLogger(__name__)
+
+DBT_SELECT = ("path:models/intermediate", "path:models/marts", "resource_type:seed")
+DBT_EXCLUDE = ("path:models/marts/core", "path:models/intermediate/kemendagri")
+
+
+def transform(paths: Paths, warehouse: PgUrl) -> list[str]:
+    """dbt build of the intermediate models, marts and seeds into the build schema; returns
+    the mart tables built (dbt's tests on them passed, or this raised)."""
+    return build(paths, warehouse, *DBT_SELECT, "--exclude", *DBT_EXCLUDE)
+
+
+def audit(warehouse: PgUrl, tables: list[str]) -> dict:
+    """Each built mart's suite in the build schema (``lumbung.quality.mart_gate``): a
+    critical failure raises GateFailed and nothing is published; warnings are returned."""
+    from lumbung.quality.mart_gate import audit_marts
+
+    results = audit_marts(warehouse.url(), tables)
+    return {
+        "audited": [r.dataset for r in results],
+        "warnings": [w.describe() for r in results for w in r.warnings],
+    }
+
+
+def publish_marts(
+    warehouse: PgUrl, tables: list[str], dag_id: str | None = None, run_id: str | None = None
+) -> dict:
+    """Publish the audited marts into ``marts`` in one transaction."""
+    if not tables:
+        log.warning("no mart was built: nothing to publish")
+        return {"publication_id": None, "tables": {}}
+    return publish(warehouse, tables, dag_id=dag_id, run_id=run_id).to_dict()
+
+
+def published_counts(warehouse: PgUrl) -> dict[str, int]:
+    with psycopg.connect(warehouse.url()) as conn:
+        tables = [
+            r[0] for r in conn.execute(
+                "select table_name from information_schema.tables where table_schema = %s "
+                "order by table_name", (PUBLISHED_SCHEMA,))
+        ]
+        return {f"{PUBLISHED_SCHEMA}.{t}": count_rows(conn, f"{PUBLISHED_SCHEMA}.{t}")
+                for t in tables}

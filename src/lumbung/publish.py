@@ -1,0 +1,167 @@
+"""Write-audit-publish for the marts.
+
+dbt builds every mart into the build schema ``marts_build``, which BI users cannot read;
+its tests (and the mart quality gate) audit it there. Only then does :func:`publish` copy
+the audited tables into ``marts`` in ONE transaction: BI users see either the previous
+version of every table or the new version of every table, never a mix, and a build that
+fails its audit, or a process killed between build and publish, leaves ``marts`` as it was.
+
+Rows are replaced with ``delete`` + ``insert`` so that readers are never blocked and keep
+seeing the previous rows until the commit (MVCC); a table whose columns changed is
+recreated instead. Every publication is recorded in ``audit.publications``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import sql
+
+from lumbung.config import Paths, PgUrl
+
+log = logging.getLogger(__name__)
+
+BUILD_SCHEMA = "marts_build"
+PUBLISHED_SCHEMA = "marts"
+BI_ROLE = "lumbung_bi"
+
+
+class PublishRefused(RuntimeError):
+    """A table asked to be published is not in the build schema."""
+
+
+@dataclass(frozen=True)
+class Published:
+    tables: dict[str, int]
+    publication_id: int
+
+    def to_dict(self) -> dict:
+        return {"publication_id": self.publication_id, "tables": self.tables}
+
+
+def built_marts(paths: Paths) -> list[str]:
+    """Tables that the last dbt invocation built successfully in the build schema, from its
+    ``run_results.json`` (read right after the build, by the task that ran it)."""
+    results = json.loads((paths.dbt_target / "run_results.json").read_text(encoding="utf-8"))
+    marker = f'"{BUILD_SCHEMA}".'
+    tables = []
+    for result in results["results"]:
+        relation = result.get("relation_name") or ""
+        if (result["unique_id"].startswith("model.") and result["status"] == "success"
+                and marker in relation):
+            tables.append(relation.split(".")[-1].strip('"'))
+    return sorted(tables)
+
+
+def build(paths: Paths, warehouse: PgUrl, *select: str) -> list[str]:
+    """``dbt build`` (models, seeds, tests) of the selection into the build schema; returns
+    the mart tables it built, to be published once audited."""
+    from lumbung.dbt_runner import run_dbt
+
+    run_dbt(paths, warehouse, "build", "--select", *select)
+    return built_marts(paths)
+
+
+def _columns(conn: psycopg.Connection, schema: str, table: str) -> list[tuple[str, str]]:
+    return conn.execute(
+        """
+        select a.attname, format_type(a.atttypid, a.atttypmod)
+        from pg_attribute as a
+        where a.attrelid = to_regclass(format('%%I.%%I', %s::text, %s::text))
+          and a.attnum > 0 and not a.attisdropped
+        order by a.attnum
+        """,
+        (schema, table),
+    ).fetchall()
+
+
+def _copy_comments(conn: psycopg.Connection, table: str) -> None:
+    """Descriptions follow the table (dbt persists them on the build tables)."""
+    live = sql.Identifier(PUBLISHED_SCHEMA, table)
+    comment = conn.execute(
+        "select obj_description(to_regclass(%s), 'pg_class')", (f"{BUILD_SCHEMA}.{table}",)
+    ).fetchone()[0]
+    conn.execute(sql.SQL("comment on table {} is {}").format(live, sql.Literal(comment)))
+    for column, text in conn.execute(
+        """
+        select a.attname, col_description(a.attrelid, a.attnum)
+        from pg_attribute as a
+        where a.attrelid = to_regclass(%s) and a.attnum > 0 and not a.attisdropped
+        """,
+        (f"{BUILD_SCHEMA}.{table}",),
+    ).fetchall():
+        conn.execute(sql.SQL("comment on column {}.{} is {}").format(
+            live, sql.Identifier(column), sql.Literal(text)))
+
+
+def _publish_table(conn: psycopg.Connection, table: str) -> int:
+    build, live = sql.Identifier(BUILD_SCHEMA, table), sql.Identifier(PUBLISHED_SCHEMA, table)
+    built_columns = _columns(conn, BUILD_SCHEMA, table)
+    if not built_columns:
+        raise PublishRefused(f"{BUILD_SCHEMA}.{table} does not exist: nothing to publish")
+    if _columns(conn, PUBLISHED_SCHEMA, table) == built_columns:
+        conn.execute(sql.SQL("delete from {}").format(live))
+    else:
+        # New table, or its contract changed: recreate it (constraints and comments too).
+        conn.execute(sql.SQL("drop table if exists {}").format(live))
+        conn.execute(sql.SQL("create table {} (like {} including all)").format(live, build))
+        conn.execute(sql.SQL("grant select on {} to {}").format(
+            live, sql.Identifier(BI_ROLE)))
+    rows = conn.execute(
+        sql.SQL("insert into {} select * from {}").format(live, build)
+    ).rowcount
+    _copy_comments(conn, table)
+    return rows
+
+
+def publish(
+    warehouse: PgUrl,
+    tables: list[str],
+    dag_id: str | None = None,
+    run_id: str | None = None,
+    before_commit=None,
+) -> Published:
+    """Copy the audited build tables into ``marts`` in one transaction and record it.
+
+    ``before_commit`` is called inside the transaction after the copies (tests use it to
+    end the process there, as a crash would).
+    """
+    if not tables:
+        raise PublishRefused("no audited table to publish")
+    counts: dict[str, int] = {}
+    with psycopg.connect(warehouse.url()) as conn, conn.transaction():
+        # One publication at a time: two DAGs publishing together must not interleave.
+        conn.execute("select pg_advisory_xact_lock(hashtext('lumbung.publish'))")
+        for table in tables:
+            counts[table] = _publish_table(conn, table)
+            log.info("publishing %s.%s: %d rows", PUBLISHED_SCHEMA, table, counts[table])
+        publication_id = conn.execute(
+            """
+            insert into audit.publications (dag_id, run_id, tables)
+            values (%s, %s, %s) returning publication_id
+            """,
+            (dag_id, run_id, json.dumps(counts)),
+        ).fetchone()[0]
+        if before_commit is not None:
+            before_commit()
+    for table in tables:
+        with psycopg.connect(warehouse.url(), autocommit=True) as conn:
+            conn.execute(sql.SQL("analyze {}").format(sql.Identifier(PUBLISHED_SCHEMA, table)))
+    log.info("published %d table(s) to %s in one transaction (publication %d)",
+             len(tables), PUBLISHED_SCHEMA, publication_id)
+    return Published(tables=counts, publication_id=publication_id)
+
+
+def last_publication(warehouse: PgUrl, dag_id: str) -> dict | None:
+    with psycopg.connect(warehouse.url()) as conn:
+        row = conn.execute(
+            "select publication_id, published_at, tables from audit.publications "
+            "where dag_id = %s order by publication_id desc limit 1",
+            (dag_id,),
+        ).fetchone()
+    if row is None:
+        return None
+    return {"publication_id": row[0], "published_at": row[1].isoformat(), "tables": row[2]}

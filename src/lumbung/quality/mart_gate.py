@@ -1,0 +1,98 @@
+"""The mart audit of write-audit-publish: each built mart's suite, run in the build schema.
+
+``audit_marts`` runs the checkpoint of every mart a dbt build produced (suites in
+``lumbung.quality.mart_rules``) and raises ``GateFailed`` naming the mart, the rule and
+example values when a critical rule fails, so the publish task never runs and ``marts`` keeps
+its previous version. A mart without a suite is not published either.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from lumbung.config import Paths
+from lumbung.quality.gate import (
+    GateFailed,
+    GateResult,
+    _quiet_gx,
+    _run_checkpoint,
+    gx_connection_string,
+    rule_failures,
+)
+from lumbung.quality.mart_rules import SOURCE, suite_name
+from lumbung.quality.suites import MAX_ROWS, MIN_ROWS, suite_for
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class MartResult(GateResult):
+    """A mart's verdict; reads like a batch's, naming the built table instead of a file."""
+
+    def message(self) -> str:
+        head = f"{self.file_path} ({self.label})"
+        if self.passed:
+            text = f"{head}: passed {self.evaluated} expectation(s)"
+            if self.warnings:
+                text += f" with {len(self.warnings)} warning(s): " + "; ".join(
+                    w.describe() for w in self.warnings)
+            return text
+        return f"{head}: " + "; ".join(f.describe() for f in self.failures + self.warnings)
+
+
+def validate_mart(
+    warehouse_url: str, table: str, *, context_dir: Path | None = None,
+    docs_dir: Path | None = None,
+) -> MartResult:
+    """Run the mart's suite on its build table; raises KeyError when it has no suite."""
+    started = time.monotonic()
+    paths = Paths.from_env()
+    spec = suite_for(SOURCE, table)
+    bounds = {MIN_ROWS: 1, MAX_ROWS: None}
+    validation, index = _run_checkpoint(
+        spec, gx_connection_string(warehouse_url), context_dir or paths.expectations / "gx",
+        docs_dir or paths.gx_docs, bounds, run_name=f"mart-{table}",
+    )
+    failures, warnings = rule_failures(validation, spec)
+    return MartResult(
+        batch_id=0,
+        dataset=table,
+        file_path=f"{spec.schema}.{table}",
+        passed=not failures,
+        failures=failures,
+        warnings=warnings,
+        source=SOURCE,
+        label=f"mart audit {suite_name(table)}",
+        evaluated=validation.get("statistics", {}).get("evaluated_expectations", 0),
+        row_bounds=bounds,
+        docs_index=index,
+        seconds=round(time.monotonic() - started, 3),
+    )
+
+
+def audit_marts(warehouse_url: str, tables: list[str]) -> list[MartResult]:
+    """Audit every built mart; raise GateFailed (after checking all) if any may not be
+    published. Warnings are logged and returned: they do not stop publication."""
+    with _quiet_gx():
+        import great_expectations  # noqa: F401
+
+    problems: list[str] = []
+    results: list[MartResult] = []
+    for table in tables:
+        try:
+            result = validate_mart(warehouse_url, table)
+        except KeyError:
+            problems.append(f"marts_build.{table}: no audit suite (add one in "
+                            "lumbung.quality.mart_rules); not published")
+            continue
+        results.append(result)
+        log.info("mart audit: %s", result.message())
+        if not result.passed:
+            problems.append(result.message())
+    if problems:
+        log.error("mart audit failed: nothing is published; marts keep the last good version")
+        raise GateFailed(problems)
+    return results

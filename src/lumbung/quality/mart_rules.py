@@ -1,0 +1,128 @@
+"""The audit rules of the published marts (source ``marts``), checked in the build schema.
+
+dbt builds every mart into ``marts_build``; before ``lumbung.publish`` copies a mart into
+``marts``, its suite here must pass (write-audit-publish). dbt's own tests cover each
+model's grain; these suites are what auditors read in the data docs and in
+``audit.dq_results``, and they add what dbt's tests do not: a sudden drop of rows against the
+published version, and checks across marts and sources. A suite exists for every mart:
+``tests/test_mart_quality.py`` fails when a mart has none.
+
+``suites.py`` imports this module at its top; the rule builders are imported inside
+``mart_suites()`` to avoid an import cycle.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lumbung.quality.suites import Rule, SuiteSpec
+
+BUILD_SCHEMA = "marts_build"
+PUBLISHED_SCHEMA = "marts"
+SOURCE = "marts"
+DROP_TOLERATED = 0.9  # fewer than 90 % of the published rows is a sudden drop (warning)
+
+
+def suite_name(table: str) -> str:
+    return f"marts_{table}"
+
+
+def _rules():
+    from lumbung.quality import suites
+
+    return suites
+
+
+def _between(column: str, low: float, high: float) -> Rule:
+    s = _rules()
+    return s.Rule(f"{column} between {low} and {high}", "ExpectColumnValuesToBeBetween",
+                  {"column": column, "min_value": low, "max_value": high})
+
+
+def _not_null(column: str) -> Rule:
+    s = _rules()
+    return s.Rule(f"{column} present", "ExpectColumnValuesToNotBeNull", {"column": column})
+
+
+def _unique_together(*columns: str) -> Rule:
+    s = _rules()
+    return s.Rule(f"one row per {', '.join(columns)}", "ExpectCompoundColumnsToBeUnique",
+                  {"column_list": list(columns)})
+
+
+def _no_sudden_drop(table: str) -> Rule:
+    """Warn when the build has far fewer rows than the published version (planner
+    statistics of the published table: exact after each publication's ANALYZE)."""
+    s = _rules()
+    return s._no_rows(
+        "no sudden drop against the published version",
+        f"""
+        select count(*) as built_rows, max(p.published_rows) as published_rows
+        from {{batch}}
+        cross join (
+            select coalesce(max(c.reltuples), 0) as published_rows
+            from pg_class as c
+            inner join pg_namespace as n on c.relnamespace = n.oid
+            where n.nspname = '{PUBLISHED_SCHEMA}' and c.relname = '{table}'
+        ) as p
+        having count(*) < {DROP_TOLERATED} * max(p.published_rows)
+        """,
+        f"the build keeps at least {DROP_TOLERATED:.0%} of the rows published before",
+        s.WARNING,
+    )
+
+
+def _village_known(column: str = "village_code") -> Rule:
+    """Every village code of the mart is a village of the region master being published
+    with it (the build schema's dim_village)."""
+    s = _rules()
+    return s._no_rows(
+        f"{column} is a village of dim_village",
+        f"""
+        select m.{column}
+        from {{batch}} as m
+        where m.{column} is not null and not exists (
+            select 1 from {BUILD_SCHEMA}.dim_village as v where v.village_code = m.{column}
+        )
+        """,
+        f"{column} is a village code of the region master (dim_village)",
+    )
+
+
+def mart_suite(table: str, *rules: Rule) -> SuiteSpec:
+    s = _rules()
+    return s.SuiteSpec(
+        SOURCE, table, suite_name(table),
+        (*rules, s._row_count(), _no_sudden_drop(table)),
+        schema=BUILD_SCHEMA, table=table,
+    )
+
+
+def mart_suites() -> tuple[SuiteSpec, ...]:
+    s = _rules()
+    return (
+        mart_suite(
+            "dim_region",
+            s._unique("region_code"),
+            _not_null("region_name"),
+            s._in_set("region_level", ["province", "regency", "district"]),
+            s._matches("region_code", r"^\d{2}(\d{2}(\d{2})?)?$", "region_code format"),
+        ),
+        mart_suite(
+            "dim_village",
+            s._unique("village_key"),
+            _unique_together("village_code", "valid_from"),
+            s._matches("village_code", r"^\d{10}$", "village_code format"),
+            s._in_set("village_type", ["desa", "kelurahan"]),
+            s._no_rows(
+                "one current version per village",
+                """
+                select village_code, count(*) as current_versions
+                from {batch} where is_current
+                group by village_code having count(*) > 1
+                """,
+                "each village code has exactly one current version",
+            ),
+        ),
+    )
