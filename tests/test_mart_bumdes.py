@@ -22,9 +22,10 @@ import pytest
 from openpyxl import load_workbook
 
 from lumbung.config import Paths, PgUrl
-from lumbung.dbt_runner import run_dbt
 from lumbung.generate import GenerateConfig, generate
 from lumbung.pipelines import apbdes, bumdes, ojk, village_master
+from lumbung.pipelines.marts import audit, publish_marts
+from lumbung.publish import build
 from lumbung.sources.tabular import parse_id_number
 
 REGENCY = "1812"  # Tulang Bawang Barat: desa and kelurahan, a Siskeudes zip
@@ -42,9 +43,14 @@ UPSTREAM_TESTS = [
 
 
 def build_marts(paths: Paths, warehouse: PgUrl) -> list[str]:
-    """Build the BUMDes and financial access marts, everything upstream, and their tests."""
-    return run_dbt(paths, warehouse, "build", "--select", MARTS_SELECT,
-                   "--exclude", *UPSTREAM_TESTS)
+    """Write-audit-publish of the BUMDes and financial access marts, as the marts DAG does
+    for every mart: dbt builds them (and everything upstream) with their tests into the
+    build schema, their audit suites run there, and they are published into ``marts``."""
+    built = build(paths, warehouse, MARTS_SELECT, "--exclude", *UPSTREAM_TESTS)
+    # the region marts are published by their own DAG
+    tables = [t for t in built if t.startswith("mart_")]
+    publish_marts(warehouse, audit(warehouse, tables)["audited"])
+    return tables
 
 
 def land_and_gate(paths: Paths, warehouse: PgUrl, landing: Path) -> None:
@@ -56,7 +62,8 @@ def land_and_gate(paths: Paths, warehouse: PgUrl, landing: Path) -> None:
         # the APBDes gate collects its failures instead of raising them
         assert not gated.get("failures"), gated
         if pipeline is village_master and not _exists(warehouse, "marts.dim_village"):
-            pipeline.transform(paths, warehouse)
+            built = village_master.transform(paths, warehouse)
+            village_master.publish_marts(warehouse, audit(warehouse, built)["audited"])
 
 
 def _exists(warehouse: PgUrl, relation: str) -> bool:
@@ -84,7 +91,9 @@ def built(warehouse, paths, landing, generated):
         if "_rev" not in path.name:
             shutil.copy(path, target / path.name)
     land_and_gate(paths, warehouse, landing)
-    build_marts(paths, warehouse)
+    assert sorted(build_marts(paths, warehouse)) == [
+        "mart_bumdes", "mart_bumdes_regency", "mart_financial_access",
+        "mart_financial_access_regency"]
     return generated
 
 

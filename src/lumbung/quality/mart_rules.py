@@ -125,4 +125,31 @@ def mart_suites() -> tuple[SuiteSpec, ...]:
                 "each village code has exactly one current version",
             ),
         ),
+        # BUMDes Center and financial access (dbt tests check their rules in detail)
+        mart_suite(
+            "mart_bumdes",
+            _unique_together("bumdes_id", "report_year"),
+            _village_known(),
+            s._in_set("ranking_class", ["Perintis", "Pemula", "Berkembang", "Maju"]),
+            s._in_set("pades_reconciliation_status",
+                      ["consistent", "discrepancy", "no_apbdes", "no_bumdes_report"]),
+        ),
+        mart_suite(
+            "mart_bumdes_regency",
+            _unique_together("regency_code", "report_year"),
+            _between("desa_with_bumdes_share", 0, 1),
+            _between("desa_with_legal_entity_bumdes_share", 0, 1),
+        ),
+        mart_suite(
+            "mart_financial_access",
+            _unique_together("village_code", "access_year"),
+            _village_known(),
+            _not_null("laku_pandai_agent_count"),
+            _not_null("is_without_access_point"),
+        ),
+        mart_suite(
+            "mart_financial_access_regency",
+            _unique_together("regency_code", "access_year"),
+            _between("villages_with_agent_share", 0, 1),
+        ),
     )
