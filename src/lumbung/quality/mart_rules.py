@@ -75,15 +75,16 @@ def _no_sudden_drop(table: str) -> Rule:
 
 def _village_known(column: str = "village_code") -> Rule:
     """Every village code of the mart is a village of the region master being published
-    with it (the build schema's dim_village)."""
+    with it (the build schema's dim_village). GX puts ``{batch}`` in as an aliased
+    subquery (``(...) AS subselect``): the query gives it no alias of its own."""
     s = _rules()
     return s._no_rows(
         f"{column} is a village of dim_village",
         f"""
-        select m.{column}
-        from {{batch}} as m
-        where m.{column} is not null and not exists (
-            select 1 from {BUILD_SCHEMA}.dim_village as v where v.village_code = m.{column}
+        select {column}
+        from {{batch}}
+        where {column} is not null and {column} not in (
+            select v.village_code from {BUILD_SCHEMA}.dim_village as v
         )
         """,
         f"{column} is a village code of the region master (dim_village)",
