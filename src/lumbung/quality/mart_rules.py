@@ -76,15 +76,16 @@ def _no_sudden_drop(table: str) -> Rule:
 
 def _village_known(column: str = "village_code") -> Rule:
     """Every village code of the mart is a village of the region master being published
-    with it (the build schema's dim_village)."""
+    with it (the build schema's dim_village). GX puts ``{batch}`` in as an aliased
+    subquery (``(...) AS subselect``): the query gives it no alias of its own."""
     s = _rules()
     return s._no_rows(
         f"{column} is a village of dim_village",
         f"""
-        select m.{column}
-        from {{batch}} as m
-        where m.{column} is not null and not exists (
-            select 1 from {BUILD_SCHEMA}.dim_village as v where v.village_code = m.{column}
+        select {column}
+        from {{batch}}
+        where {column} is not null and {column} not in (
+            select v.village_code from {BUILD_SCHEMA}.dim_village as v
         )
         """,
         f"{column} is a village code of the region master (dim_village)",
@@ -219,5 +220,32 @@ def mart_suites() -> tuple[SuiteSpec, ...]:
                 "villages rarely spend more than budgeted: worth a look when they do",
                 s.WARNING,
             ),
+        ),
+        # BUMDes Center and financial access (dbt tests check their rules in detail)
+        mart_suite(
+            "mart_bumdes",
+            _unique_together("bumdes_id", "report_year"),
+            _village_known(),
+            s._in_set("ranking_class", ["Perintis", "Pemula", "Berkembang", "Maju"]),
+            s._in_set("pades_reconciliation_status",
+                      ["consistent", "discrepancy", "no_apbdes", "no_bumdes_report"]),
+        ),
+        mart_suite(
+            "mart_bumdes_regency",
+            _unique_together("regency_code", "report_year"),
+            _between("desa_with_bumdes_share", 0, 1),
+            _between("desa_with_legal_entity_bumdes_share", 0, 1),
+        ),
+        mart_suite(
+            "mart_financial_access",
+            _unique_together("village_code", "access_year"),
+            _village_known(),
+            _not_null("laku_pandai_agent_count"),
+            _not_null("is_without_access_point"),
+        ),
+        mart_suite(
+            "mart_financial_access_regency",
+            _unique_together("regency_code", "access_year"),
+            _between("villages_with_agent_share", 0, 1),
         ),
     )
