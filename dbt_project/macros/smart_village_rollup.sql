@@ -38,9 +38,7 @@ aggregated as (
 
     select
         year,
-        {% for column in area_columns -%}
-        {{ column }},
-        {% endfor -%}
+        {{ area_columns | join(', ') }},
         max(methodology_version) as methodology_version,
         count(*) as village_count,
         count(smart_village_index) as scored_village_count,
@@ -80,16 +78,15 @@ final as (
 
     select
         aggregated.year::integer as year,
-        {% for column in area_columns -%}
-        aggregated.{{ column }}::text as {{ column }},
-        {% endfor -%}
+        aggregated.{{ area_columns | join(', aggregated.') }},
         aggregated.methodology_version::text as methodology_version,
         aggregated.village_count::integer as village_count,
         aggregated.scored_village_count::integer as scored_village_count,
-        aggregated.mean_index::numeric as mean_index,
+        {{ smart_village_round('aggregated.mean_index') }} as mean_index,
         thresholds.status::text as category,
         thresholds.status_order::integer as category_order,
-        aggregated.population_weighted_index::numeric as population_weighted_index,
+        {{ smart_village_round('aggregated.population_weighted_index') }}
+            as population_weighted_index,
         aggregated.population_scored::bigint as population_scored,
         aggregated.population_known_village_count::integer as population_known_village_count,
         aggregated.sangat_tertinggal_count::integer as sangat_tertinggal_count,
@@ -98,24 +95,26 @@ final as (
         aggregated.maju_count::integer as maju_count,
         aggregated.mandiri_count::integer as mandiri_count,
         aggregated.unscored_count::integer as unscored_count,
-        aggregated.min_index::numeric as min_index,
-        aggregated.p25_index::numeric as p25_index,
-        aggregated.median_index::numeric as median_index,
-        aggregated.p75_index::numeric as p75_index,
-        aggregated.max_index::numeric as max_index,
-        aggregated.stddev_index::numeric as stddev_index,
-        aggregated.mean_a_institution::numeric as mean_a_institution,
-        aggregated.mean_b_infrastructure::numeric as mean_b_infrastructure,
-        aggregated.mean_c_service_delivery::numeric as mean_c_service_delivery,
-        aggregated.mean_d_technology_innovation::numeric as mean_d_technology_innovation,
-        aggregated.mean_e_societies::numeric as mean_e_societies,
-        aggregated.mean_f_economy::numeric as mean_f_economy,
-        aggregated.mean_completeness::numeric as mean_completeness
+        {{ smart_village_round('aggregated.min_index') }} as min_index,
+        {{ smart_village_round('aggregated.p25_index') }} as p25_index,
+        {{ smart_village_round('aggregated.median_index') }} as median_index,
+        {{ smart_village_round('aggregated.p75_index') }} as p75_index,
+        {{ smart_village_round('aggregated.max_index') }} as max_index,
+        {{ smart_village_round('aggregated.stddev_index') }} as stddev_index,
+        {{ smart_village_round('aggregated.mean_a_institution') }} as mean_a_institution,
+        {{ smart_village_round('aggregated.mean_b_infrastructure') }} as mean_b_infrastructure,
+        {{ smart_village_round('aggregated.mean_c_service_delivery') }} as mean_c_service_delivery,
+        {{ smart_village_round('aggregated.mean_d_technology_innovation') }} as mean_d_technology_innovation,
+        {{ smart_village_round('aggregated.mean_e_societies') }} as mean_e_societies,
+        {{ smart_village_round('aggregated.mean_f_economy') }} as mean_f_economy,
+        {{ smart_village_round('aggregated.mean_completeness') }} as mean_completeness
     from aggregated
     left join thresholds
         on
-            aggregated.mean_index > coalesce(thresholds.min_exclusive, -1)
-            and aggregated.mean_index <= coalesce(thresholds.max_inclusive, 2)
+            {{ smart_village_round('aggregated.mean_index') }}
+            > coalesce(thresholds.min_exclusive, -1)
+            and {{ smart_village_round('aggregated.mean_index') }}
+            <= coalesce(thresholds.max_inclusive, 2)
 
 )
 

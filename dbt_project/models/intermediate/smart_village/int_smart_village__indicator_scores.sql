@@ -43,9 +43,10 @@ scored as (
         catalogue.weight,
         catalogue.methodology_version,
         indicator_values.raw_value::numeric as raw_value,
-        {{ smart_village_score(
+        -- trailing zeros trimmed: 1, not 1.00000000000000000000
+        trim_scale({{ smart_village_score(
             'catalogue.scoring_rule', 'indicator_values.raw_value', 'catalogue.rule_parameter'
-        ) }} as score
+        ) }}) as score
     from indicator_values
     inner join catalogue on indicator_values.indicator_id = catalogue.indicator_id
     inner join spine

@@ -1,9 +1,10 @@
 -- The Smart Village Index of every desa and year: six dimension scores (A-F), each the
 -- weighted mean of the indicators that had data, with its completeness (the share of the
 -- dimension's catalogue weight that had data); the index, the mean of the dimensions that
--- had data, with its completeness (the mean of the six completenesses); its category by
--- the IDM thresholds; dense ranks within the regency and the province; and the change
--- since the previous year. A missing indicator lowers completeness, never the score.
+-- had data, with its completeness (the mean of the six completenesses), published when
+-- that completeness reaches the var smart_village_min_completeness (default 0.5); its
+-- category by the IDM thresholds; dense ranks within the regency and the province; and the
+-- change since the previous year. A missing indicator lowers completeness, never the score.
 -- noqa: disable=RF04
 
 with
@@ -125,17 +126,52 @@ village_index as (
 
 ),
 
+-- published figures have 4 decimals, like the IDM; category and ranks follow the
+-- published index
+rounded as (
+
+    select
+        village_code,
+        year,
+        {{ smart_village_round('a_institution') }} as a_institution,
+        {{ smart_village_round('a_institution_completeness') }} as a_institution_completeness,
+        {{ smart_village_round('b_infrastructure') }} as b_infrastructure,
+        {{ smart_village_round('b_infrastructure_completeness') }}
+            as b_infrastructure_completeness,
+        {{ smart_village_round('c_service_delivery') }} as c_service_delivery,
+        {{ smart_village_round('c_service_delivery_completeness') }}
+            as c_service_delivery_completeness,
+        {{ smart_village_round('d_technology_innovation') }} as d_technology_innovation,
+        {{ smart_village_round('d_technology_innovation_completeness') }}
+            as d_technology_innovation_completeness,
+        {{ smart_village_round('e_societies') }} as e_societies,
+        {{ smart_village_round('e_societies_completeness') }} as e_societies_completeness,
+        {{ smart_village_round('f_economy') }} as f_economy,
+        {{ smart_village_round('f_economy_completeness') }} as f_economy_completeness,
+        dimensions_with_data,
+        indicators_with_data,
+        {{ smart_village_round('completeness') }} as completeness,
+        case
+            when
+                {{ smart_village_round('completeness') }}
+                >= {{ var('smart_village_min_completeness', 0.5) }}
+                then {{ smart_village_round('smart_village_index') }}
+        end as smart_village_index
+    from village_index
+
+),
+
 categorised as (
 
     select
-        village_index.*,
+        rounded.*,
         thresholds.status as category,
         thresholds.status_order as category_order
-    from village_index
+    from rounded
     left join thresholds
         on
-            village_index.smart_village_index > coalesce(thresholds.min_exclusive, -1)
-            and village_index.smart_village_index <= coalesce(thresholds.max_inclusive, 2)
+            rounded.smart_village_index > coalesce(thresholds.min_exclusive, -1)
+            and rounded.smart_village_index <= coalesce(thresholds.max_inclusive, 2)
 
 ),
 
