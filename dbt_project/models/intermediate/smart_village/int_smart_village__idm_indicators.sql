@@ -32,7 +32,7 @@ final as (
         scores.village_code,
         scores.year,
         catalogue.indicator_id,
-        scores.score as raw_value
+        trim_scale(scores.score) as raw_value
     from scores
     inner join catalogue on scores.field = catalogue.field
     where scores.score is not null

@@ -4,7 +4,11 @@
 -- the scores on the next build without touching this model. Values of desa that are not
 -- in the spine (not current, or kelurahan) are left out.
 -- Grain: one row per (village_code, year, indicator_id).
+-- A table, not a view: the marts and the tests read it many times, and as a view each read
+-- would recompute every source's chain of views.
 -- noqa: disable=RF04
+
+{{ config(materialized='table') }}
 
 with
 

@@ -56,7 +56,8 @@ final as (
         measures.village_code,
         measures.year,
         catalogue.indicator_id,
-        measures.raw_value
+        -- trailing zeros trimmed: 0.8, not 0.80000000000000000000
+        trim_scale(measures.raw_value) as raw_value
     from measures
     inner join catalogue on measures.field = catalogue.field
     where measures.raw_value is not null
