@@ -64,17 +64,21 @@ methodology as (
 
 ),
 
+-- weights are taken from the catalogue here, not from the scored table, so that a weight
+-- edited in the catalogue applies to the scores and the totals alike
 available as (
 
     select
-        village_code,
-        year,
-        dimension,
-        sum(weight * score) / nullif(sum(weight), 0) as score,
-        sum(weight) as available_weight,
+        indicator_scores.village_code,
+        indicator_scores.year,
+        catalogue.dimension,
+        sum(catalogue.weight * indicator_scores.score) / nullif(sum(catalogue.weight), 0)
+            as score,
+        sum(catalogue.weight) as available_weight,
         count(*) as indicator_count
     from indicator_scores
-    group by village_code, year, dimension
+    inner join catalogue on indicator_scores.indicator_id = catalogue.indicator_id
+    group by indicator_scores.village_code, indicator_scores.year, catalogue.dimension
 
 ),
 
