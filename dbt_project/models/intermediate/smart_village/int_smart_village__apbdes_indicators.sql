@@ -1,0 +1,188 @@
+-- Smart Village indicator values from the APBDes (budget and realisation lines of the
+-- winning submission of each regency and year). Only desa of a regency that submitted for
+-- the year have values: there `budget_submitted` is 1 or 0, and the other measures exist
+-- when the desa has a budget (a missing budget leaves them missing, not zero). The flat
+-- template is undated, so `q4_realisation_reported` is missing for it.
+-- Grain: one row per (village_code, year, indicator_id).
+-- noqa: disable=RF04
+
+with
+
+catalogue as (
+
+    select
+        indicator_id,
+        field
+    from {{ ref('int_smart_village__catalogue') }}
+    where source = 'apbdes'
+
+),
+
+submissions as (
+
+    select
+        regency_code,
+        fiscal_year,
+        submission_format
+    from {{ ref('stg_apbdes__submissions') }}
+
+),
+
+desa as (
+
+    select
+        village_code,
+        regency_code
+    from {{ ref('dim_village') }}
+    where is_current and village_type = 'desa'
+
+),
+
+covered as (
+
+    select
+        desa.village_code,
+        submissions.fiscal_year,
+        submissions.submission_format
+    from desa
+    inner join submissions on desa.regency_code = submissions.regency_code
+
+),
+
+budget as (
+
+    select
+        village_code,
+        fiscal_year,
+        sum(amount) filter (where account_group = 'belanja') as spending,
+        sum(amount) filter (where bidang_code = '2') as development,
+        sum(amount) filter (where bidang_code in ('3', '4')) as community_empowerment,
+        sum(amount) filter (where sub_bidang_code = '1.4') as planning
+    from {{ ref('stg_apbdes__budget_lines') }}
+    group by village_code, fiscal_year
+
+),
+
+realised as (
+
+    select
+        village_code,
+        fiscal_year,
+        sum(amount) filter (where realisation_kind = 'spending') as spending,
+        sum(amount) filter (
+            where realisation_kind = 'spending' and bidang_code = '1'
+        ) as governance,
+        sum(amount) filter (
+            where realisation_kind = 'spending' and bidang_code = '2'
+        ) as development,
+        sum(amount) filter (
+            where realisation_kind = 'spending' and bidang_code in ('3', '4')
+        ) as community_empowerment,
+        sum(amount) filter (
+            where realisation_kind = 'spending' and sub_bidang_code = '2.6'
+        ) as ict,
+        sum(amount) filter (
+            where realisation_kind = 'financing' and account_jenis_code = '6.2.2'
+        ) as capital_participation,
+        bool_or(realised_quarter = 4) as has_q4
+    from {{ ref('stg_apbdes__realisation_lines') }}
+    group by village_code, fiscal_year
+
+),
+
+village_years as (
+
+    select
+        covered.village_code,
+        covered.fiscal_year as year,
+        covered.submission_format,
+        budget.village_code is not null as has_budget,
+        budget.spending as budget_spending,
+        budget.development as budget_development,
+        budget.community_empowerment as budget_community_empowerment,
+        budget.planning as budget_planning,
+        coalesce(realised.spending, 0) as realised_spending,
+        coalesce(realised.governance, 0) as realised_governance,
+        coalesce(realised.development, 0) as realised_development,
+        coalesce(realised.community_empowerment, 0) as realised_community_empowerment,
+        coalesce(realised.ict, 0) as realised_ict,
+        coalesce(realised.capital_participation, 0) as realised_capital_participation,
+        coalesce(realised.has_q4, false) as has_q4
+    from covered
+    left join budget
+        on
+            covered.village_code = budget.village_code
+            and covered.fiscal_year = budget.fiscal_year
+    left join realised
+        on
+            covered.village_code = realised.village_code
+            and covered.fiscal_year = realised.fiscal_year
+
+),
+
+measures as (
+
+    select
+        village_years.village_code,
+        village_years.year,
+        measure.field,
+        measure.raw_value
+    from village_years
+    cross join lateral (
+        values
+        ('budget_submitted', village_years.has_budget::integer::numeric),
+        (
+            'spending_absorption',
+            village_years.realised_spending / nullif(village_years.budget_spending, 0)
+        ),
+        (
+            'q4_realisation_reported',
+            case
+                when village_years.has_budget and village_years.submission_format = 'siskeudes'
+                    then village_years.has_q4::integer::numeric
+            end
+        ),
+        (
+            'governance_spending_share',
+            village_years.realised_governance / nullif(village_years.realised_spending, 0)
+        ),
+        (
+            'planning_budget',
+            case when village_years.has_budget then coalesce(village_years.budget_planning, 0) end
+        ),
+        (
+            'development_absorption',
+            village_years.realised_development / nullif(village_years.budget_development, 0)
+        ),
+        (
+            'community_empowerment_absorption',
+            village_years.realised_community_empowerment
+            / nullif(village_years.budget_community_empowerment, 0)
+        ),
+        (
+            'ict_spending',
+            case when village_years.has_budget then village_years.realised_ict end
+        ),
+        (
+            'capital_participation',
+            case when village_years.has_budget then village_years.realised_capital_participation end
+        )
+    ) as measure (field, raw_value)
+
+),
+
+final as (
+
+    select
+        measures.village_code,
+        measures.year,
+        catalogue.indicator_id,
+        -- trailing zeros trimmed: 0.8, not 0.80000000000000000000
+        trim_scale(measures.raw_value) as raw_value
+    from measures
+    inner join catalogue on measures.field = catalogue.field
+    where measures.raw_value is not null
+
+)
+
+select * from final

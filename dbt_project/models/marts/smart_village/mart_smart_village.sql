@@ -1,0 +1,303 @@
+-- The Smart Village Index of every desa and year: six dimension scores (A-F), each the
+-- weighted mean of the indicators that had data, with its completeness (the share of the
+-- dimension's catalogue weight that had data); the index, the mean of the dimensions that
+-- had data, with its completeness (the mean of the six completenesses), published when
+-- that completeness reaches the var smart_village_min_completeness (default 0.5); its
+-- category by the IDM thresholds; dense ranks within the regency and the province; and the
+-- change since the previous year. A missing indicator lowers completeness, never the score.
+-- noqa: disable=RF04
+
+with
+
+spine as (
+
+    select * from {{ ref('int_smart_village__village_years') }}
+
+),
+
+indicator_scores as (
+
+    select * from {{ ref('int_smart_village__indicator_scores') }}
+
+),
+
+catalogue as (
+
+    select * from {{ ref('int_smart_village__catalogue') }}
+
+),
+
+thresholds as (
+
+    select
+        status,
+        status_order::integer as status_order,
+        min_exclusive::numeric as min_exclusive,
+        max_inclusive::numeric as max_inclusive
+    from {{ ref('ref_idm_status_thresholds') }}
+
+),
+
+-- the six dimensions are fixed: they are the columns of this mart
+dimensions as (
+
+    select dimension
+    from (values ('A'), ('B'), ('C'), ('D'), ('E'), ('F')) as fixed (dimension)
+
+),
+
+dimension_weights as (
+
+    select
+        dimensions.dimension,
+        sum(catalogue.weight) as total_weight
+    from dimensions
+    left join catalogue on dimensions.dimension = catalogue.dimension
+    group by dimensions.dimension
+
+),
+
+methodology as (
+
+    select max(methodology_version) as methodology_version
+    from catalogue
+
+),
+
+-- weights are taken from the catalogue here, not from the scored table, so that a weight
+-- edited in the catalogue applies to the scores and the totals alike
+available as (
+
+    select
+        indicator_scores.village_code,
+        indicator_scores.year,
+        catalogue.dimension,
+        sum(catalogue.weight * indicator_scores.score) / nullif(sum(catalogue.weight), 0)
+            as score,
+        sum(catalogue.weight) as available_weight,
+        count(*) as indicator_count
+    from indicator_scores
+    inner join catalogue on indicator_scores.indicator_id = catalogue.indicator_id
+    group by indicator_scores.village_code, indicator_scores.year, catalogue.dimension
+
+),
+
+village_dimensions as (
+
+    select
+        spine.village_code,
+        spine.year,
+        dimension_weights.dimension,
+        available.score,
+        coalesce(available.available_weight / nullif(dimension_weights.total_weight, 0), 0)
+            as completeness,
+        coalesce(available.indicator_count, 0) as indicator_count
+    from spine
+    cross join dimension_weights
+    left join available
+        on
+            spine.village_code = available.village_code
+            and spine.year = available.year
+            and dimension_weights.dimension = available.dimension
+
+),
+
+village_index as (
+
+    select
+        village_code,
+        year,
+        max(score) filter (where dimension = 'A') as a_institution,
+        max(completeness) filter (where dimension = 'A') as a_institution_completeness,
+        max(score) filter (where dimension = 'B') as b_infrastructure,
+        max(completeness) filter (where dimension = 'B') as b_infrastructure_completeness,
+        max(score) filter (where dimension = 'C') as c_service_delivery,
+        max(completeness) filter (where dimension = 'C') as c_service_delivery_completeness,
+        max(score) filter (where dimension = 'D') as d_technology_innovation,
+        max(completeness) filter (
+            where dimension = 'D'
+        ) as d_technology_innovation_completeness,
+        max(score) filter (where dimension = 'E') as e_societies,
+        max(completeness) filter (where dimension = 'E') as e_societies_completeness,
+        max(score) filter (where dimension = 'F') as f_economy,
+        max(completeness) filter (where dimension = 'F') as f_economy_completeness,
+        count(score) as dimensions_with_data,
+        sum(indicator_count) as indicators_with_data,
+        avg(completeness) as completeness,
+        avg(score) as smart_village_index
+    from village_dimensions
+    group by village_code, year
+
+),
+
+-- published figures have 4 decimals, like the IDM; category and ranks follow the
+-- published index
+rounded as (
+
+    select
+        village_code,
+        year,
+        {{ smart_village_round('a_institution') }} as a_institution,
+        {{ smart_village_round('a_institution_completeness') }} as a_institution_completeness,
+        {{ smart_village_round('b_infrastructure') }} as b_infrastructure,
+        {{ smart_village_round('b_infrastructure_completeness') }}
+            as b_infrastructure_completeness,
+        {{ smart_village_round('c_service_delivery') }} as c_service_delivery,
+        {{ smart_village_round('c_service_delivery_completeness') }}
+            as c_service_delivery_completeness,
+        {{ smart_village_round('d_technology_innovation') }} as d_technology_innovation,
+        {{ smart_village_round('d_technology_innovation_completeness') }}
+            as d_technology_innovation_completeness,
+        {{ smart_village_round('e_societies') }} as e_societies,
+        {{ smart_village_round('e_societies_completeness') }} as e_societies_completeness,
+        {{ smart_village_round('f_economy') }} as f_economy,
+        {{ smart_village_round('f_economy_completeness') }} as f_economy_completeness,
+        dimensions_with_data,
+        indicators_with_data,
+        {{ smart_village_round('completeness') }} as completeness,
+        case
+            when
+                {{ smart_village_round('completeness') }}
+                >= {{ var('smart_village_min_completeness', 0.5) }}
+                then {{ smart_village_round('smart_village_index') }}
+        end as smart_village_index
+    from village_index
+
+),
+
+categorised as (
+
+    select
+        rounded.*,
+        thresholds.status as category,
+        thresholds.status_order as category_order
+    from rounded
+    left join thresholds
+        on
+            rounded.smart_village_index > coalesce(thresholds.min_exclusive, -1)
+            and rounded.smart_village_index <= coalesce(thresholds.max_inclusive, 2)
+
+),
+
+joined as (
+
+    select
+        spine.*,
+        categorised.a_institution,
+        categorised.a_institution_completeness,
+        categorised.b_infrastructure,
+        categorised.b_infrastructure_completeness,
+        categorised.c_service_delivery,
+        categorised.c_service_delivery_completeness,
+        categorised.d_technology_innovation,
+        categorised.d_technology_innovation_completeness,
+        categorised.e_societies,
+        categorised.e_societies_completeness,
+        categorised.f_economy,
+        categorised.f_economy_completeness,
+        categorised.dimensions_with_data,
+        categorised.indicators_with_data,
+        categorised.completeness,
+        categorised.smart_village_index,
+        categorised.category,
+        categorised.category_order
+    from spine
+    inner join categorised
+        on
+            spine.village_code = categorised.village_code
+            and spine.year = categorised.year
+
+),
+
+-- only desa with an index are ranked: ties share a rank, and ranks have no gaps
+village_ranks as (
+
+    select
+        village_code,
+        year,
+        dense_rank() over (
+            partition by year, regency_code order by smart_village_index desc
+        ) as rank_in_regency,
+        dense_rank() over (
+            partition by year, province_code order by smart_village_index desc
+        ) as rank_in_province
+    from joined
+    where smart_village_index is not null
+
+),
+
+ranked as (
+
+    select
+        joined.*,
+        village_ranks.rank_in_regency,
+        village_ranks.rank_in_province
+    from joined
+    left join village_ranks
+        on
+            joined.village_code = village_ranks.village_code
+            and joined.year = village_ranks.year
+
+),
+
+with_previous as (
+
+    select
+        ranked.*,
+        previous.smart_village_index as previous_year_index,
+        previous.category as previous_year_category
+    from ranked
+    left join ranked as previous
+        on
+            ranked.village_code = previous.village_code
+            and ranked.year = previous.year + 1
+
+),
+
+final as (
+
+    select
+        with_previous.village_code::text as village_code,
+        with_previous.year::integer as year,
+        with_previous.village_name::text as village_name,
+        with_previous.district_code::text as district_code,
+        with_previous.district_name::text as district_name,
+        with_previous.regency_code::text as regency_code,
+        with_previous.regency_name::text as regency_name,
+        with_previous.province_code::text as province_code,
+        with_previous.province_name::text as province_name,
+        methodology.methodology_version::text as methodology_version,
+        with_previous.a_institution::numeric as a_institution,
+        with_previous.a_institution_completeness::numeric as a_institution_completeness,
+        with_previous.b_infrastructure::numeric as b_infrastructure,
+        with_previous.b_infrastructure_completeness::numeric as b_infrastructure_completeness,
+        with_previous.c_service_delivery::numeric as c_service_delivery,
+        with_previous.c_service_delivery_completeness::numeric
+            as c_service_delivery_completeness,
+        with_previous.d_technology_innovation::numeric as d_technology_innovation,
+        with_previous.d_technology_innovation_completeness::numeric
+            as d_technology_innovation_completeness,
+        with_previous.e_societies::numeric as e_societies,
+        with_previous.e_societies_completeness::numeric as e_societies_completeness,
+        with_previous.f_economy::numeric as f_economy,
+        with_previous.f_economy_completeness::numeric as f_economy_completeness,
+        with_previous.dimensions_with_data::integer as dimensions_with_data,
+        with_previous.indicators_with_data::integer as indicators_with_data,
+        with_previous.completeness::numeric as completeness,
+        with_previous.smart_village_index::numeric as smart_village_index,
+        with_previous.category::text as category,
+        with_previous.category_order::integer as category_order,
+        with_previous.rank_in_regency::integer as rank_in_regency,
+        with_previous.rank_in_province::integer as rank_in_province,
+        with_previous.previous_year_index::numeric as previous_year_index,
+        (with_previous.smart_village_index - with_previous.previous_year_index)::numeric
+            as index_change,
+        with_previous.previous_year_category::text as previous_year_category,
+        with_previous.population::bigint as population,
+        with_previous.population_year::integer as population_year
+    from with_previous
+    cross join methodology
+
+)
+
+select * from final
