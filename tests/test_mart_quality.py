@@ -23,6 +23,12 @@ AUDITED = ("dim_region", "dim_village")
 
 # Damage for rules that are queries: what breaks each (by rule name).
 QUERY_DAMAGE = {
+    "a missing dimension is never scored":
+        "update {t} set f_economy = 0, f_economy_completeness = 0 "
+        "where ctid = (select min(ctid) from {t})",
+    "category counts add up":
+        "update {t} set village_count = village_count + 1 "
+        "where ctid = (select min(ctid) from {t})",
     "APBDes identities hold":
         "update {t} set silpa_realised = silpa_realised + 1 "
         "where ctid = (select min(ctid) from {t})",

@@ -22,6 +22,8 @@ BUILD_SCHEMA = "marts_build"
 PUBLISHED_SCHEMA = "marts"
 SOURCE = "marts"
 IDM_STATUSES = ("Sangat Tertinggal", "Tertinggal", "Berkembang", "Maju", "Mandiri")
+SMART_VILLAGE_SCORES = ("a_institution", "b_infrastructure", "c_service_delivery",
+                        "d_technology_innovation", "e_societies", "f_economy")
 DROP_TOLERATED = 0.9  # fewer than 90 % of the published rows is a sudden drop (warning)
 
 
@@ -247,5 +249,58 @@ def mart_suites() -> tuple[SuiteSpec, ...]:
             "mart_financial_access_regency",
             _unique_together("regency_code", "access_year"),
             _between("villages_with_agent_share", 0, 1),
+        ),
+        mart_suite(
+            "mart_smart_village",
+            _unique_together("village_code", "year"),
+            _village_known(),
+            _not_null("methodology_version"),
+            *(_between(c, 0, 1) for c in SMART_VILLAGE_SCORES),
+            *(_between(f"{c}_completeness", 0, 1) for c in SMART_VILLAGE_SCORES),
+            _between("smart_village_index", 0, 1),
+            _between("completeness", 0, 1),
+            s._in_set("category", list(IDM_STATUSES)),
+            s._no_rows(
+                "a missing dimension is never scored",
+                """
+                select village_code, year from {batch}
+                where (a_institution is not null and a_institution_completeness = 0)
+                    or (b_infrastructure is not null and b_infrastructure_completeness = 0)
+                    or (c_service_delivery is not null and c_service_delivery_completeness = 0)
+                    or (d_technology_innovation is not null
+                        and d_technology_innovation_completeness = 0)
+                    or (e_societies is not null and e_societies_completeness = 0)
+                    or (f_economy is not null and f_economy_completeness = 0)
+                """,
+                "a dimension with no data has no score (never a silent zero)",
+            ),
+            s._no_rows(
+                "villages scored with little data",
+                """
+                select village_code, year, completeness from {batch} where completeness < 0.5
+                """,
+                "most villages have data for at least half of the catalogue's weight",
+                s.WARNING,
+            ),
+        ),
+        *(
+            mart_suite(
+                f"mart_smart_village_{level}",
+                _unique_together("year", key),
+                _not_null("methodology_version"),
+                _between("mean_index", 0, 1),
+                _between("population_weighted_index", 0, 1),
+                s._no_rows(
+                    "category counts add up",
+                    """
+                    select year, village_count from {batch}
+                    where sangat_tertinggal_count + tertinggal_count + berkembang_count
+                        + maju_count + mandiri_count + unscored_count <> village_count
+                    """,
+                    "every village is counted in exactly one category (or unscored)",
+                ),
+            )
+            for level, key in (("district", "district_code"), ("regency", "regency_code"),
+                               ("province", "province_code"))
         ),
     )
