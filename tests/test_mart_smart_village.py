@@ -319,8 +319,10 @@ def test_changing_a_weight_changes_scores_and_nothing_else(built, db, paths, war
             score, completeness = expected.get(key, (None, 0))
             assert _close(after[key]["d_technology_innovation"], score), key
             assert _close(after[key]["d_technology_innovation_completeness"], completeness)
+        # This module's year (others may land other years of the regency without a survey)
+        surveyed = [k for k in regency if k[1] == YEAR]
         assert sum(after[k]["d_technology_innovation"] != before[k]["d_technology_innovation"]
-                   for k in regency) > len(regency) / 4
+                   for k in surveyed) > len(surveyed) / 4
     finally:
         # the catalogue as shipped again; the marts follow on the next build (not run here:
         # a dbt run costs more than this module may)
