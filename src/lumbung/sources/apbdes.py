@@ -45,6 +45,7 @@ from lumbung.landing import (
     Record,
     check_header,
 )
+from lumbung.sources.apbdes_bulk import BulkTable
 
 SOURCE = "apbdes"
 FOLDER = "apbdes"
@@ -430,8 +431,6 @@ def _table_part(table: Table, header: Header, open_bytes: Callable[[], IO[bytes]
     """The part of one CSV table, read in bulk (``apbdes_bulk``) when its header line reads
     the same as bytes and as text, row by row otherwise. ``open_bytes`` opens the table's
     bytes from the start; ``guard`` turns damage found while reading into BatchRejected."""
-    from lumbung.sources.apbdes_bulk import BulkTable
-
     names, delimiter = header.names, header.delimiter
     checks = _Checks(table, names)
 

@@ -43,6 +43,14 @@ class _NotPlain(Exception):
     """A block the bulk path cannot vouch for; the row-by-row reader takes over."""
 
 
+# Byte -> kind of character (1 digit, 2 comma, 3 point, 0 other), and the kinds of an amount
+# in Siskeudes' shape read from its right end (_RIGHT[j] = j + 1 bytes before the end).
+_KIND = np.zeros(256, dtype=np.uint8)
+_KIND[ord("0"): ord("9") + 1], _KIND[_COMMA], _KIND[_DOT] = 1, 2, 3
+_RIGHT = np.arange(1, WINDOW + 1)
+_SHAPE = np.where(_RIGHT == 3, 2, np.where((_RIGHT >= 7) & ((_RIGHT - 7) % 4 == 0), 3, 1))
+
+
 def _digit(values: np.ndarray) -> np.ndarray:
     return (values >= ord("0")) & (values <= ord("9"))
 
@@ -58,14 +66,10 @@ def _canonical_amounts(a: np.ndarray, start: np.ndarray, end: np.ndarray,
         start = start + ((a[np.minimum(start, len(a) - 1)] == _MINUS) & (end > start))
     length = end - start
     # Right-aligned: position j from the end holds a digit, the comma (j = 2) or a
-    # thousands point (j = 6, 10, 14, ...).
-    j = np.arange(WINDOW)
-    window = a[np.maximum(end[:, None] - 1 - j, 0)]
-    point = (j >= 6) & ((j - 6) % 4 == 0)
-    expected = np.where(j == 2, window == _COMMA,
-                        np.where(point, window == _DOT, _digit(window)))
-    inside = j[None, :] < length[:, None]
-    return ((expected | ~inside).all(axis=1) & (length >= 4) & (length <= WINDOW)
+    # thousands point (j = 6, 10, 14, ...); positions before the value's start do not count.
+    kind = _KIND[a[np.maximum(end[:, None] - _RIGHT, 0)]]
+    fits = (kind == _SHAPE) | (_RIGHT > length[:, None])
+    return (fits.all(axis=1) & (length >= 4) & (length <= WINDOW)
             & ((length - 3) % 4 != 0))
 
 
@@ -171,9 +175,9 @@ class BulkTable:
         if b"\x00" in block:
             raise _NotPlain
         if b"\r" in block:
-            if block.count(b"\r") != block.count(b"\r\n"):
-                raise _NotPlain
             block = block.replace(b"\r\n", b"\n")
+            if b"\r" in block:
+                raise _NotPlain
         if not block.endswith(b"\n"):
             block += b"\n"  # the last line of a file without a final line break
         if block.startswith(b"\n") or b"\n\n" in block:
@@ -266,7 +270,8 @@ class BulkTable:
         if len(quotes) % 2:
             raise _NotPlain
         opens, closes = quotes[0::2], quotes[1::2]
-        if (np.searchsorted(ends, opens) != np.searchsorted(ends, closes)).any():
+        lines = np.searchsorted(ends, quotes)
+        if (lines[0::2] != lines[1::2]).any():
             raise _NotPlain
         before = a[np.maximum(opens - 1, 0)]
         after = a[closes + 1]  # a closing quote is never the block's last byte (a line break)
