@@ -35,58 +35,64 @@ import numpy as np
 from lumbung.landing import Chunk, Record
 
 BLOCK = 1 << 20  # bytes read at a time; a block is cut after its last line break
-WINDOW = 24  # longest amount (in characters) checked in bulk; longer ones are parsed
-_QUOTE, _LF, _COMMA, _DOT, _SLASH, _MINUS = (ord(c) for c in '"\n,./-')
+WINDOW = 20  # longest amount (in characters) checked in bulk; longer ones are parsed
+_QUOTE, _LF, _CR, _COMMA, _DOT, _SLASH, _MINUS = (ord(c) for c in '"\n\r,./-')
 
 
 class _NotPlain(Exception):
     """A block the bulk path cannot vouch for; the row-by-row reader takes over."""
 
 
-# Byte -> kind of character (1 digit, 2 comma, 3 point, 0 other), and the kinds of an amount
-# in Siskeudes' shape read from its right end (_RIGHT[j] = j + 1 bytes before the end).
-_KIND = np.zeros(256, dtype=np.uint8)
-_KIND[ord("0"): ord("9") + 1], _KIND[_COMMA], _KIND[_DOT] = 1, 2, 3
-_RIGHT = np.arange(1, WINDOW + 1)
-_SHAPE = np.where(_RIGHT == 3, 2, np.where((_RIGHT >= 7) & ((_RIGHT - 7) % 4 == 0), 3, 1))
+# An amount in Siskeudes' shape, right-aligned in WINDOW bytes: _AFTER[j] is how many bytes
+# before the value's end position j is; there the shape has the comma (3), a thousands point
+# (7, 11, 15, ...) or a digit (_DIGIT).
+_AFTER = np.arange(WINDOW, 0, -1)
+_POINTS = np.where(_AFTER == 3, _COMMA,
+                   np.where((_AFTER >= 7) & ((_AFTER - 7) % 4 == 0), _DOT, 0)).astype(np.uint8)
+_DIGIT = _POINTS == 0
+_DATE_DIGITS = [0, 1, 3, 4, 6, 7, 8, 9]
+_MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
 
 
-def _digit(values: np.ndarray) -> np.ndarray:
-    return (values >= ord("0")) & (values <= ord("9"))
+def _padded(a: np.ndarray) -> np.ndarray:
+    """The block with WINDOW zero bytes on both sides, so that windows never fall off it."""
+    pad = np.zeros(WINDOW, dtype=np.uint8)
+    return np.concatenate((pad, a, pad))
 
 
-def _canonical_amounts(a: np.ndarray, start: np.ndarray, end: np.ndarray,
+def _unquoted(a: np.ndarray, start: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The value's bounds: quotes around a field are part of the CSV, not of the value."""
+    quoted = (a[np.minimum(start, len(a) - 1)] == _QUOTE) & (end > start)
+    return start + quoted, end - quoted
+
+
+def _canonical_amounts(a: np.ndarray, padded: np.ndarray, start: np.ndarray, end: np.ndarray,
                        signed: bool) -> np.ndarray:
     """Which fields [start, end) of ``a`` are amounts in Siskeudes' shape, like
-    ``apbdes._CANONICAL`` (1.234.567,00; ``-`` allowed when signed). Quotes around a field are
-    part of the CSV, not of the value."""
-    quoted = (a[np.minimum(start, len(a) - 1)] == _QUOTE) & (end > start)
-    start, end = start + quoted, end - quoted
+    ``apbdes._CANONICAL`` (1.234.567,00; ``-`` allowed when signed)."""
+    start, end = _unquoted(a, start, end)
     if signed:
         start = start + ((a[np.minimum(start, len(a) - 1)] == _MINUS) & (end > start))
     length = end - start
-    # Right-aligned: position j from the end holds a digit, the comma (j = 2) or a
-    # thousands point (j = 6, 10, 14, ...); positions before the value's start do not count.
-    kind = _KIND[a[np.maximum(end[:, None] - _RIGHT, 0)]]
-    fits = (kind == _SHAPE) | (_RIGHT > length[:, None])
-    return (fits.all(axis=1) & (length >= 4) & (length <= WINDOW)
-            & ((length - 3) % 4 != 0))
+    window = np.lib.stride_tricks.sliding_window_view(padded, WINDOW)[end]  # a[end-WINDOW:end]
+    fits = np.where(_DIGIT, (window - np.uint8(ord("0"))) < 10, window == _POINTS)
+    fits |= _AFTER > length[:, None]  # before the value: not part of it
+    return fits.all(axis=1) & (length >= 4) & (length <= WINDOW) & ((length - 3) % 4 != 0)
 
 
-def _valid_dates(a: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+def _valid_dates(a: np.ndarray, padded: np.ndarray, start: np.ndarray,
+                 end: np.ndarray) -> np.ndarray:
     """Which fields are dates dd/mm/yyyy that exist (as ``apbdes._valid_date``, minus the
     blanks it forgives: those lines are parsed and checked one by one)."""
-    quoted = (a[np.minimum(start, len(a) - 1)] == _QUOTE) & (end > start)
-    start, end = start + quoted, end - quoted
-    window = a[np.minimum(start[:, None] + np.arange(10), len(a) - 1)].astype(np.int32)
-    digits = _digit(window[:, [0, 1, 3, 4, 6, 7, 8, 9]]).all(axis=1)
+    start, end = _unquoted(a, start, end)
+    window = np.lib.stride_tricks.sliding_window_view(padded, 10)[start + WINDOW]
+    n = window.astype(np.int32) - ord("0")
+    digits = ((n[:, _DATE_DIGITS] >= 0) & (n[:, _DATE_DIGITS] <= 9)).all(axis=1)
     shape = (end - start == 10) & digits & (window[:, 2] == _SLASH) & (window[:, 5] == _SLASH)
-    n = window - ord("0")
     day, month = n[:, 0] * 10 + n[:, 1], n[:, 3] * 10 + n[:, 4]
     year = n[:, 6] * 1000 + n[:, 7] * 100 + n[:, 8] * 10 + n[:, 9]
     leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
-    days = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])[np.clip(month, 0, 12)]
-    days = days + (leap & (month == 2))
+    days = _MONTH_DAYS[np.clip(month, 0, 12)] + (leap & (month == 2))
     return shape & (month >= 1) & (month <= 12) & (year >= 1) & (day >= 1) & (day <= days)
 
 
@@ -118,6 +124,7 @@ class BulkTable:
         # itself a repeat, the line it repeats.
         self.previous: tuple[bytes, bytes] | None = None  # (line, stripped line)
         self.previous_origin = 0
+        self.eol = b""  # the line end of the COPY data, set by the first block sent
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -151,8 +158,8 @@ class BulkTable:
         records = self.parsed_records(text, self.line, previous, self.previous_origin)
         out = io.StringIO()
         # Every value quoted: a carriage return in a value must not read as a line end.
-        writer = csv.writer(out, delimiter=self.delimiter, lineterminator="\n",
-                            quoting=csv.QUOTE_ALL)
+        writer = csv.writer(out, delimiter=self.delimiter,
+                            lineterminator=(self.eol or b"\n").decode(), quoting=csv.QUOTE_ALL)
         head = prefix.decode()[:-1]
         rows, rejects = 0, []
         for record in records:
@@ -172,25 +179,29 @@ class BulkTable:
     # -- one block --------------------------------------------------------------------------
 
     def _plain_block(self, block: bytes, prefix: bytes) -> Chunk:
+        crlf = b"\r" in block
+        if not block.endswith(b"\n"):  # the last line of a file without a final line break
+            block += self.eol or (b"\r\n" if crlf else b"\n")
+        eol = b"\r\n" if crlf else b"\n"
+        if self.eol and eol != self.eol:
+            raise _NotPlain  # COPY reads one kind of line end
+        if block.startswith(eol) or eol + eol in block:
+            raise _NotPlain  # blank lines are no records: the row-by-row reader skips them
         if b"\x00" in block:
             raise _NotPlain
-        if b"\r" in block:
-            block = block.replace(b"\r\n", b"\n")
-            if b"\r" in block:
-                raise _NotPlain
-        if not block.endswith(b"\n"):
-            block += b"\n"  # the last line of a file without a final line break
-        if block.startswith(b"\n") or b"\n\n" in block:
-            raise _NotPlain  # blank lines are no records: the row-by-row reader skips them
         try:
             block.decode("utf-8")
         except UnicodeDecodeError:
             raise _NotPlain from None
         a = np.frombuffer(block, dtype=np.uint8)
         ends = np.flatnonzero(a == _LF)
-        n = len(ends)
+        if crlf:
+            returns = np.flatnonzero(a == _CR)
+            if len(returns) != len(ends) or (returns != ends - 1).any():
+                raise _NotPlain  # a carriage return that is not (all) the line ends
         quotes = np.flatnonzero(a == _QUOTE)
         separators = np.flatnonzero(a == self.sep)
+        n = len(ends)
         if len(quotes):
             separators = self._outside_quotes(a, quotes, ends, separators)
         fields = self.width - 1
@@ -201,18 +212,20 @@ class BulkTable:
         grid = separators.reshape(n, fields)
         if fields and ((grid[:, -1] >= ends).any() or (grid[:, 0] < starts).any()):
             raise _NotPlain  # the right number of separators, not on the right lines
+        ends_of_values = ends - 1 if crlf else ends
 
         def field(i: int) -> tuple[np.ndarray, np.ndarray]:
             return (starts if i == 0 else grid[:, i - 1] + 1,
-                    ends if i == fields else grid[:, i])
+                    ends_of_values if i == fields else grid[:, i])
 
         good = np.ones(n, dtype=bool)
+        padded = _padded(a) if self.amounts or self.signed or self.dates else a
         for i in self.amounts:
-            good &= _canonical_amounts(a, *field(i), signed=False)
+            good &= _canonical_amounts(a, padded, *field(i), signed=False)
         for i in self.signed:
-            good &= _canonical_amounts(a, *field(i), signed=True)
+            good &= _canonical_amounts(a, padded, *field(i), signed=True)
         for i in self.dates:
-            good &= _valid_dates(a, *field(i))
+            good &= _valid_dates(a, padded, *field(i))
         lines = block.split(b"\n")
         lines.pop()
         # A row can only repeat the one before it if their text without quotes is equal.
@@ -261,6 +274,7 @@ class BulkTable:
         self.previous = (lines[last], stripped[last])
         self.previous_origin = origin.get(last, first + last)
         self.line = first + n
+        self.eol = eol
         return Chunk(data, n - len(dropped), rejects)
 
     def _outside_quotes(self, a: np.ndarray, quotes: np.ndarray, ends: np.ndarray,
@@ -279,10 +293,16 @@ class BulkTable:
         next_open = np.concatenate((opens[1:], [-2]))
         opens_field = (opens == 0) | (before == self.sep) | (before == _LF) | (
             opens - 1 == previous_close)
-        closes_field = (after == self.sep) | (after == _LF) | (closes + 1 == next_open)
+        closes_field = (after == self.sep) | (after == _LF) | (after == _CR) | (
+            closes + 1 == next_open)
         if not (opens_field.all() and closes_field.all()):
             raise _NotPlain
-        return separators[np.searchsorted(quotes, separators) % 2 == 0]
+        # Separators between an opening and its closing quote are part of the value.
+        count = len(separators)
+        first, past = np.searchsorted(separators, opens), np.searchsorted(separators, closes)
+        depth = np.cumsum(np.bincount(first, minlength=count + 1)
+                          - np.bincount(past, minlength=count + 1))[:count]
+        return separators[depth == 0]
 
     def _fields(self, line: bytes) -> list[str]:
         return next(csv.reader([line.decode("utf-8")], delimiter=self.delimiter))
