@@ -6,9 +6,10 @@
 -- Written from lumbung.sources.apbdes (SISKEUDES_TABLES, FLAT_TABLE): keep them in step
 -- (tests/test_apbdes.py compares them).
 -- Unlike the small region tables, _batch_id has no foreign key to audit.load_batches and
--- (_batch_id, _row_number) is no primary key: these tables take millions of rows, and the
--- per-row checks cost more than the COPY itself (the key alone tripled the time to land a
--- province's exports, bench/bench_apbdes_ingest.py). Rows are only ever written by
+-- (_batch_id, _row_number) is no primary key: these tables take millions of rows, and
+-- maintaining the key's btree made COPY of a province's exports about 2.5 times slower
+-- than COPY into the same tables without it (bench/bench_apbdes_ingest.py measures landing
+-- against a plain COPY; the target is at least half its speed). Rows are only ever written by
 -- land_file, in the same transaction that creates their batch, numbered by their line in
 -- the file (unique within the batch by construction), and batches are never deleted.
 -- Readers find a batch's rows through a BRIN index on _batch_id: batches are appended in
@@ -358,44 +359,44 @@ comment on table raw.apbdes_file_members is
     'Members of each landed APBDes file (zip member or sheet): the raw table it went to, the delimiter and byte-order mark found, the header as received.';
 
 -- Row identity and lookups by batch (see the header): no primary key on the big raw tables,
--- a BRIN index on _batch_id instead; warehouses bootstrapped before keep no old key.
-alter table raw.apbdes_ta_pemda drop constraint if exists apbdes_ta_pemda_pkey;
+-- a BRIN index on _batch_id instead. Warehouses bootstrapped before lose their old keys
+-- (looked up first: altering a table that has none would still lock it).
+do $$
+declare
+    old_key record;
+begin
+    for old_key in
+        select c.conrelid::regclass as table_name, c.conname
+        from pg_constraint as c
+        inner join pg_class as t on c.conrelid = t.oid
+        inner join pg_namespace as n on t.relnamespace = n.oid
+        where
+            n.nspname = 'raw' and c.contype = 'p' and t.relname like 'apbdes\_%'
+            and t.relname <> 'apbdes_file_members'
+    loop
+        execute format('alter table %s drop constraint %I', old_key.table_name, old_key.conname);
+    end loop;
+end
+$$;
+
 create index if not exists apbdes_ta_pemda_batch_brin on raw.apbdes_ta_pemda using brin (_batch_id);
-alter table raw.apbdes_ref_kecamatan drop constraint if exists apbdes_ref_kecamatan_pkey;
 create index if not exists apbdes_ref_kecamatan_batch_brin on raw.apbdes_ref_kecamatan using brin (_batch_id);
-alter table raw.apbdes_ref_desa drop constraint if exists apbdes_ref_desa_pkey;
 create index if not exists apbdes_ref_desa_batch_brin on raw.apbdes_ref_desa using brin (_batch_id);
-alter table raw.apbdes_ref_bidang drop constraint if exists apbdes_ref_bidang_pkey;
 create index if not exists apbdes_ref_bidang_batch_brin on raw.apbdes_ref_bidang using brin (_batch_id);
-alter table raw.apbdes_ref_kegiatan drop constraint if exists apbdes_ref_kegiatan_pkey;
 create index if not exists apbdes_ref_kegiatan_batch_brin on raw.apbdes_ref_kegiatan using brin (_batch_id);
-alter table raw.apbdes_ta_desa drop constraint if exists apbdes_ta_desa_pkey;
 create index if not exists apbdes_ta_desa_batch_brin on raw.apbdes_ta_desa using brin (_batch_id);
-alter table raw.apbdes_ta_bidang drop constraint if exists apbdes_ta_bidang_pkey;
 create index if not exists apbdes_ta_bidang_batch_brin on raw.apbdes_ta_bidang using brin (_batch_id);
-alter table raw.apbdes_ta_kegiatan drop constraint if exists apbdes_ta_kegiatan_pkey;
 create index if not exists apbdes_ta_kegiatan_batch_brin on raw.apbdes_ta_kegiatan using brin (_batch_id);
-alter table raw.apbdes_ta_rab drop constraint if exists apbdes_ta_rab_pkey;
 create index if not exists apbdes_ta_rab_batch_brin on raw.apbdes_ta_rab using brin (_batch_id);
-alter table raw.apbdes_ta_rabrinci drop constraint if exists apbdes_ta_rabrinci_pkey;
 create index if not exists apbdes_ta_rabrinci_batch_brin on raw.apbdes_ta_rabrinci using brin (_batch_id);
-alter table raw.apbdes_ta_tbp drop constraint if exists apbdes_ta_tbp_pkey;
 create index if not exists apbdes_ta_tbp_batch_brin on raw.apbdes_ta_tbp using brin (_batch_id);
-alter table raw.apbdes_ta_tbprinci drop constraint if exists apbdes_ta_tbprinci_pkey;
 create index if not exists apbdes_ta_tbprinci_batch_brin on raw.apbdes_ta_tbprinci using brin (_batch_id);
-alter table raw.apbdes_ta_spp drop constraint if exists apbdes_ta_spp_pkey;
 create index if not exists apbdes_ta_spp_batch_brin on raw.apbdes_ta_spp using brin (_batch_id);
-alter table raw.apbdes_ta_spprinci drop constraint if exists apbdes_ta_spprinci_pkey;
 create index if not exists apbdes_ta_spprinci_batch_brin on raw.apbdes_ta_spprinci using brin (_batch_id);
-alter table raw.apbdes_ta_spj drop constraint if exists apbdes_ta_spj_pkey;
 create index if not exists apbdes_ta_spj_batch_brin on raw.apbdes_ta_spj using brin (_batch_id);
-alter table raw.apbdes_ta_spjrinci drop constraint if exists apbdes_ta_spjrinci_pkey;
 create index if not exists apbdes_ta_spjrinci_batch_brin on raw.apbdes_ta_spjrinci using brin (_batch_id);
-alter table raw.apbdes_ta_jurnalumum drop constraint if exists apbdes_ta_jurnalumum_pkey;
 create index if not exists apbdes_ta_jurnalumum_batch_brin on raw.apbdes_ta_jurnalumum using brin (_batch_id);
-alter table raw.apbdes_ta_jurnalumumrinci drop constraint if exists apbdes_ta_jurnalumumrinci_pkey;
 create index if not exists apbdes_ta_jurnalumumrinci_batch_brin on raw.apbdes_ta_jurnalumumrinci using brin (_batch_id);
-alter table raw.apbdes_flat drop constraint if exists apbdes_flat_pkey;
 create index if not exists apbdes_flat_batch_brin on raw.apbdes_flat using brin (_batch_id);
 
 -- Gate views. Great Expectations validates these while a batch is 'validating', so a suite
