@@ -226,8 +226,7 @@ class BulkTable:
             good &= _canonical_amounts(a, padded, *field(i), signed=True)
         for i in self.dates:
             good &= _valid_dates(a, padded, *field(i))
-        lines = block.split(b"\n")
-        lines.pop()
+        lines = block.splitlines(keepends=True)  # only \n and \r\n end lines here
         # A row can only repeat the one before it if their text without quotes is equal: the
         # lines whose length and byte sum without quotes equal the line before's (about one
         # in a hundred) are compared so, and those equal are parsed and compared.
@@ -271,7 +270,7 @@ class BulkTable:
                     dropped.add(i)
                     rejects.append(Record(number, None, self._as_received(values), reason,
                                           column, value))
-        line_format = prefix + b"%d" + self.delimiter.encode() + b"%b\n"
+        line_format = prefix + b"%d" + self.delimiter.encode() + b"%b"
         if dropped:
             data = b"".join([line_format % (first + i, line) for i, line in enumerate(lines)
                              if i not in dropped])
