@@ -119,9 +119,9 @@ class BulkTable:
         self.amounts, self.signed, self.dates = amounts, signed, dates
         self.problem, self.parsed_records = problem, parsed_records
         self.line = first_line  # number of the next line
-        # The previous row (for repeats): its line, stripped text, values and, when it was
-        # itself a repeat, the line it repeats.
-        self.previous: tuple[bytes, bytes] | None = None  # (line, stripped line)
+        # The previous row, for repeats: its line as received and without quotes, and the
+        # line number a repeat of it is reported against (its own, or the one it repeats).
+        self.previous: tuple[bytes, bytes] | None = None
         self.previous_origin = 0
         self.eol = b""  # the line end of the COPY data, set by the first block sent
 
@@ -178,9 +178,9 @@ class BulkTable:
     # -- one block --------------------------------------------------------------------------
 
     def _plain_block(self, block: bytes, prefix: bytes) -> Chunk:
-        crlf = b"\r" in block
         if not block.endswith(b"\n"):  # the last line of a file without a final line break
-            block += self.eol or (b"\r\n" if crlf else b"\n")
+            block += self.eol or (b"\r\n" if b"\r" in block else b"\n")
+        crlf = b"\r" in block
         eol = b"\r\n" if crlf else b"\n"
         if self.eol and eol != self.eol:
             raise _NotPlain  # COPY reads one kind of line end
