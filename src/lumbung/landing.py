@@ -27,10 +27,14 @@ from pathlib import Path
 
 import psycopg
 from psycopg import sql
+from psycopg.copy import LibpqWriter
 
 log = logging.getLogger(__name__)
 
 PROGRESS_EVERY = 500_000
+# Bytes of chunks handed to libpq before waiting for them to be sent: the next chunk is
+# prepared while the server parses these (1 MiB, psycopg's default, left it idle at times).
+SEND_AHEAD = 8 << 20
 
 
 @dataclass(frozen=True)
@@ -337,13 +341,17 @@ def _copy_part(
                      sql.Literal(part.delimiter),
                      sql.SQL(", ").join(map(sql.Identifier, part.header)))
             with conn.cursor() as cur:
-                with cur.copy(copy_sql) as copy:
+                writer = LibpqWriter(cur, flush_threshold=SEND_AHEAD)
+                with cur.copy(copy_sql, writer=writer) as copy:
                     for chunk in part.chunks(batch_id):
                         copy.write(chunk.data)
                         for record in chunk.rejects:
                             reject(record)
+                        before = received
                         received += chunk.rows + len(chunk.rejects)
                         loaded += chunk.rows
+                        if received // PROGRESS_EVERY > before // PROGRESS_EVERY:
+                            log.info("%s%s: %s rows read", shown, where, f"{received:,}")
                 # PostgreSQL parsed the chunks: it must have found the rows they hold.
                 if cur.rowcount != loaded:
                     raise RuntimeError(f"{shown}{where}: {loaded} rows sent, "
