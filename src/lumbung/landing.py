@@ -8,7 +8,9 @@ once.
 
 Formats plug in as *readers*: a reader turns one file into one or more ``Part`` (a raw table,
 the file's header, and its records). CSV is built in (``read_csv``); sources with other
-formats (JSON, XLSX, zip archives of tables) provide their own reader.
+formats (JSON, XLSX, zip archives of tables) provide their own reader. A part may instead
+bring its rows as ready ``Chunk`` of CSV bytes (its reader numbered and checked them in bulk):
+PostgreSQL then parses them, which is several times faster than passing rows one by one.
 """
 
 from __future__ import annotations
@@ -19,16 +21,20 @@ import io
 import logging
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import psycopg
 from psycopg import sql
+from psycopg.copy import LibpqWriter
 
 log = logging.getLogger(__name__)
 
 PROGRESS_EVERY = 500_000
+# Bytes of chunks handed to libpq before waiting for them to be sent: the next chunk is
+# prepared while the server parses these (1 MiB, psycopg's default, left it idle at times).
+SEND_AHEAD = 8 << 20
 
 
 @dataclass(frozen=True)
@@ -63,14 +69,32 @@ class Record:
     value: str | None = None
 
 
+@dataclass(frozen=True)
+class Chunk:
+    """Rows of a part ready for ``COPY ... (format csv)``: each line is ``_batch_id``,
+    ``_row_number`` and the values in header order, with the part's delimiter; ``rows`` lines
+    in all. ``rejects`` are the records of the same stretch of the file that were not loaded.
+    """
+
+    data: bytes
+    rows: int
+    rejects: Sequence[Record] = ()
+
+
 @dataclass
 class Part:
-    """The records of one raw table from one file (a CSV file, or one table of an archive)."""
+    """The records of one raw table from one file (a CSV file, or one table of an archive).
+
+    ``chunks``, when set, replaces ``records``: given the batch id, it yields the part's rows
+    as CSV chunks (see ``Chunk``) written with ``delimiter``.
+    """
 
     spec: DatasetSpec
     header: list[str]
     records: Iterable[Record]
     name: str = ""
+    chunks: Callable[[int], Iterator[Chunk]] | None = None
+    delimiter: str = ","
 
 
 Reader = Callable[[Path, DatasetSpec], Iterator[Part]]
@@ -297,27 +321,54 @@ def _copy_part(
     """COPY one part's good records; quarantine the others. Memory stays flat: rejected
     records are spilled to a temporary file and copied after the part's COPY ends."""
     spec = part.spec
-    copy_sql = sql.SQL("copy {}.{} ({}) from stdin").format(
-        sql.Identifier(spec.schema),
-        sql.Identifier(spec.table),
-        sql.SQL(", ").join(map(sql.Identifier, ["_batch_id", "_row_number", *part.header])),
-    )
+    columns = sql.SQL(", ").join(map(sql.Identifier, ["_batch_id", "_row_number", *part.header]))
     received = loaded = 0
     where = f" ({part.name})" if part.name else ""
     with tempfile.TemporaryFile("w+", encoding="utf-8", newline="") as spill:
         rejects = csv.writer(spill)
-        with conn.cursor() as cur, cur.copy(copy_sql) as copy:
-            for record in part.records:
-                received += 1
-                if record.values is None or record.problem:
-                    rejects.writerow((batch_id, record.number, record.raw,
-                                      (record.problem or "unreadable") + where,
-                                      record.column, record.value))
-                    continue
-                copy.write_row((batch_id, record.number, *record.values))
-                loaded += 1
-                if received % PROGRESS_EVERY == 0:
-                    log.info("%s%s: %s rows read", shown, where, f"{received:,}")
+
+        def reject(record: Record) -> None:
+            rejects.writerow((batch_id, record.number, record.raw,
+                              (record.problem or "unreadable") + where,
+                              record.column, record.value))
+
+        if part.chunks is not None:
+            # Empty values stay '' (not NULL), as on the record path.
+            copy_sql = sql.SQL(
+                "copy {}.{} ({}) from stdin "
+                "(format csv, delimiter {}, encoding 'UTF8', force_not_null ({}))"
+            ).format(sql.Identifier(spec.schema), sql.Identifier(spec.table), columns,
+                     sql.Literal(part.delimiter),
+                     sql.SQL(", ").join(map(sql.Identifier, part.header)))
+            with conn.cursor() as cur:
+                writer = LibpqWriter(cur, flush_threshold=SEND_AHEAD)
+                with cur.copy(copy_sql, writer=writer) as copy:
+                    for chunk in part.chunks(batch_id):
+                        copy.write(chunk.data)
+                        for record in chunk.rejects:
+                            reject(record)
+                        before = received
+                        received += chunk.rows + len(chunk.rejects)
+                        loaded += chunk.rows
+                        if received // PROGRESS_EVERY > before // PROGRESS_EVERY:
+                            log.info("%s%s: %s rows read", shown, where, f"{received:,}")
+                # PostgreSQL parsed the chunks: it must have found the rows they hold.
+                if cur.rowcount != loaded:
+                    raise RuntimeError(f"{shown}{where}: {loaded} rows sent, "
+                                       f"{cur.rowcount} copied")
+        else:
+            copy_sql = sql.SQL("copy {}.{} ({}) from stdin").format(
+                sql.Identifier(spec.schema), sql.Identifier(spec.table), columns)
+            with conn.cursor() as cur, cur.copy(copy_sql) as copy:
+                for record in part.records:
+                    received += 1
+                    if record.values is None or record.problem:
+                        reject(record)
+                        continue
+                    copy.write_row((batch_id, record.number, *record.values))
+                    loaded += 1
+                    if received % PROGRESS_EVERY == 0:
+                        log.info("%s%s: %s rows read", shown, where, f"{received:,}")
         if received > loaded:
             spill.seek(0)
             with conn.cursor() as cur, cur.copy(

@@ -23,6 +23,7 @@ from lumbung.config import Paths, PgUrl
 from lumbung.db import count_rows
 from lumbung.dbt_runner import run_dbt
 from lumbung.landing import BatchOutcome, land_file
+from lumbung.pipelines.batches import shown, validate_all
 from lumbung.sources import apbdes
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ def land(
     with psycopg.connect(warehouse.url()) as conn:
         for number, item in enumerate(files, start=1):
             log.info("landing %d/%d: %s", number, len(files), item.path)
-            outcomes.append(_land_one(conn, item, _shown(item.path, landing), dag_id, run_id))
+            outcomes.append(_land_one(conn, item, shown(item.path, landing), dag_id, run_id))
         if any(not o.already_landed and o.status == "loaded" for o in outcomes):
             _analyze(conn)
     return {"batches": [o.to_dict() for o in outcomes], "problems": problems}
@@ -88,24 +89,7 @@ def ingest_path(warehouse: PgUrl, path: Path) -> list[BatchOutcome]:
 def gate(warehouse: PgUrl, landed: dict) -> dict:
     """Validate every landed batch not yet accepted. Failures are collected, not raised:
     staging is still built from the accepted batches, and ``check`` fails the run."""
-    from lumbung.quality.gate import validate_batch
-
-    failures: list[str] = list(landed["problems"])
-    checked = warnings = 0
-    for batch in landed["batches"]:
-        if batch["status"] == "rejected":
-            failures.append(batch["reason"])
-            continue
-        if batch["status"] == "validated":
-            log.info("batch %s already passed the gate", batch["batch_id"])
-            continue
-        result = validate_batch(warehouse.url(), batch["batch_id"])
-        checked += 1
-        warnings += len(result.warnings)
-        log.info("gate: %s", result.message())
-        if not result.passed:
-            failures.append(result.message())
-    return {"batches_checked": checked, "warnings": warnings, "failures": failures}
+    return validate_all(warehouse, landed)
 
 
 def transform(paths: Paths, warehouse: PgUrl) -> None:
@@ -127,10 +111,3 @@ def check(gated: dict) -> dict:
 def published_counts(warehouse: PgUrl, tables: tuple[str, ...] = PUBLISHED) -> dict[str, int]:
     with psycopg.connect(warehouse.url()) as conn:
         return {table: count_rows(conn, table) for table in tables}
-
-
-def _shown(path: Path, landing: Path) -> str:
-    try:
-        return str(path.relative_to(landing))
-    except ValueError:
-        return str(path)

@@ -55,10 +55,10 @@ def land_all(
     return outcomes
 
 
-def gate_all(warehouse: PgUrl, landed: dict, what: str) -> dict:
-    """Validate every landed batch not yet accepted; raise GateFailed naming every failure
-    (rejected files and files the gate failed), after checking all of them."""
-    from lumbung.quality.gate import GateFailed, validate_batch
+def validate_all(warehouse: PgUrl, landed: dict) -> dict:
+    """Validate every landed batch not yet accepted; collect (not raise) every failure:
+    rejected files and files the gate failed, after checking all of them."""
+    from lumbung.quality.gate import validate_batch
 
     failures: list[str] = list(landed["problems"])
     checked = warnings = 0
@@ -74,10 +74,19 @@ def gate_all(warehouse: PgUrl, landed: dict, what: str) -> dict:
         log.info("gate: %s", result.message())
         if not result.passed:
             failures.append(result.message())
-    if failures:
+    return {"batches_checked": checked, "warnings": warnings, "failures": failures}
+
+
+def gate_all(warehouse: PgUrl, landed: dict, what: str) -> dict:
+    """Validate every landed batch not yet accepted; raise GateFailed naming every failure
+    (rejected files and files the gate failed), after checking all of them."""
+    from lumbung.quality.gate import GateFailed
+
+    gated = validate_all(warehouse, landed)
+    if gated["failures"]:
         log.error("%s not published; staging keeps the batches validated before", what)
-        raise GateFailed(failures)
-    return {"batches_checked": checked, "warnings": warnings}
+        raise GateFailed(gated["failures"])
+    return {"batches_checked": gated["batches_checked"], "warnings": gated["warnings"]}
 
 
 def counts(warehouse: PgUrl, tables: Sequence[str]) -> dict[str, int]:

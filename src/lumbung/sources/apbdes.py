@@ -34,9 +34,18 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path, PurePosixPath
-from typing import Protocol
+from typing import IO, Protocol
 
-from lumbung.landing import BatchRejected, DatasetSpec, Part, Reader, Record, check_header
+from lumbung.landing import (
+    BatchRejected,
+    Chunk,
+    DatasetSpec,
+    Part,
+    Reader,
+    Record,
+    check_header,
+)
+from lumbung.sources.apbdes_bulk import BulkTable
 
 SOURCE = "apbdes"
 FOLDER = "apbdes"
@@ -297,15 +306,15 @@ _good_record = _record_maker()
 
 
 def checked_records(
-    rows: _Rows, header: list[str], checks: _Checks, delimiter: str = ",", first_line: int = 2
+    rows: _Rows, header: list[str], checks: _Checks, delimiter: str = ",", first_line: int = 2,
+    previous: list[str] | None = None, previous_number: int = 0,
 ) -> Iterator[Record]:
     """Records of the rows, numbered by source line (a quoted CSV field may span lines):
     field count, UTF-8, amounts and dates checked; a row equal to the one before it (a
     repeated export line) is quarantined. Memory stays flat: only the previous row is kept.
-    This is the hot loop of APBDes landing: the common case does as little as it can."""
+    ``previous`` is the row before the first one (when reading on from the bulk path), and
+    ``previous_number`` the line it was on (or the line it repeats)."""
     width = len(header)
-    previous: list[str] | None = None
-    previous_number = 0
     line = first_line
     fast, amounts_of, single = checks.fast, checks.amounts_of, checks.single
     dated, good = bool(checks.dates), _good_record
@@ -358,9 +367,10 @@ class Header:
     delimiter: str
     bom: bool
     text: str
+    bulk: bool = False  # the body may be read in bulk (see _table_part)
 
 
-def read_header(first_line: str, table: Table, where: str) -> Header:
+def read_header(first_line: str, table: Table, where: str, bulk: bool = False) -> Header:
     """The header of a CSV table: delimiter detected (the one that yields the most known
     column names), BOM noted, columns checked strictly (BatchRejected names the table)."""
     bom = first_line.startswith("\ufeff")
@@ -379,7 +389,7 @@ def read_header(first_line: str, table: Table, where: str) -> Header:
         checked = check_header(names, table.spec)
     except BatchRejected as err:
         raise BatchRejected(f"{where}: {err}") from None
-    return Header(checked, delimiter, bom, line)
+    return Header(checked, delimiter, bom, line, bulk and len(delimiter) == 1)
 
 
 def _raw_columns(names: list[str]) -> list[str]:
@@ -405,6 +415,50 @@ def _guarded(records: Iterator[Record], where: str) -> Iterator[Record]:
         yield from records
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as err:
         raise BatchRejected(f"{where}: damaged archive member: {err}") from None
+
+
+def _first_line(first: bytes) -> str | None:
+    """The header line as the text reader reads it, if reading bytes up to the first line
+    feed gives the same line (no lone carriage return in it); else None."""
+    body = first[:-1] if first.endswith(b"\n") else first
+    if b"\r" in (body[:-1] if body.endswith(b"\r") else body):
+        return None
+    return first.decode("utf-8", errors="surrogateescape")
+
+
+def _table_part(table: Table, header: Header, open_bytes: Callable[[], IO[bytes]],
+                name: str, guard: Callable[[Iterator], Iterator]) -> Part:
+    """The part of one CSV table, read in bulk (``apbdes_bulk``) when its header line reads
+    the same as bytes and as text, row by row otherwise. ``open_bytes`` opens the table's
+    bytes from the start; ``guard`` turns damage found while reading into BatchRejected."""
+    names, delimiter = header.names, header.delimiter
+    checks = _Checks(table, names)
+
+    def parsed(text: Iterable[str], first_line: int, previous: list[str] | None,
+               previous_number: int) -> Iterator[Record]:
+        rows = csv.reader(text, delimiter=delimiter, strict=False)
+        return checked_records(rows, names, checks, delimiter, first_line, previous,
+                               previous_number)
+
+    def chunks(batch_id: int) -> Iterator[Chunk]:
+        with open_bytes() as body:
+            body.readline()
+            bulk = BulkTable(names, delimiter, tuple(i for i, _ in checks.amounts),
+                             tuple(i for i, _ in checks.signed),
+                             tuple(i for i, _ in checks.dates), checks.problem, parsed)
+            yield from bulk.chunks(body, batch_id)
+
+    def records() -> Iterator[Record]:
+        with open_bytes() as raw, io.TextIOWrapper(
+            raw, encoding="utf-8", errors="surrogateescape", newline=""
+        ) as text:
+            text.readline()
+            yield from parsed(text, 2, None, 0)
+
+    if header.bulk:
+        return Part(table.spec, _raw_columns(names), (), name=name,
+                    chunks=lambda batch_id: guard(chunks(batch_id)), delimiter=delimiter)
+    return Part(table.spec, _raw_columns(names), guard(records()), name=name)
 
 
 def read_siskeudes_zip(path: Path, spec: DatasetSpec) -> Iterator[Part]:
@@ -437,8 +491,14 @@ def read_siskeudes_zip(path: Path, spec: DatasetSpec) -> Iterator[Part]:
             if info is None:
                 continue
             try:
-                with _open_text(zf, info) as fh:
-                    headers[table.name] = read_header(fh.readline(), table, info.filename)
+                with zf.open(info) as raw:
+                    first = raw.readline()
+                line = _first_line(first)
+                if line is None:  # read the header as the row-by-row reader does
+                    with _open_text(zf, info) as fh:
+                        line = fh.readline()
+                headers[table.name] = read_header(line, table, info.filename,
+                                                  bulk=_first_line(first) is not None)
             except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as err:
                 raise BatchRejected(f"{info.filename}: damaged archive member: {err}") from None
         inventory = [
@@ -453,11 +513,8 @@ def read_siskeudes_zip(path: Path, spec: DatasetSpec) -> Iterator[Part]:
             if header is None:
                 continue
             info = members[table.member.lower()]
-            with _open_text(zf, info) as fh:
-                fh.readline()
-                records = csv_part_records(fh, header.names, table, header.delimiter)
-                yield Part(table.spec, _raw_columns(header.names),
-                           _guarded(records, info.filename), name=info.filename)
+            yield _table_part(table, header, functools.partial(zf.open, info), info.filename,
+                              functools.partial(_guarded, where=info.filename))
 
 
 # --- flat template -------------------------------------------------------------------------
@@ -465,13 +522,18 @@ def read_siskeudes_zip(path: Path, spec: DatasetSpec) -> Iterator[Part]:
 
 def read_flat_csv(path: Path, spec: DatasetSpec) -> Iterator[Part]:
     """The flat template as CSV: delimiter detected from the header, BOM tolerated."""
-    with path.open("r", encoding="utf-8", errors="surrogateescape", newline="") as fh:
-        header = read_header(fh.readline(), FLAT_TABLE, path.name)
-        yield _inventory([(path.name, f"raw.{FLAT_TABLE.raw_table}", header.delimiter,
-                           "yes" if header.bom else "no", header.text)])
-        yield Part(FLAT_TABLE.spec, _raw_columns(header.names),
-                   csv_part_records(fh, header.names, FLAT_TABLE, header.delimiter),
-                   name=path.name)
+    with path.open("rb") as raw:
+        first = raw.readline()
+    line = _first_line(first)
+    bulk = line is not None
+    if line is None:
+        with path.open("r", encoding="utf-8", errors="surrogateescape", newline="") as fh:
+            line = fh.readline()
+    header = read_header(line, FLAT_TABLE, path.name, bulk=bulk)
+    yield _inventory([(path.name, f"raw.{FLAT_TABLE.raw_table}", header.delimiter,
+                       "yes" if header.bom else "no", header.text)])
+    yield _table_part(FLAT_TABLE, header, functools.partial(path.open, "rb"), path.name,
+                      lambda records: records)
 
 
 def _cell_text(value: object) -> str:

@@ -5,10 +5,15 @@
 -- file's members (zip member or sheet) are listed in raw.apbdes_file_members.
 -- Written from lumbung.sources.apbdes (SISKEUDES_TABLES, FLAT_TABLE): keep them in step
 -- (tests/test_apbdes.py compares them).
--- Unlike the small region tables, _batch_id has no foreign key to audit.load_batches: these
--- tables take millions of rows, and the per-row check more than halved COPY throughput
--- (bench/bench_apbdes_ingest.py). Rows are only ever written by land_file, in the same
--- transaction that creates their batch, and batches are never deleted.
+-- Unlike the small region tables, _batch_id has no foreign key to audit.load_batches and
+-- (_batch_id, _row_number) is no primary key: these tables take millions of rows, and
+-- maintaining the key's btree made COPY of a province's exports about 2.5 times slower
+-- than COPY into the same tables without it (bench/bench_apbdes_ingest.py measures landing
+-- against a plain COPY; the target is at least half its speed). Rows are only ever written by
+-- land_file, in the same transaction that creates their batch, numbered by their line in
+-- the file (unique within the batch by construction), and batches are never deleted.
+-- Readers find a batch's rows through a BRIN index on _batch_id: batches are appended in
+-- batch_id order, so it stays small and costs nearly nothing to maintain.
 
 create table if not exists raw.apbdes_ta_pemda (
     _batch_id bigint not null,
@@ -25,8 +30,7 @@ create table if not exists raw.apbdes_ta_pemda (
     logo text,
     c_kode text,
     c_pemda text,
-    c_data text,
-    primary key (_batch_id, _row_number)
+    c_data text
 );
 
 comment on table raw.apbdes_ta_pemda is
@@ -36,8 +40,7 @@ create table if not exists raw.apbdes_ref_kecamatan (
     _batch_id bigint not null,
     _row_number bigint not null,
     kd_kec text,
-    nama_kecamatan text,
-    primary key (_batch_id, _row_number)
+    nama_kecamatan text
 );
 
 comment on table raw.apbdes_ref_kecamatan is
@@ -48,8 +51,7 @@ create table if not exists raw.apbdes_ref_desa (
     _row_number bigint not null,
     kd_kec text,
     kd_desa text,
-    nama_desa text,
-    primary key (_batch_id, _row_number)
+    nama_desa text
 );
 
 comment on table raw.apbdes_ref_desa is
@@ -59,8 +61,7 @@ create table if not exists raw.apbdes_ref_bidang (
     _batch_id bigint not null,
     _row_number bigint not null,
     kd_bid text,
-    nama_bidang text,
-    primary key (_batch_id, _row_number)
+    nama_bidang text
 );
 
 comment on table raw.apbdes_ref_bidang is
@@ -71,8 +72,7 @@ create table if not exists raw.apbdes_ref_kegiatan (
     _row_number bigint not null,
     kd_bid text,
     id_keg text,
-    nama_kegiatan text,
-    primary key (_batch_id, _row_number)
+    nama_kegiatan text
 );
 
 comment on table raw.apbdes_ref_kegiatan is
@@ -101,8 +101,7 @@ create table if not exists raw.apbdes_ta_desa (
     alamat text,
     ibukota text,
     status text,
-    npwp text,
-    primary key (_batch_id, _row_number)
+    npwp text
 );
 
 comment on table raw.apbdes_ta_desa is
@@ -114,8 +113,7 @@ create table if not exists raw.apbdes_ta_bidang (
     tahun text,
     kd_desa text,
     kd_bid text,
-    nama_bidang text,
-    primary key (_batch_id, _row_number)
+    nama_bidang text
 );
 
 comment on table raw.apbdes_ta_bidang is
@@ -137,8 +135,7 @@ create table if not exists raw.apbdes_ta_kegiatan (
     lokasi text,
     waktu text,
     keluaran text,
-    sumberdana text,
-    primary key (_batch_id, _row_number)
+    sumberdana text
 );
 
 comment on table raw.apbdes_ta_kegiatan is
@@ -153,8 +150,7 @@ create table if not exists raw.apbdes_ta_rab (
     kd_rincian text,
     anggaran text,
     anggaranpak text,
-    anggaranstlhpak text,
-    primary key (_batch_id, _row_number)
+    anggaranstlhpak text
 );
 
 comment on table raw.apbdes_ta_rab is
@@ -179,8 +175,7 @@ create table if not exists raw.apbdes_ta_rabrinci (
     hrgsatuanpak text,
     anggaranstlhpak text,
     anggaranpak text,
-    kode_sbu text,
-    primary key (_batch_id, _row_number)
+    kode_sbu text
 );
 
 comment on table raw.apbdes_ta_rabrinci is
@@ -204,8 +199,7 @@ create table if not exists raw.apbdes_ta_tbp (
     jbt_bendahara text,
     status text,
     kdbayar text,
-    ref_bayar text,
-    primary key (_batch_id, _row_number)
+    ref_bayar text
 );
 
 comment on table raw.apbdes_ta_tbp is
@@ -221,8 +215,7 @@ create table if not exists raw.apbdes_ta_tbprinci (
     kd_rincian text,
     rinciansd text,
     sumberdana text,
-    nilai text,
-    primary key (_batch_id, _row_number)
+    nilai text
 );
 
 comment on table raw.apbdes_ta_tbprinci is
@@ -239,8 +232,7 @@ create table if not exists raw.apbdes_ta_spp (
     keterangan text,
     jumlah text,
     potongan text,
-    status text,
-    primary key (_batch_id, _row_number)
+    status text
 );
 
 comment on table raw.apbdes_ta_spp is
@@ -255,8 +247,7 @@ create table if not exists raw.apbdes_ta_spprinci (
     kd_keg text,
     kd_rincian text,
     sumberdana text,
-    nilai text,
-    primary key (_batch_id, _row_number)
+    nilai text
 );
 
 comment on table raw.apbdes_ta_spprinci is
@@ -273,8 +264,7 @@ create table if not exists raw.apbdes_ta_spj (
     keterangan text,
     jumlah text,
     potongan text,
-    status text,
-    primary key (_batch_id, _row_number)
+    status text
 );
 
 comment on table raw.apbdes_ta_spj is
@@ -293,8 +283,7 @@ create table if not exists raw.apbdes_ta_spjrinci (
     jmlcair text,
     nilai text,
     sisa text,
-    alamat text,
-    primary key (_batch_id, _row_number)
+    alamat text
 );
 
 comment on table raw.apbdes_ta_spjrinci is
@@ -314,8 +303,7 @@ create table if not exists raw.apbdes_ta_jurnalumum (
     debet text,
     kredit text,
     jenis text,
-    posted text,
-    primary key (_batch_id, _row_number)
+    posted text
 );
 
 comment on table raw.apbdes_ta_jurnalumum is
@@ -335,8 +323,7 @@ create table if not exists raw.apbdes_ta_jurnalumumrinci (
     sumberdana text,
     dk text,
     debet text,
-    kredit text,
-    primary key (_batch_id, _row_number)
+    kredit text
 );
 
 comment on table raw.apbdes_ta_jurnalumumrinci is
@@ -351,8 +338,7 @@ create table if not exists raw.apbdes_flat (
     kd_keg text,
     kd_rincian text,
     nilai_anggaran text,
-    nilai_realisasi text,
-    primary key (_batch_id, _row_number)
+    nilai_realisasi text
 );
 
 comment on table raw.apbdes_flat is
@@ -371,6 +357,47 @@ create table if not exists raw.apbdes_file_members (
 
 comment on table raw.apbdes_file_members is
     'Members of each landed APBDes file (zip member or sheet): the raw table it went to, the delimiter and byte-order mark found, the header as received.';
+
+-- Row identity and lookups by batch (see the header): no primary key on the big raw tables,
+-- a BRIN index on _batch_id instead. Warehouses bootstrapped before lose their old keys
+-- (looked up first: altering a table that has none would still lock it).
+do $$
+declare
+    old_key record;
+begin
+    for old_key in
+        select c.conrelid::regclass as table_name, c.conname
+        from pg_constraint as c
+        inner join pg_class as t on c.conrelid = t.oid
+        inner join pg_namespace as n on t.relnamespace = n.oid
+        where
+            n.nspname = 'raw' and c.contype = 'p' and t.relname like 'apbdes\_%'
+            and t.relname <> 'apbdes_file_members'
+    loop
+        execute format('alter table %s drop constraint %I', old_key.table_name, old_key.conname);
+    end loop;
+end
+$$;
+
+create index if not exists apbdes_ta_pemda_batch_brin on raw.apbdes_ta_pemda using brin (_batch_id);
+create index if not exists apbdes_ref_kecamatan_batch_brin on raw.apbdes_ref_kecamatan using brin (_batch_id);
+create index if not exists apbdes_ref_desa_batch_brin on raw.apbdes_ref_desa using brin (_batch_id);
+create index if not exists apbdes_ref_bidang_batch_brin on raw.apbdes_ref_bidang using brin (_batch_id);
+create index if not exists apbdes_ref_kegiatan_batch_brin on raw.apbdes_ref_kegiatan using brin (_batch_id);
+create index if not exists apbdes_ta_desa_batch_brin on raw.apbdes_ta_desa using brin (_batch_id);
+create index if not exists apbdes_ta_bidang_batch_brin on raw.apbdes_ta_bidang using brin (_batch_id);
+create index if not exists apbdes_ta_kegiatan_batch_brin on raw.apbdes_ta_kegiatan using brin (_batch_id);
+create index if not exists apbdes_ta_rab_batch_brin on raw.apbdes_ta_rab using brin (_batch_id);
+create index if not exists apbdes_ta_rabrinci_batch_brin on raw.apbdes_ta_rabrinci using brin (_batch_id);
+create index if not exists apbdes_ta_tbp_batch_brin on raw.apbdes_ta_tbp using brin (_batch_id);
+create index if not exists apbdes_ta_tbprinci_batch_brin on raw.apbdes_ta_tbprinci using brin (_batch_id);
+create index if not exists apbdes_ta_spp_batch_brin on raw.apbdes_ta_spp using brin (_batch_id);
+create index if not exists apbdes_ta_spprinci_batch_brin on raw.apbdes_ta_spprinci using brin (_batch_id);
+create index if not exists apbdes_ta_spj_batch_brin on raw.apbdes_ta_spj using brin (_batch_id);
+create index if not exists apbdes_ta_spjrinci_batch_brin on raw.apbdes_ta_spjrinci using brin (_batch_id);
+create index if not exists apbdes_ta_jurnalumum_batch_brin on raw.apbdes_ta_jurnalumum using brin (_batch_id);
+create index if not exists apbdes_ta_jurnalumumrinci_batch_brin on raw.apbdes_ta_jurnalumumrinci using brin (_batch_id);
+create index if not exists apbdes_flat_batch_brin on raw.apbdes_flat using brin (_batch_id);
 
 -- Gate views. Great Expectations validates these while a batch is 'validating', so a suite
 -- sees exactly one batch. A Siskeudes export fills many tables; the gate sees their rows as
