@@ -94,6 +94,58 @@ def _village_known(column: str = "village_code") -> Rule:
     )
 
 
+def _capital_matches_apbdes() -> Rule:
+    """Cross-source: the village capital a BUMDes reports receiving in a year against the
+    capital participation (6.2.2) its desa's APBDes realised that year."""
+    s = _rules()
+    return s._no_rows(
+        "BUMDes capital matches APBDes capital participation",
+        f"""
+        select b.village_code, b.report_year, sum(b.village_capital_participation)
+            as reported_by_bumdes, max(f.capital_participation_realised) as realised_in_apbdes
+        from {{batch}} as b
+        inner join {BUILD_SCHEMA}.mart_village_finance as f
+            on b.village_code = f.village_code and b.report_year = f.fiscal_year
+        where b.has_report
+        group by b.village_code, b.report_year
+        having abs(coalesce(sum(b.village_capital_participation), 0)
+            - coalesce(max(f.capital_participation_realised), 0))
+            > greatest(100000, 0.05 * greatest(
+                coalesce(sum(b.village_capital_participation), 0),
+                coalesce(max(f.capital_participation_realised), 0)))
+        """,
+        "village capital participation reported by BUMDes agrees (within Rp 100.000 or 5 %) "
+        "with APBDes 6.2.2 realised by their desa in the same year",
+        s.WARNING,
+    )
+
+
+# How old the last accepted delivery of each source may be before it is late (days): the
+# schedules of the source DAGs plus the time a delivery usually takes.
+FRESHNESS_DAYS = {"kemendagri_region": 400, "idm": 400, "survey": 400, "apbdes": 120,
+                  "bumdes": 120, "ojk": 62}
+
+
+def _fresh_sources() -> tuple[Rule, ...]:
+    """Freshness: a source whose last accepted delivery is too old (warning)."""
+    s = _rules()
+    return tuple(
+        s._no_rows(
+            f"{source} delivered within {days} days",
+            f"""
+            select source, max(validated_at) as last_accepted
+            from audit.load_batches
+            where source = '{source}' and status = 'validated'
+            group by source
+            having max(validated_at) < now() - interval '{days} days'
+            """,
+            f"the last accepted {source} delivery is at most {days} days old",
+            s.WARNING,
+        )
+        for source, days in FRESHNESS_DAYS.items()
+    )
+
+
 def mart_suite(table: str, *rules: Rule) -> SuiteSpec:
     s = _rules()
     return s.SuiteSpec(
@@ -131,6 +183,7 @@ def mart_suites() -> tuple[SuiteSpec, ...]:
         ),
         mart_suite(
             "mart_data_quality",
+            *_fresh_sources(),
             s._unique("data_quality_key"),
             s._in_set("layer", ["batch", "mart"]),
             _not_null("activity_date"),
@@ -231,6 +284,18 @@ def mart_suites() -> tuple[SuiteSpec, ...]:
             s._in_set("ranking_class", ["Perintis", "Pemula", "Berkembang", "Maju"]),
             s._in_set("pades_reconciliation_status",
                       ["consistent", "discrepancy", "no_apbdes", "no_bumdes_report"]),
+            _capital_matches_apbdes(),
+            s._no_rows(
+                "BUMDes income matches APBDes 4.1.1",
+                """
+                select bumdes_id, report_year, pades_contribution,
+                    village_apbdes_4_1_1_realised
+                from {batch} where is_pades_discrepancy
+                """,
+                "what a BUMDes reports as its contribution to PADes is what its desa's APBDes "
+                "realised as 4.1.1 (a cross-source finding for auditors)",
+                s.WARNING,
+            ),
         ),
         mart_suite(
             "mart_bumdes_regency",
