@@ -127,7 +127,9 @@ FRESHNESS_DAYS = {"kemendagri_region": 400, "idm": 400, "survey": 400, "apbdes":
 
 
 def _fresh_sources() -> tuple[Rule, ...]:
-    """Freshness: a source whose last accepted delivery is too old (warning)."""
+    """Freshness: a source whose last accepted delivery is too old (warning). Checked with
+    the quality mart, whose audit reads the batches it summarises (GX asks every query to
+    name its table, ``{batch}``)."""
     s = _rules()
     return tuple(
         s._no_rows(
@@ -138,6 +140,7 @@ def _fresh_sources() -> tuple[Rule, ...]:
             where source = '{source}' and status = 'validated'
             group by source
             having max(validated_at) < now() - interval '{days} days'
+                and (select count(*) from {{batch}}) >= 0
             """,
             f"the last accepted {source} delivery is at most {days} days old",
             s.WARNING,
