@@ -45,8 +45,8 @@ RESULT_FORMAT: dict[str, Any] = {
     "unexpected_index_column_names": [ROW_NUMBER],
     "return_unexpected_index_query": False,
 }
-# Marts have no CSV line to point at and may be large: a sample of unexpected values.
-MART_RESULT_FORMAT: dict[str, Any] = {"result_format": "SUMMARY"}
+# Marts have no CSV line to point at; COMPLETE keeps the offending rows of query rules.
+MART_RESULT_FORMAT: dict[str, Any] = {"result_format": "COMPLETE"}
 
 # Lampung lies within about 3.7-6.2 S and 103.6-105.9 E (islands of the Sunda Strait
 # included); the box adds a margin so only misplaced or swapped coordinates are flagged.
