@@ -296,6 +296,11 @@ def test_failed_run_without_alert_connection_is_still_recorded(warehouse, db, we
     assert db.execute("select count(*) from audit.failed_runs where dag_id = 'village_master' "
                       "and run_id = %s", (dag_run.run_id,)).fetchone()[0] == 1
     assert received == []
+    # ... and the run summary says why, naming the task
+    from lumbung.runner import _failure_reason
+
+    reason = _failure_reason(warehouse, "village_master", dag_run.run_id)
+    assert reason.startswith("quality_gate: ") and "no region master files" in reason
 
 
 def test_gate_warnings_are_alerted(gated, webhook, monkeypatch):

@@ -140,7 +140,6 @@ def run_dags(
             raise RuntimeError(f"DAG {dag_id} not found in {paths.dags}")
         log.info("running DAG %s", dag_id)
         started = time.monotonic()
-        started_at = datetime.now(UTC)
         dag_run = dag.test()
         failed = [
             ti.task_id for ti in dag_run.get_task_instances() if ti.state in ("failed",)
@@ -151,27 +150,24 @@ def run_dags(
                 state=str(dag_run.state),
                 seconds=time.monotonic() - started,
                 failed_tasks=failed,
-                error=_failure_reason(warehouse, dag_id, started_at) if failed else None,
+                error=_failure_reason(warehouse, dag_id, dag_run.run_id) if failed else None,
             )
         )
     return outcomes
 
 
-def _failure_reason(warehouse: PgUrl, dag_id: str, since: datetime) -> str | None:
-    """Why the run failed, when the gate said so during it: the batches' recorded reasons."""
+def _failure_reason(warehouse: PgUrl, dag_id: str, run_id: str | None) -> str | None:
+    """Why the run failed: each failed task's error as the failure callback recorded it
+    (audit.failed_runs), the gate's and the audit's reasons included."""
     with psycopg.connect(warehouse.url()) as conn:
         rows = conn.execute(
-            """
-            select status_reason from audit.load_batches
-            where dag_id = %s and status in ('failed', 'rejected')
-              and coalesce(finished_at, received_at) >= %s
-            order by batch_id
-            """,
-            (dag_id, since),
+            "select task_id, error from audit.failed_runs where dag_id = %s and run_id = %s "
+            "order by failed_at",
+            (dag_id, run_id),
         ).fetchall()
     if not rows:
         return "see the task log above for the error"
-    return "\n".join(r[0] for r in rows)
+    return "\n".join(f"{task}: {error or 'no message'}" for task, error in rows)
 
 
 def summarise(paths: Paths, warehouse: PgUrl, dags: list[DagOutcome]) -> RunSummary:
