@@ -71,6 +71,9 @@ def _exists(warehouse: PgUrl, relation: str) -> bool:
         return conn.execute("select to_regclass(%s) is not null", (relation,)).fetchone()[0]
 
 
+REPO_LANDING = Path(__file__).resolve().parents[1] / "data" / "landing"
+
+
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("mart_bumdes")
@@ -80,9 +83,12 @@ def generated(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def built(warehouse, paths, landing, generated):
+def built(warehouse, paths, landing, generated, tmp_path_factory):
     # Only this regency's first APBDes submission: the mart must follow what staging
-    # selects, which other tests check; one file keeps the expectation plain.
+    # selects, which other tests check; one file keeps the expectation plain. Its own
+    # landing folder (the region master as vendored): other modules count the session's.
+    landing = tmp_path_factory.mktemp("mart_bumdes_landing")
+    shutil.copytree(REPO_LANDING / "region", landing / "region")
     for folder in ("bumdes", "ojk"):
         shutil.copytree(generated / folder, landing / folder, dirs_exist_ok=True)
     target = landing / "apbdes" / str(YEAR)

@@ -97,7 +97,8 @@ def test_dag_publishes_access_points(ojk_run, db, landing):
     desa = len({r["Kode Desa"] for r in agents})
     assert with_agent == desa
     periods = db.execute(
-        "select count(distinct period_month) from staging.stg_ojk__access_points"
+        "select count(distinct period_month) from staging.stg_ojk__access_points "
+        "where extract(year from period_month) = 2024"  # other modules land other years
     ).fetchone()[0]
     assert periods == 4
 

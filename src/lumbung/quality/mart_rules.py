@@ -154,7 +154,7 @@ def mart_suite(table: str, *rules: Rule) -> SuiteSpec:
     return s.SuiteSpec(
         SOURCE, table, suite_name(table),
         (*rules, s._row_count(), _no_sudden_drop(table)),
-        schema=BUILD_SCHEMA, table=table,
+        schema=BUILD_SCHEMA, table=table, partition="build",
     )
 
 
