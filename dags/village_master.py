@@ -93,7 +93,7 @@ def village_master():
     def publish_marts(tables: list[str], **context) -> dict:
         """Copy the audited marts into ``marts`` in one transaction."""
         from lumbung.airflow_tasks import warehouse_from_connection
-        from lumbung.pipelines.village_master import publish_marts as publish
+        from lumbung.pipelines.marts import publish_marts as publish
 
         return publish(warehouse_from_connection(), tables,
                        dag_id=context["dag"].dag_id, run_id=context["run_id"])

@@ -109,13 +109,21 @@ def run_dag(dag_id: str):
     return dag.test()
 
 
-def build_and_publish(paths, warehouse, *select: str) -> list[str]:
-    """What the marts DAGs do: dbt build of the selection into the build schema, the mart
-    audit, then publication into ``marts``; returns the published tables."""
+def audit_and_publish(paths, warehouse) -> list[str]:
+    """The marts DAGs' audit and publish steps on what the last dbt build built."""
     from lumbung.pipelines.marts import audit, publish_marts
-    from lumbung.publish import build
+    from lumbung.publish import built_marts
 
-    tables = build(paths, warehouse, *select)
+    tables = built_marts(paths)
     audit(warehouse, tables)
     publish_marts(warehouse, tables)
     return tables
+
+
+def build_and_publish(paths, warehouse, *select: str) -> list[str]:
+    """What the marts DAGs do: dbt build of the selection into the build schema, the mart
+    audit, then publication into ``marts``; returns the published tables."""
+    from lumbung.publish import build
+
+    build(paths, warehouse, *select)
+    return audit_and_publish(paths, warehouse)

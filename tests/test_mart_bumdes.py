@@ -63,7 +63,7 @@ def land_and_gate(paths: Paths, warehouse: PgUrl, landing: Path) -> None:
         assert not gated.get("failures"), gated
         if pipeline is village_master and not _exists(warehouse, "marts.dim_village"):
             built = village_master.transform(paths, warehouse)
-            village_master.publish_marts(warehouse, audit(warehouse, built)["audited"])
+            publish_marts(warehouse, audit(warehouse, built)["audited"])
 
 
 def _exists(warehouse: PgUrl, relation: str) -> bool:

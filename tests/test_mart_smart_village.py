@@ -12,7 +12,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import REPO, run_dag
+from conftest import REPO, audit_and_publish, run_dag
 
 from lumbung.dbt_runner import run_dbt
 from lumbung.generate import GenerateConfig, generate
@@ -39,17 +39,7 @@ def build_smart_village(paths, warehouse) -> None:
             "path:models/staging,resource_type:model", "path:models/intermediate/smart_village",
             "path:seeds/_smart_village__seeds.yml", "path:tests/smart_village",
             "--indirect-selection", "empty")
-    _audit_and_publish(paths, warehouse)
-
-
-def _audit_and_publish(paths, warehouse) -> None:
-    """The marts DAG's audit and publish steps on what the build just built."""
-    from lumbung.pipelines.marts import audit, publish_marts
-    from lumbung.publish import built_marts
-
-    tables = built_marts(paths)
-    audit(warehouse, tables)
-    publish_marts(warehouse, tables)
+    audit_and_publish(paths, warehouse)
 
 
 def _land_and_gate(warehouse, source: str, landing: Path) -> None:
@@ -306,7 +296,7 @@ def test_changing_a_weight_changes_scores_and_nothing_else(built, db, paths, war
                (weights["d_website"],))
     try:
         run_dbt(paths, warehouse, "run", "--select", "mart_smart_village+")
-        _audit_and_publish(paths, warehouse)
+        audit_and_publish(paths, warehouse)
         after = {(r["village_code"], r["year"]): r for r in _rows(db)}
         assert after.keys() == before.keys()
         for key, row in after.items():

@@ -18,15 +18,13 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import table_fingerprint
+from conftest import audit_and_publish, table_fingerprint
 
 from lumbung.config import Paths, PgUrl
 from lumbung.dbt_runner import run_dbt
 from lumbung.generate import GenerateConfig, generate
 from lumbung.pipelines import apbdes as apbdes_pipeline
 from lumbung.pipelines import village_master
-from lumbung.pipelines.marts import audit, publish_marts
-from lumbung.publish import built_marts
 from lumbung.sources import apbdes
 
 MODEL = "mart_village_finance"
@@ -49,9 +47,7 @@ def build_finance_marts(paths: Paths, warehouse: PgUrl, marts_only: bool = False
     run_dbt(paths, warehouse, "build", "--select", *select, *extra)
     # ... then audited and published, as the marts DAG does (the build schema stays the
     # incremental models' home; the published copy is what BI reads).
-    tables = built_marts(paths)
-    audit(warehouse, tables)
-    publish_marts(warehouse, tables)
+    audit_and_publish(paths, warehouse)
 
 
 # --- the hand-written files ---------------------------------------------------------------

@@ -153,15 +153,3 @@ def publish(
     log.info("published %d table(s) to %s in one transaction (publication %d)",
              len(tables), PUBLISHED_SCHEMA, publication_id)
     return Published(tables=counts, publication_id=publication_id)
-
-
-def last_publication(warehouse: PgUrl, dag_id: str) -> dict | None:
-    with psycopg.connect(warehouse.url()) as conn:
-        row = conn.execute(
-            "select publication_id, published_at, tables from audit.publications "
-            "where dag_id = %s order by publication_id desc limit 1",
-            (dag_id,),
-        ).fetchone()
-    if row is None:
-        return None
-    return {"publication_id": row[0], "published_at": row[1].isoformat(), "tables": row[2]}

@@ -15,7 +15,9 @@ import psycopg
 from lumbung.config import Paths, PgUrl
 from lumbung.db import count_rows
 from lumbung.landing import BatchOutcome, land_csv
-from lumbung.publish import build, publish
+from lumbung.pipelines.batches import shown
+from lumbung.pipelines.marts import audit, publish_marts
+from lumbung.publish import build
 from lumbung.sources import kemendagri
 
 log = logging.getLogger(__name__)
@@ -37,7 +39,7 @@ def land(
             log.info("landing %d/%d: %s", number, len(files), item.path)
             outcome = land_csv(
                 conn, item.spec, item.path, item.edition,
-                display_path=_shown(item.path, landing), dag_id=dag_id, run_id=run_id,
+                display_path=shown(item.path, landing), dag_id=dag_id, run_id=run_id,
             )
             outcomes.append(outcome)
     if not files:
@@ -86,30 +88,14 @@ def transform(paths: Paths, warehouse: PgUrl) -> list[str]:
     return build(paths, warehouse, DBT_SELECT)
 
 
-def publish_marts(
-    warehouse: PgUrl, tables: list[str], dag_id: str | None = None, run_id: str | None = None
-) -> dict:
-    """Publish the audited region marts into ``marts`` in one transaction."""
-    return publish(warehouse, tables, dag_id=dag_id, run_id=run_id).to_dict()
-
-
 def published_counts(warehouse: PgUrl, tables: tuple[str, ...] = PUBLISHED) -> dict[str, int]:
     with psycopg.connect(warehouse.url()) as conn:
         return {table: count_rows(conn, table) for table in tables}
 
 
-def _shown(path: Path, landing: Path) -> str:
-    try:
-        return str(path.relative_to(landing))
-    except ValueError:
-        return str(path)
-
-
 def refresh_marts(paths: Paths, warehouse: PgUrl) -> dict:
     """Build, audit and publish the region marts outside Airflow (tests, maintenance): what
     the DAG's build_marts -> audit_marts -> publish_marts tasks do."""
-    from lumbung.pipelines.marts import audit
-
     tables = transform(paths, warehouse)
     audit(warehouse, tables)
     return publish_marts(warehouse, tables)

@@ -89,8 +89,12 @@ class GateResult:
     seconds: float = 0.0
     outcomes: list[ExpectationOutcome] = field(default_factory=list)  # every expectation
 
+    def head(self) -> str:
+        """What was validated, as the message starts."""
+        return f"{self.file_path} (batch {self.batch_id}, {self.label or self.dataset})"
+
     def message(self) -> str:
-        head = f"{self.file_path} (batch {self.batch_id}, {self.label or self.dataset})"
+        head = self.head()
         if self.passed:
             text = f"{head}: passed {self.evaluated} expectation(s)"
             if self.warnings:

@@ -36,15 +36,8 @@ log = logging.getLogger(__name__)
 class MartResult(GateResult):
     """A mart's verdict; reads like a batch's, naming the built table instead of a file."""
 
-    def message(self) -> str:
-        head = f"{self.file_path} ({self.label})"
-        if self.passed:
-            text = f"{head}: passed {self.evaluated} expectation(s)"
-            if self.warnings:
-                text += f" with {len(self.warnings)} warning(s): " + "; ".join(
-                    w.describe() for w in self.warnings)
-            return text
-        return f"{head}: " + "; ".join(f.describe() for f in self.failures + self.warnings)
+    def head(self) -> str:
+        return f"{self.file_path} ({self.label})"
 
 
 def validate_mart(

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from lumbung.publish import BUILD_SCHEMA, PUBLISHED_SCHEMA
+
 if TYPE_CHECKING:
     from lumbung.quality.suites import Rule, SuiteSpec
 
-BUILD_SCHEMA = "marts_build"
-PUBLISHED_SCHEMA = "marts"
 SOURCE = "marts"
 IDM_STATUSES = ("Sangat Tertinggal", "Tertinggal", "Berkembang", "Maju", "Mandiri")
 SMART_VILLAGE_SCORES = ("a_institution", "b_infrastructure", "c_service_delivery",
