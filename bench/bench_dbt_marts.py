@@ -154,12 +154,16 @@ def _land_and_gate(url, landing: Path, sources: tuple[str, ...]) -> float:
     return time.perf_counter() - started
 
 
-def _timed(paths, step) -> dict:
-    """Run one dbt step; seconds, and dbt's own execution time per kind of node."""
+def _timed(paths, step, keep: Path | None = None) -> dict:
+    """Run one dbt step; seconds, and dbt's own execution time per kind of node (dbt's
+    ``run_results.json`` is also copied to ``keep`` when given)."""
     started = time.perf_counter()
     step()
     seconds = time.perf_counter() - started
-    results = json.loads((paths.dbt_target / "run_results.json").read_text())
+    run_results = paths.dbt_target / "run_results.json"
+    if keep is not None:
+        shutil.copy(run_results, keep)
+    results = json.loads(run_results.read_text())
     by_kind: dict[str, float] = defaultdict(float)
     slowest = []
     for r in results["results"]:
@@ -197,13 +201,13 @@ def run_scale(workdir: Path, scale: int, years: tuple[int, ...], seed: int) -> d
         village_master.gate(url, village_master.land(url, landing))
         village_master.refresh_marts(paths, url)
         land_s = _land_and_gate(url, landing, ("idm", "survey", "bumdes", "ojk", "apbdes"))
-        full = _timed(paths, lambda: run_dbt(paths, url, "build"))
+        full = _timed(paths, lambda: run_dbt(paths, url, "build"), base / "full.json")
         volume = _volume(url)
         target = landing / revision.relative_to(generated)
         shutil.copy(revision, target)
         resubmit_land_s = _land_and_gate(url, landing, ("apbdes",))
-        staging = _timed(paths, lambda: apbdes.transform(paths, url))
-        rebuild = _timed(paths, lambda: marts.transform(paths, url))
+        staging = _timed(paths, lambda: apbdes.transform(paths, url), base / "staging.json")
+        rebuild = _timed(paths, lambda: marts.transform(paths, url), base / "rebuild.json")
     finally:
         if server is not None:
             server.stop()

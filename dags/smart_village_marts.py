@@ -64,14 +64,19 @@ def _on_failure(context) -> None:
 )
 def smart_village_marts():
     @task(retries=0)
-    def build_marts() -> list[str]:
-        """dbt build (models, seeds, tests) of the intermediate models and the indicator
-        marts into the build schema; a failing test stops the run before publishing."""
+    def build_marts(**context) -> list[str]:
+        """dbt build (models, seeds, tests) into the build schema of what the sources changed
+        since the last published build feed (everything the first time, or after the dbt
+        project changed; ``{"everything": true}`` as run conf forces it); a failing test
+        stops the run before publishing."""
         from lumbung.airflow_tasks import warehouse_from_connection
         from lumbung.config import Paths
         from lumbung.pipelines.marts import transform
 
-        return transform(Paths.from_env(), warehouse_from_connection())
+        conf = getattr(context.get("dag_run"), "conf", None) or {}
+        return transform(Paths.from_env(), warehouse_from_connection(),
+                         dag_id=context["dag"].dag_id, run_id=context["run_id"],
+                         everything=bool(conf.get("everything")))
 
     @task(retries=0)
     def audit_marts(tables: list[str], **context) -> list[str]:

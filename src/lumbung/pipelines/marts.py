@@ -20,26 +20,27 @@ from lumbung.publish import PUBLISHED_SCHEMA, build, publish
 
 log = logging.getLogger(__name__)
 
-# staging/audit: the views over the load audit and the stored quality results that
-# mart_data_quality reads (no source DAG builds them).
-# Only what the source DAGs do not build: rebuilding a view drops the views built on it
-# (Postgres cascades), so e.g. stg_audit__region_batches, which the region staging models
-# read, is left to village_master; the seeds the source DAGs load are theirs too.
-DBT_SELECT = (
-    "stg_audit__load_batches", "stg_audit__dq_runs", "stg_audit__dq_results",
-    "path:models/intermediate", "path:models/marts",
-    "ref_indicator_catalogue", "ref_idm_status_thresholds",
-)
-DBT_EXCLUDE = ("path:models/marts/core", "path:models/intermediate/kemendagri")
+def transform(
+    paths: Paths,
+    warehouse: PgUrl,
+    dag_id: str | None = None,
+    run_id: str | None = None,
+    everything: bool = False,
+) -> list[str]:
+    """dbt build into the build schema of what the changed sources feed (``lumbung.rebuild_plan``:
+    everything on the first build, after a change of the dbt project, or when asked);
+    returns the mart tables built (dbt's tests on them passed, or this raised)."""
+    from lumbung.rebuild_plan import plan, record_build
 
-
-def transform(paths: Paths, warehouse: PgUrl) -> list[str]:
-    """dbt build of the intermediate models, marts and seeds into the build schema; returns
-    the mart tables built (dbt's tests on them passed, or this raised)."""
+    chosen = plan(paths, warehouse, everything=everything)
+    log.info("marts build: %s", chosen.reason)
     # cautious: a test also reading a model outside the selection (a source DAG's staging)
     # is that DAG's to run, not this one's.
-    return build(paths, warehouse, *DBT_SELECT, "--exclude", *DBT_EXCLUDE,
-                 "--indirect-selection", "cautious")
+    tables = build(paths, warehouse, *chosen.select(), "--exclude", *chosen.exclude(),
+                   "--indirect-selection", "cautious")
+    build_id = record_build(warehouse, chosen, dag_id, run_id)
+    log.info("marts build %d (%s): built %s", build_id, chosen.rebuilt, ", ".join(tables))
+    return tables
 
 
 def audit(
@@ -59,11 +60,16 @@ def audit(
 def publish_marts(
     warehouse: PgUrl, tables: list[str], dag_id: str | None = None, run_id: str | None = None
 ) -> dict:
-    """Publish the audited marts into ``marts`` in one transaction."""
+    """Publish the audited marts into ``marts`` in one transaction; the run's marts build
+    becomes the one the next build starts from."""
+    from lumbung.rebuild_plan import mark_published
+
     if not tables:
         log.warning("no mart was built: nothing to publish")
         return {"publication_id": None, "tables": {}}
-    return publish(warehouse, tables, dag_id=dag_id, run_id=run_id).to_dict()
+    published = publish(warehouse, tables, dag_id=dag_id, run_id=run_id)
+    mark_published(warehouse, published.publication_id, dag_id, run_id)
+    return published.to_dict()
 
 
 def published_counts(warehouse: PgUrl) -> dict[str, int]:

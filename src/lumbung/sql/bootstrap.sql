@@ -163,6 +163,21 @@ create table if not exists audit.publications (
     tables jsonb not null
 );
 
+-- One row per successful dbt build of the indicator marts (lumbung.rebuild_plan): what it
+-- read (a fingerprint of each source's accepted batches, and of the dbt project) and, once
+-- its marts are published, the publication. The next build rebuilds only what the sources
+-- changed since the last published build feed.
+create table if not exists audit.mart_builds (
+    build_id bigserial primary key,
+    dag_id text,
+    run_id text,
+    built_at timestamptz not null default now(),
+    project_fingerprint text not null,
+    source_fingerprints jsonb not null,
+    rebuilt text not null,           -- 'everything', or the changed sources, comma-separated
+    publication_id bigint references audit.publications
+);
+
 -- Quality results, stored (not only logged) so that trends and reports can be computed.
 -- One row per validation of a suite: a landed batch (layer 'batch') or a built mart (layer 'mart').
 create table if not exists audit.dq_runs (

@@ -1,6 +1,11 @@
 -- Every BUMDes in every report year: the BUMDes of the registry founded by the end of the
 -- year (whether they reported or not) and every BUMDes that reported, with what the
 -- registry says of it and what it reported for the year.
+-- A table: the staging views under it stack window functions the planner cannot estimate,
+-- and the reconciliation, the BUMDes marts and their tests all read it; it is rebuilt only
+-- when the BUMDes source changed.
+
+{{ config(materialized='table') }}
 
 with
 

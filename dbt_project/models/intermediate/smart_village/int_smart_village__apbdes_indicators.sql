@@ -1,8 +1,8 @@
--- Smart Village indicator values from the APBDes (budget and realisation lines of the
--- winning submission of each regency and year). Only desa of a regency that submitted for
--- the year have values: there `budget_submitted` is 1 or 0, and the other measures exist
--- when the desa has a budget (a missing budget leaves them missing, not zero). The flat
--- template is undated, so `q4_realisation_reported` is missing for it.
+-- Smart Village indicator values from the APBDes: the village-year measures of the winning
+-- submission of each regency and year (int_apbdes__village_years). Only desa of a regency
+-- that submitted for the year have values: there `budget_submitted` is 1 or 0, and the
+-- other measures exist when the desa has a budget (a missing budget leaves them missing,
+-- not zero). The flat template is undated, so `q4_realisation_reported` is missing for it.
 -- Grain: one row per (village_code, year, indicator_id).
 -- noqa: disable=RF04
 
@@ -49,44 +49,9 @@ covered as (
 
 ),
 
-budget as (
+apbdes as (
 
-    select
-        village_code,
-        fiscal_year,
-        sum(amount) filter (where account_group = 'belanja') as spending,
-        sum(amount) filter (where bidang_code = '2') as development,
-        sum(amount) filter (where bidang_code in ('3', '4')) as community_empowerment,
-        sum(amount) filter (where sub_bidang_code = '1.4') as planning
-    from {{ ref('stg_apbdes__budget_lines') }}
-    group by village_code, fiscal_year
-
-),
-
-realised as (
-
-    select
-        village_code,
-        fiscal_year,
-        sum(amount) filter (where realisation_kind = 'spending') as spending,
-        sum(amount) filter (
-            where realisation_kind = 'spending' and bidang_code = '1'
-        ) as governance,
-        sum(amount) filter (
-            where realisation_kind = 'spending' and bidang_code = '2'
-        ) as development,
-        sum(amount) filter (
-            where realisation_kind = 'spending' and bidang_code in ('3', '4')
-        ) as community_empowerment,
-        sum(amount) filter (
-            where realisation_kind = 'spending' and sub_bidang_code = '2.6'
-        ) as ict,
-        sum(amount) filter (
-            where realisation_kind = 'financing' and account_jenis_code = '6.2.2'
-        ) as capital_participation,
-        bool_or(realised_quarter = 4) as has_q4
-    from {{ ref('stg_apbdes__realisation_lines') }}
-    group by village_code, fiscal_year
+    select * from {{ ref('int_apbdes__village_years') }}
 
 ),
 
@@ -96,27 +61,23 @@ village_years as (
         covered.village_code,
         covered.fiscal_year as year,
         covered.submission_format,
-        budget.village_code is not null as has_budget,
-        budget.spending as budget_spending,
-        budget.development as budget_development,
-        budget.community_empowerment as budget_community_empowerment,
-        budget.planning as budget_planning,
-        coalesce(realised.spending, 0) as realised_spending,
-        coalesce(realised.governance, 0) as realised_governance,
-        coalesce(realised.development, 0) as realised_development,
-        coalesce(realised.community_empowerment, 0) as realised_community_empowerment,
-        coalesce(realised.ict, 0) as realised_ict,
-        coalesce(realised.capital_participation, 0) as realised_capital_participation,
-        coalesce(realised.has_q4, false) as has_q4
+        coalesce(apbdes.has_budget, false) as has_budget,
+        apbdes.budget_spending,
+        apbdes.budget_development,
+        apbdes.budget_community_empowerment,
+        apbdes.budget_planning,
+        coalesce(apbdes.realised_spending, 0) as realised_spending,
+        coalesce(apbdes.realised_governance, 0) as realised_governance,
+        coalesce(apbdes.realised_development, 0) as realised_development,
+        coalesce(apbdes.realised_community_empowerment, 0) as realised_community_empowerment,
+        coalesce(apbdes.realised_ict, 0) as realised_ict,
+        coalesce(apbdes.realised_capital_participation, 0) as realised_capital_participation,
+        coalesce(apbdes.has_q4_realisation, false) as has_q4
     from covered
-    left join budget
+    left join apbdes
         on
-            covered.village_code = budget.village_code
-            and covered.fiscal_year = budget.fiscal_year
-    left join realised
-        on
-            covered.village_code = realised.village_code
-            and covered.fiscal_year = realised.fiscal_year
+            covered.village_code = apbdes.village_code
+            and covered.fiscal_year = apbdes.fiscal_year
 
 ),
 
