@@ -2,9 +2,10 @@
 
 Runs whenever a source DAG has refreshed what the marts read (Airflow Assets: the region
 marts, IDM, survey, APBDes, BUMDes and OJK staging), so the marts follow the sources
-without a clock of their own. dbt builds the intermediate models and every indicator mart,
-with their tests and the indicator catalogue seed, into the build schema ``marts_build``
-(BI users cannot read it); only when that audit passes are the tables copied into
+without a clock of their own. dbt builds what the changed sources feed, with its tests
+(``lumbung.rebuild_plan``: everything the first time or after a change of the dbt project),
+into the build schema ``marts_build`` (BI users cannot read it); the marts are audited
+there, and only when that audit passes are the tables copied into
 ``marts`` in one transaction. A failed audit publishes nothing: the previous good version
 stays published. Then the quality report and regency workbooks are written, even after a
 failed build.

@@ -43,6 +43,8 @@ os.environ.update(
         "LUMBUNG_LANDING_DIR": str(_LANDING),
         "LUMBUNG_PG_PORT": str(_free_port()),
         "LUMBUNG_AIRFLOW_PORT": str(_free_port()),
+        # dbt unit tests run with every build here (production builds leave them out)
+        "LUMBUNG_DBT_UNIT_TESTS": "1",
     }
 )
 

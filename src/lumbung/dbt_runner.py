@@ -21,6 +21,13 @@ class DbtFailed(RuntimeError):
     """dbt ended with errors; the message carries its error lines."""
 
 
+def unit_tests_enabled() -> bool:
+    """dbt unit tests check SQL logic on fixed inputs, not data: they run in development and
+    CI (``LUMBUNG_DBT_UNIT_TESTS=1``, which the test suite sets), not in every production
+    build, as dbt's documentation advises."""
+    return os.environ.get("LUMBUNG_DBT_UNIT_TESTS", "").lower() in ("1", "true", "yes")
+
+
 def dbt_executable() -> str:
     candidate = Path(sys.executable).parent / "dbt"
     return str(candidate) if candidate.exists() else "dbt"
@@ -36,6 +43,8 @@ def run_dbt(paths: Paths, warehouse: PgUrl, *args: str) -> list[str]:
         "--log-path", str(paths.dbt_logs),
     ]
     env = {**os.environ, **warehouse.dbt_env(), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    if not unit_tests_enabled():
+        env.setdefault("DBT_EXCLUDE_RESOURCE_TYPES", "unit_test")
     log.info("running dbt %s (full log: %s)", " ".join(args), paths.dbt_logs / "dbt.log")
     lines: list[str] = []
     with subprocess.Popen(

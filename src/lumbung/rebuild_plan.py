@@ -6,6 +6,8 @@ downstream of the sources whose accepted batches changed since the last *publish
 or OJK). Everything is rebuilt when nothing was published yet, when the dbt project (models,
 macros, seeds, tests, dbt version) changed since, or when a source has no selector here.
 A build whose audit failed is never a reference, so its changes are rebuilt next time.
+Only tables are rebuilt then (views read live data); a view that is gone, dropped when a
+source DAG recreated a staging view it reads, is rebuilt with everything that follows it.
 """
 
 from __future__ import annotations
@@ -22,9 +24,9 @@ from lumbung.config import Paths, PgUrl
 
 log = logging.getLogger(__name__)
 
-# Views over the load audit and the stored quality results (mart_data_quality): every
-# build refreshes them, since every run of a DAG adds to what they show.
-AUDIT_SELECT = ("stg_audit__load_batches+", "stg_audit__dq_runs+", "stg_audit__dq_results+")
+# Every build refreshes the quality mart, since every run of a DAG adds to what it shows
+# (the views under it need no rebuild while the project is unchanged).
+AUDIT_SELECT = ("mart_data_quality",)
 
 # Everything this DAG builds: intermediate models, marts and the seeds only it loads.
 # Only what the source DAGs do not build: rebuilding a view drops the views built on it
@@ -67,15 +69,24 @@ class RebuildPlan:
     source_fingerprints: dict[str, str]
     changed: tuple[str, ...] | None  # None: everything
     reason: str
+    missing: tuple[str, ...] = ()  # models whose relation is gone, rebuilt with what follows
 
     @property
     def rebuilt(self) -> str:
-        return "everything" if self.changed is None else ",".join(self.changed)
+        if self.changed is None:
+            return "everything"
+        return ",".join(self.changed + tuple(f"{model}+" for model in self.missing))
 
     def select(self) -> tuple[str, ...]:
         if self.changed is None:
             return EVERYTHING
-        return AUDIT_SELECT + tuple(s for source in self.changed for s in SOURCE_SELECT[source])
+        # Tables only: a view reads live data, and its SQL is unchanged (the project is), so
+        # it needs no rebuild; its tests run with the next whole build.
+        return (AUDIT_SELECT
+                + tuple(f"{base},config.materialized:{kind}"
+                        for source in self.changed for base in SOURCE_SELECT[source]
+                        for kind in ("table", "incremental"))
+                + tuple(f"{model}+" for model in self.missing))
 
     def exclude(self) -> tuple[str, ...]:
         return EXCLUDE
@@ -129,6 +140,7 @@ def plan(paths: Paths, warehouse: PgUrl, everything: bool = False) -> RebuildPla
     if last[0] != project:
         return RebuildPlan(project, sources, None,
                            "the dbt project changed since the last published build")
+    missing = missing_models(paths, warehouse)
     before: dict[str, str] = last[1]
     changed = tuple(sorted(s for s in sources.keys() | before.keys()
                            if sources.get(s) != before.get(s)))
@@ -136,13 +148,41 @@ def plan(paths: Paths, warehouse: PgUrl, everything: bool = False) -> RebuildPla
     if unknown:
         return RebuildPlan(project, sources, None,
                            f"source(s) {', '.join(unknown)} changed, which no selector maps")
-    if not changed:
-        return RebuildPlan(project, sources, (),
-                           "no source changed since the last published build: "
-                           "only the quality views and mart_data_quality")
-    return RebuildPlan(project, sources, changed,
-                       f"source(s) {', '.join(changed)} changed since the last published "
-                       "build: only what they feed")
+    if missing is None:
+        return RebuildPlan(project, sources, None, "no dbt manifest to check the models with")
+    parts = [f"source(s) {', '.join(changed)} changed since the last published build"
+             if changed else "no source changed since the last published build"]
+    if missing:
+        # A source DAG recreating a staging view drops the views built on it (cascade).
+        parts.append(f"{len(missing)} model(s) missing ({', '.join(missing[:5])})")
+    return RebuildPlan(project, sources, changed, "; ".join(parts)
+                       + ": only what that feeds, and mart_data_quality", missing)
+
+
+def missing_models(paths: Paths, warehouse: PgUrl) -> tuple[str, ...] | None:
+    """Models this DAG builds whose relation does not exist (None without a manifest)."""
+    manifest_file = paths.dbt_target / "manifest.json"
+    if not manifest_file.exists():
+        return None
+    try:
+        nodes = json.loads(manifest_file.read_text(encoding="utf-8"))["nodes"].values()
+    except (ValueError, KeyError):  # being rewritten by another dbt run: do not guess
+        return None
+    built_here = [
+        node for node in nodes
+        if node["resource_type"] == "model"
+        and (node["original_file_path"].startswith(("models/intermediate/", "models/marts/"))
+             or node["name"] in EVERYTHING)
+        and not node["original_file_path"].startswith(
+            ("models/marts/core/", "models/intermediate/kemendagri/"))
+    ]
+    with psycopg.connect(warehouse.url()) as conn:
+        return tuple(sorted(
+            node["name"] for node in built_here
+            if conn.execute("select to_regclass(format('%%I.%%I', %s::text, %s::text))",
+                            (node["schema"], node["alias"] or node["name"])).fetchone()[0]
+            is None
+        ))
 
 
 def record_build(

@@ -4,7 +4,11 @@
 -- year (0 when the report lists none there), and KUR debtors in the village's district over
 -- the year's quarters (0 when none).
 -- Grain: one row per (village_code, year, indicator_id).
+-- A table: the heaviest of the per-source values (every access point against every desa),
+-- rebuilt only when OJK reports or the region master change, not with every other source.
 -- noqa: disable=RF04
+
+{{ config(materialized='table') }}
 
 with
 
