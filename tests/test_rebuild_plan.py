@@ -189,3 +189,23 @@ def test_the_selection_is_exactly_what_the_source_feeds(paths, warehouse):
                        "--exclude", *apbdes.exclude())
     assert {"mart_village_finance", "mart_bumdes", "mart_smart_village"} <= selected
     assert not selected & {"mart_idm", "mart_financial_access", "dim_village"}
+
+
+def test_rebuilding_a_view_keeps_the_views_built_on_it(paths, warehouse, db):
+    """The project's view materialization replaces a view in place: a source DAG rebuilding
+    its staging views no longer drops the intermediate views that read them."""
+    run_dbt(paths, warehouse, "run", "--select", "stg_audit__load_batches")
+    db.execute("create or replace view intermediate.test_reads_load_batches as "
+               "select count(*) as batches from staging.stg_audit__load_batches")
+    try:
+        before = db.execute("select 'staging.stg_audit__load_batches'::regclass::oid").fetchone()
+        run_dbt(paths, warehouse, "run", "--select", "stg_audit__load_batches")
+        assert db.execute(
+            "select to_regclass('intermediate.test_reads_load_batches')").fetchone()[0]
+        # the same relation, replaced: not a new one swapped in
+        assert db.execute(
+            "select 'staging.stg_audit__load_batches'::regclass::oid").fetchone() == before
+        assert db.execute(
+            "select obj_description('staging.stg_audit__load_batches'::regclass)").fetchone()[0]
+    finally:
+        db.execute("drop view if exists intermediate.test_reads_load_batches")

@@ -58,7 +58,7 @@ EXCLUDE = (
 )
 
 # What of the dbt project decides what a build produces.
-PROJECT_PARTS = ("dbt_project.yml", "models", "macros", "seeds", "tests")
+PROJECT_PARTS = ("dbt_project.yml", "models", "macros", "materializations", "seeds", "tests")
 
 
 @dataclass(frozen=True)
