@@ -2,7 +2,10 @@
 -- each desa and year): answers as numbers, yes = 1 and no = 0; an unanswered or unreadable
 -- answer gives no value (missing, never a zero). Any measure below can be named by the
 -- catalogue's `field`. Grain: one row per (village_code, year, indicator_id).
+-- A table, as for each source's values: an APBDes resubmission's rebuild reads it as it is.
 -- noqa: disable=RF04
+
+{{ config(materialized='table') }}
 
 with
 

@@ -3,7 +3,11 @@
 -- report up to that year). Kelurahan are left out: they have no APBDes, BPD or BUMDes, and
 -- the IDM covers desa only.
 -- `year` is the name every Lumbung mart gives the reference year.
+-- A table: the score, BUMDes and mart models each read it, and as a view each read would
+-- scan every source for its years.
 -- noqa: disable=RF04
+
+{{ config(materialized='table') }}
 
 with
 
