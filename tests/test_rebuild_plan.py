@@ -209,3 +209,32 @@ def test_rebuilding_a_view_keeps_the_views_built_on_it(paths, warehouse, db):
             "select obj_description('staging.stg_audit__load_batches'::regclass)").fetchone()[0]
     finally:
         db.execute("drop view if exists intermediate.test_reads_load_batches")
+
+
+def test_rebuilding_a_table_keeps_the_views_built_on_it(paths, warehouse, db):
+    """The project's table materialization re-points the views reading a table at the new
+    one before dropping the old: rebuilding `int_bumdes__bumdes_years` (a BUMDes
+    resubmission) keeps `int_bumdes__pades_reconciliation`, which the BUMDes mart reads in
+    the same build."""
+    run_dbt(paths, warehouse, "run", "--select", "+mart_data_quality")
+    db.execute("create or replace view intermediate.test_reads_data_quality as "
+               "select count(*) as rows from marts_build.mart_data_quality")
+    try:
+        before = db.execute("select 'marts_build.mart_data_quality'::regclass::oid").fetchone()
+        run_dbt(paths, warehouse, "run", "--select", "mart_data_quality")
+        # a new table (fresh DDL, as dbt builds it), and the view reads it
+        assert db.execute(
+            "select 'marts_build.mart_data_quality'::regclass::oid").fetchone() != before
+        assert db.execute("select to_regclass('marts_build.mart_data_quality__dbt_backup')"
+                          ).fetchone()[0] is None
+        assert db.execute("select rows from intermediate.test_reads_data_quality").fetchone() \
+            == db.execute("select count(*) from marts_build.mart_data_quality").fetchone()
+        depends = db.execute(
+            """
+            select count(*) from pg_depend as d join pg_rewrite as r on d.objid = r.oid
+            where r.ev_class = 'intermediate.test_reads_data_quality'::regclass
+              and d.refobjid = 'marts_build.mart_data_quality'::regclass
+            """).fetchone()[0]
+        assert depends > 0
+    finally:
+        db.execute("drop view if exists intermediate.test_reads_data_quality")
