@@ -238,3 +238,25 @@ def test_rebuilding_a_table_keeps_the_views_built_on_it(paths, warehouse, db):
         assert depends > 0
     finally:
         db.execute("drop view if exists intermediate.test_reads_data_quality")
+
+
+def test_a_build_without_the_manifest_still_records_its_results(paths, warehouse):
+    """A selective rebuild leaves dbt's manifest as it was, and its run_results.json (which
+    the publication reads) is written all the same."""
+    run_dbt(paths, warehouse, "run", "--select", "stg_audit__load_batches")
+    manifest = paths.dbt_target / "manifest.json"
+    written = manifest.stat().st_mtime_ns
+    run_dbt(paths, warehouse, "run", "--select", "stg_audit__dq_runs", manifest=False)
+    assert manifest.stat().st_mtime_ns == written
+    results = json.loads((paths.dbt_target / "run_results.json").read_text())
+    assert [(r["unique_id"], r["status"]) for r in results["results"]] == [
+        ("model.lumbung.stg_audit__dq_runs", "success")]
+
+
+def test_a_failed_dbt_invocation_raises_with_its_errors(paths, warehouse):
+    from lumbung.dbt_runner import DbtFailed
+
+    with pytest.raises(DbtFailed, match=r"(?s)dbt run failed \(exit 2\).*no-such-option"):
+        run_dbt(paths, warehouse, "run", "--no-such-option")
+    with pytest.raises(DbtFailed, match=r"(?s)dbt show failed \(exit 2\).*Database Error"):
+        run_dbt(paths, warehouse, "show", "--inline", "select no_such_column")

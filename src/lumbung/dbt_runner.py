@@ -6,7 +6,6 @@ import logging
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 from lumbung.config import Paths, PgUrl
 
@@ -28,15 +27,13 @@ def unit_tests_enabled() -> bool:
     return os.environ.get("LUMBUNG_DBT_UNIT_TESTS", "").lower() in ("1", "true", "yes")
 
 
-def dbt_executable() -> str:
-    candidate = Path(sys.executable).parent / "dbt"
-    return str(candidate) if candidate.exists() else "dbt"
-
-
-def run_dbt(paths: Paths, warehouse: PgUrl, *args: str) -> list[str]:
-    """Run ``dbt <args>`` on the project; stream its log; raise DbtFailed on failure."""
+def run_dbt(paths: Paths, warehouse: PgUrl, *args: str, manifest: bool = True) -> list[str]:
+    """Run ``dbt <args>`` on the project; stream its log; raise DbtFailed on failure.
+    ``manifest=False`` leaves ``manifest.json`` as the last run wrote it (``run_results.json``
+    is written still): for a selective rebuild of a project that has not changed since."""
     command = [
-        dbt_executable(), *args,
+        sys.executable, "-m", "lumbung.dbt_main", *args,
+        *(() if manifest else ("--no-write-json",)),
         "--project-dir", str(paths.dbt_project),
         "--profiles-dir", str(paths.dbt_project),
         "--target-path", str(paths.dbt_target),
@@ -60,6 +57,7 @@ def run_dbt(paths: Paths, warehouse: PgUrl, *args: str) -> list[str]:
             log.log(level, "dbt | %s", line)
     if proc.returncode != 0:
         errors = [ln for ln in lines if "ERROR" in ln or "FAIL" in ln or "Error" in ln]
+        errors = errors or lines[-10:]  # dbt itself failed (a bad option, say): its last words
         raise DbtFailed(
             f"dbt {args[0]} failed (exit {proc.returncode}):\n" + "\n".join(errors[-30:])
         )

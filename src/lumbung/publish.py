@@ -56,12 +56,12 @@ def built_marts(paths: Paths) -> list[str]:
     return sorted(tables)
 
 
-def build(paths: Paths, warehouse: PgUrl, *select: str) -> list[str]:
+def build(paths: Paths, warehouse: PgUrl, *select: str, manifest: bool = True) -> list[str]:
     """``dbt build`` (models, seeds, tests) of the selection into the build schema; returns
-    the mart tables it built, to be published once audited."""
+    the mart tables it built, to be published once audited (``manifest``: see run_dbt)."""
     from lumbung.dbt_runner import run_dbt
 
-    run_dbt(paths, warehouse, "build", "--select", *select)
+    run_dbt(paths, warehouse, "build", "--select", *select, manifest=manifest)
     return built_marts(paths)
 
 
