@@ -231,10 +231,6 @@ def _volume(url) -> dict:
     return {"staging_lines": lines, "mart_rows": rows}
 
 
-def _fastest(values: list[float]) -> float:
-    return min(values)
-
-
 def run_scale(workdir: Path, scale: int, years: tuple[int, ...], seed: int,
               repeat: int) -> dict:
     from lumbung import rebuild_plan
@@ -291,10 +287,10 @@ def run_scale(workdir: Path, scale: int, years: tuple[int, ...], seed: int,
         if server is not None:
             server.stop()
     return {"scale": scale, "years": years, "generate_s": gen_s, "region": region_from,
-            "land_gate_s": land_s, "resubmit_land_gate_s": _fastest(resubmit_land_s),
+            "land_gate_s": land_s, "resubmit_land_gate_s": min(resubmit_land_s),
             "resubmission": revision.name, "fulls": fulls, "apbdes_stagings": stagings,
             "rebuilds": rebuilds, "full_audit_publish_s": full_publish_s,
-            "rebuild_audit_publish_s": _fastest(rebuild_publish_s), "rebuilt_marts": tables,
+            "rebuild_audit_publish_s": min(rebuild_publish_s), "rebuilt_marts": tables,
             "same_as_whole_rebuild": same, **volume}
 
 
@@ -302,8 +298,12 @@ def _seconds(runs: list[dict]) -> list[float]:
     return [run["seconds"] for run in runs]
 
 
+def _fastest(runs: list[dict]) -> float:
+    return min(_seconds(runs))
+
+
 def _ratio(r: dict) -> float:
-    return _fastest(_seconds(r["rebuilds"])) / _fastest(_seconds(r["fulls"]))
+    return _fastest(r["rebuilds"]) / _fastest(r["fulls"])
 
 
 def _print(report: list[dict]) -> None:
@@ -313,8 +313,8 @@ def _print(report: list[dict]) -> None:
     print(f"{'scale':>5} {'years':>9} {'staging lines':>14} {'index rows':>10} {'full s':>7} "
           f"{'rebuild s':>9} {'ratio':>6} {'+staging s':>10} {'ratio':>6}")
     for r in report:
-        full, rebuild = _fastest(_seconds(r["fulls"])), _fastest(_seconds(r["rebuilds"]))
-        with_staging = rebuild + _fastest(_seconds(r["apbdes_stagings"]))
+        full, rebuild = _fastest(r["fulls"]), _fastest(r["rebuilds"])
+        with_staging = rebuild + _fastest(r["apbdes_stagings"])
         years = f"{min(r['years'])}-{max(r['years'])}"
         print(f"{r['scale']:>5} {years:>9} {r['staging_lines']:>14,} {r['mart_rows']:>10,} "
               f"{full:>7.1f} {rebuild:>9.1f} {rebuild / full:>6.2f} {with_staging:>10.1f} "

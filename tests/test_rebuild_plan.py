@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from contextlib import contextmanager
 from types import SimpleNamespace
 
 import pytest
@@ -191,53 +192,55 @@ def test_the_selection_is_exactly_what_the_source_feeds(paths, warehouse):
     assert not selected & {"mart_idm", "mart_financial_access", "dim_village"}
 
 
+@contextmanager
+def _rebuilt_under_a_view(paths, warehouse, db, model: str, relation: str, view: str):
+    """Build ``model`` with what it reads, put ``view`` on its ``relation``, rebuild it;
+    yields the relation's oid from before the rebuild, and drops the view afterwards."""
+    run_dbt(paths, warehouse, "run", "--select", f"+{model}")
+    db.execute(f"create or replace view {view} as select count(*) as rows from {relation}")
+    try:
+        before = db.execute(f"select '{relation}'::regclass::oid").fetchone()
+        run_dbt(paths, warehouse, "run", "--select", model)
+        yield before
+    finally:
+        db.execute(f"drop view if exists {view}")
+
+
 def test_rebuilding_a_view_keeps_the_views_built_on_it(paths, warehouse, db):
     """The project's view materialization replaces a view in place: a source DAG rebuilding
     its staging views no longer drops the intermediate views that read them."""
-    run_dbt(paths, warehouse, "run", "--select", "stg_audit__load_batches")
-    db.execute("create or replace view intermediate.test_reads_load_batches as "
-               "select count(*) as batches from staging.stg_audit__load_batches")
-    try:
-        before = db.execute("select 'staging.stg_audit__load_batches'::regclass::oid").fetchone()
-        run_dbt(paths, warehouse, "run", "--select", "stg_audit__load_batches")
+    relation = "staging.stg_audit__load_batches"
+    with _rebuilt_under_a_view(paths, warehouse, db, "stg_audit__load_batches", relation,
+                               "intermediate.test_reads_load_batches") as before:
         assert db.execute(
             "select to_regclass('intermediate.test_reads_load_batches')").fetchone()[0]
         # the same relation, replaced: not a new one swapped in
+        assert db.execute(f"select '{relation}'::regclass::oid").fetchone() == before
         assert db.execute(
-            "select 'staging.stg_audit__load_batches'::regclass::oid").fetchone() == before
-        assert db.execute(
-            "select obj_description('staging.stg_audit__load_batches'::regclass)").fetchone()[0]
-    finally:
-        db.execute("drop view if exists intermediate.test_reads_load_batches")
+            f"select obj_description('{relation}'::regclass)").fetchone()[0]
 
 
 def test_rebuilding_a_table_keeps_the_views_built_on_it(paths, warehouse, db):
     """The project's table materialization re-points the views reading a table at the new
-    one before dropping the old: rebuilding `int_bumdes__bumdes_years` (a BUMDes
-    resubmission) keeps `int_bumdes__pades_reconciliation`, which the BUMDes mart reads in
-    the same build."""
-    run_dbt(paths, warehouse, "run", "--select", "+mart_data_quality")
-    db.execute("create or replace view intermediate.test_reads_data_quality as "
-               "select count(*) as rows from marts_build.mart_data_quality")
-    try:
-        before = db.execute("select 'marts_build.mart_data_quality'::regclass::oid").fetchone()
-        run_dbt(paths, warehouse, "run", "--select", "mart_data_quality")
+    one before dropping the old (as a BUMDes resubmission rebuilds `int_bumdes__bumdes_years`
+    under `int_bumdes__pades_reconciliation`, which the BUMDes mart reads next); shown on
+    the quality mart, which needs no source data."""
+    relation = "marts_build.mart_data_quality"
+    view = "intermediate.test_reads_data_quality"
+    with _rebuilt_under_a_view(paths, warehouse, db, "mart_data_quality", relation,
+                               view) as before:
         # a new table (fresh DDL, as dbt builds it), and the view reads it
-        assert db.execute(
-            "select 'marts_build.mart_data_quality'::regclass::oid").fetchone() != before
+        assert db.execute(f"select '{relation}'::regclass::oid").fetchone() != before
         assert db.execute("select to_regclass('marts_build.mart_data_quality__dbt_backup')"
                           ).fetchone()[0] is None
-        assert db.execute("select rows from intermediate.test_reads_data_quality").fetchone() \
-            == db.execute("select count(*) from marts_build.mart_data_quality").fetchone()
+        assert db.execute(f"select rows from {view}").fetchone() \
+            == db.execute(f"select count(*) from {relation}").fetchone()
         depends = db.execute(
-            """
+            f"""
             select count(*) from pg_depend as d join pg_rewrite as r on d.objid = r.oid
-            where r.ev_class = 'intermediate.test_reads_data_quality'::regclass
-              and d.refobjid = 'marts_build.mart_data_quality'::regclass
+            where r.ev_class = '{view}'::regclass and d.refobjid = '{relation}'::regclass
             """).fetchone()[0]
         assert depends > 0
-    finally:
-        db.execute("drop view if exists intermediate.test_reads_data_quality")
 
 
 def test_a_build_without_the_manifest_still_records_its_results(paths, warehouse):
