@@ -73,11 +73,14 @@ def paths():
 @pytest.fixture(scope="session")
 def warehouse(paths):
     """Embedded warehouse started, bootstrapped, Airflow metadata migrated and configured."""
+    from lumbung import dbt_server
     from lumbung.runner import prepare
     from lumbung.warehouse import embedded_server
 
     url = prepare(paths)
-    yield url
+    # The session's dbt builds fork one dbt server, as `lumbung run`'s do.
+    with dbt_server.running(paths.state):
+        yield url
     embedded_server(paths).stop()
     shutil.rmtree(_STATE, ignore_errors=True)
 

@@ -1,4 +1,5 @@
-"""Running dbt against the warehouse, in a subprocess so its global state stays its own."""
+"""Running dbt against the warehouse, in a process of its own so its global state stays its
+own: a fork of the dbt server (``lumbung.dbt_server``) when there is one, else a new one."""
 
 from __future__ import annotations
 
@@ -6,7 +7,10 @@ import logging
 import os
 import subprocess
 import sys
+from collections.abc import Callable
+from pathlib import Path
 
+from lumbung import dbt_server
 from lumbung.config import Paths, PgUrl
 
 log = logging.getLogger(__name__)
@@ -30,9 +34,11 @@ def unit_tests_enabled() -> bool:
 def run_dbt(paths: Paths, warehouse: PgUrl, *args: str, manifest: bool = True) -> list[str]:
     """Run ``dbt <args>`` on the project; stream its log; raise DbtFailed on failure.
     ``manifest=False`` leaves ``manifest.json`` as the last run wrote it (``run_results.json``
-    is written still): for a selective rebuild of a project that has not changed since."""
-    command = [
-        sys.executable, "-m", "lumbung.dbt_main", *args,
+    is written still): for a selective rebuild of a project that has not changed since.
+    It runs in the dbt server named by ``LUMBUNG_DBT_SERVER`` (``lumbung.dbt_server``: dbt
+    already imported), else in a new process."""
+    argv = [
+        *args,
         *(() if manifest else ("--no-write-json",)),
         "--project-dir", str(paths.dbt_project),
         "--profiles-dir", str(paths.dbt_project),
@@ -42,23 +48,40 @@ def run_dbt(paths: Paths, warehouse: PgUrl, *args: str, manifest: bool = True) -
     env = {**os.environ, **warehouse.dbt_env(), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     if not unit_tests_enabled():
         env.setdefault("DBT_EXCLUDE_RESOURCE_TYPES", "unit_test")
+    env.pop(dbt_server.ENV, None)
     log.info("running dbt %s (full log: %s)", " ".join(args), paths.dbt_logs / "dbt.log")
     lines: list[str] = []
+
+    def show(line: str) -> None:
+        lines.append(line)
+        # Each node's line stays in dbt's own log; the run log keeps what needs eyes.
+        level = logging.INFO if any(k in line for k in _WORTH_SHOWING) else logging.DEBUG
+        log.log(level, "dbt | %s", line)
+
+    cwd = str(paths.dbt_project)
+    server = os.environ.get(dbt_server.ENV)
+    returncode = None
+    if server:
+        try:
+            returncode = dbt_server.run(Path(server), argv, env, cwd, show)
+        except dbt_server.ServerUnavailable as error:
+            log.warning("%s: dbt runs in a new process", error)
+    if returncode is None:
+        returncode = _in_new_process(argv, env, cwd, show)
+    if returncode != 0:
+        errors = [ln for ln in lines if "ERROR" in ln or "FAIL" in ln or "Error" in ln]
+        errors = errors or lines[-10:]  # dbt itself failed (a bad option, say): its last words
+        raise DbtFailed(f"dbt {args[0]} failed (exit {returncode}):\n" + "\n".join(errors[-30:]))
+    return lines
+
+
+def _in_new_process(argv: list[str], env: dict[str, str], cwd: str,
+                    show: Callable[[str], None]) -> int:
     with subprocess.Popen(
-        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        cwd=str(paths.dbt_project),
+        [sys.executable, "-m", "lumbung.dbt_main", *argv], env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, cwd=cwd,
     ) as proc:
         assert proc.stdout is not None
         for line in proc.stdout:
-            line = line.rstrip()
-            lines.append(line)
-            # Each node's line stays in dbt's own log; the run log keeps what needs eyes.
-            level = logging.INFO if any(k in line for k in _WORTH_SHOWING) else logging.DEBUG
-            log.log(level, "dbt | %s", line)
-    if proc.returncode != 0:
-        errors = [ln for ln in lines if "ERROR" in ln or "FAIL" in ln or "Error" in ln]
-        errors = errors or lines[-10:]  # dbt itself failed (a bad option, say): its last words
-        raise DbtFailed(
-            f"dbt {args[0]} failed (exit {proc.returncode}):\n" + "\n".join(errors[-30:])
-        )
-    return lines
+            show(line.rstrip())
+    return proc.returncode

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 import psycopg
 
-from lumbung import airflow_env
+from lumbung import airflow_env, dbt_server
 from lumbung.config import Paths, PgUrl, redact
 from lumbung.db import count_rows
 from lumbung.warehouse import bootstrap, warehouse_url
@@ -214,7 +214,9 @@ def run(paths: Paths, dag_ids: tuple[str, ...] = DAG_ORDER) -> RunSummary:
     warehouse = prepare(paths)
     ensure_landing(paths, dag_ids)
     started_at = datetime.now(UTC)
-    dags = run_dags(paths, warehouse, dag_ids)
+    # every dbt build of the run forks one dbt imported once, not a new process each
+    with dbt_server.running(paths.state):
+        dags = run_dags(paths, warehouse, dag_ids)
     summary = summarise(paths, warehouse, dags)
     summary.reports = auditor_outputs(paths, warehouse, started_at)
     return summary

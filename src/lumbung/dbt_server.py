@@ -1,0 +1,237 @@
+"""A dbt fork server: dbt is imported once, and each invocation runs in a fork of it.
+
+Importing dbt costs 2.5 to 6 seconds on the machines we measured, as much as the whole work
+of a selective marts rebuild. The server imports dbt and the Postgres adapter, then waits on
+a Unix socket. Each request forks it: the child starts from dbt imported but never invoked,
+so an invocation has dbt's global state (flags, adapters, event manager) to itself, as in a
+new process, without the import. ``lumbung.dbt_runner`` uses the server named by
+``LUMBUNG_DBT_SERVER`` and runs dbt in a new process when there is none, or it does not
+answer. ``lumbung run`` starts one for its own duration; ``docker-compose.yml`` runs one
+beside the Airflow services.
+
+Protocol, one request per connection: the client sends one JSON line
+``{"args": [...], "env": {...}, "cwd": "..."}``; the child runs ``lumbung.dbt_main`` with
+them, its standard output and error being the connection, and ends with the line
+``\\0exit <status>``. A client that goes away ends its child.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import contextlib
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+ENV = "LUMBUNG_DBT_SERVER"
+_STATUS = b"\0exit "
+_LISTEN_BACKLOG = 16
+_PATH_MAX = 100  # sun_path holds 108 bytes
+
+
+class ServerUnavailable(OSError):
+    """No dbt server answers at the socket."""
+
+
+def socket_path(state: Path) -> Path:
+    """Where a server for this state folder listens (a short temporary path when the
+    folder's own is too long for a Unix socket)."""
+    path = state / "dbt" / "server.sock"
+    if len(str(path)) <= _PATH_MAX:
+        return path
+    return Path(tempfile.mkdtemp(prefix="lumbung-dbt-")) / "server.sock"
+
+
+def _preload() -> None:
+    # The adapter too: dbt imports it at each invocation otherwise.
+    import dbt.adapters.postgres
+    import dbt.cli.main  # noqa: F401
+
+    import lumbung.dbt_main  # noqa: F401
+
+
+def serve(path: Path) -> None:
+    """Serve dbt invocations at ``path`` until SIGTERM or SIGINT."""
+    started = time.perf_counter()
+    _preload()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old_umask = os.umask(0o077)  # the requests carry the warehouse password
+    try:
+        listener.bind(str(path))
+    finally:
+        os.umask(old_umask)
+    listener.listen(_LISTEN_BACKLOG)
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    # The kernel reaps the children: the server never waits for a build.
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    log.info("dbt server ready at %s (dbt imported in %.1f s)", path,
+             time.perf_counter() - started)
+    try:
+        while True:
+            conn, _ = listener.accept()
+            sys.stdout.flush()  # or the child would write it again
+            sys.stderr.flush()
+            if os.fork() == 0:
+                listener.close()
+                _child(conn)  # never returns
+            conn.close()
+    except KeyboardInterrupt:
+        log.info("dbt server at %s stopping", path)
+    finally:
+        listener.close()
+        path.unlink(missing_ok=True)
+
+
+def _child(conn: socket.socket) -> None:
+    """Run one request in this forked child, then exit with dbt's status."""
+    for signum in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, signal.SIG_DFL)
+    status = 2
+    try:
+        line = conn.makefile("rb").readline()
+        if not line:  # a probe (see available): no request
+            os._exit(0)
+        request = json.loads(line)
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        for fd in (1, 2):
+            os.dup2(conn.fileno(), fd)
+        sys.stdout.reconfigure(line_buffering=True)  # each line as dbt logs it
+        threading.Thread(target=_end_when_client_leaves, args=(conn,), daemon=True).start()
+        from lumbung.dbt_main import main
+
+        status = main(request["args"])
+    except SystemExit as exit_:
+        status = exit_.code if isinstance(exit_.code, int) else 1
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        with contextlib.suppress(BaseException):
+            sys.stdout.flush()
+            sys.stderr.flush()
+            # as a process ending normally: dbt's locks unregister from multiprocessing
+            atexit._run_exitfuncs()
+            conn.sendall(_STATUS + f"{status}\n".encode())
+        os._exit(status)
+
+
+def _end_when_client_leaves(conn: socket.socket) -> None:
+    # The client sends nothing after its request: readable means it closed the connection
+    # (its task was killed, say); the build it asked for is then no one's.
+    with contextlib.suppress(OSError):
+        conn.recv(1)
+    os._exit(143)
+
+
+def invoke(path: Path, args: list[str], env: dict[str, str], cwd: str) -> Iterator[str]:
+    """Run ``lumbung.dbt_main <args>`` in the server at ``path``; yields its output lines,
+    and returns its exit status (``StopIteration.value``; see :func:`run`)."""
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        conn.connect(str(path))
+    except OSError as error:
+        conn.close()
+        raise ServerUnavailable(f"no dbt server at {path}: {error}") from error
+    with conn:
+        request = {"args": args, "env": env, "cwd": cwd}
+        conn.sendall(json.dumps(request).encode() + b"\n")
+        with conn.makefile("rb") as stream:
+            for raw in stream:
+                if raw.startswith(_STATUS):
+                    return int(raw[len(_STATUS):])
+                yield raw.decode("utf-8", errors="replace").rstrip("\r\n")
+    return -1  # the child died without a status (killed)
+
+
+def run(path: Path, args: list[str], env: dict[str, str], cwd: str,
+        on_line: Callable[[str], None]) -> int:
+    """:func:`invoke`, each output line given to ``on_line``; returns the exit status."""
+    lines = invoke(path, args, env, cwd)
+    while True:
+        try:
+            on_line(next(lines))
+        except StopIteration as end:
+            return end.value
+
+
+def available(path: Path) -> bool:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+        try:
+            conn.connect(str(path))
+        except OSError:
+            return False
+    return True
+
+
+@contextlib.contextmanager
+def running(state: Path, timeout: float = 120.0) -> Iterator[Path | None]:
+    """A dbt server for the duration of the block, named in ``LUMBUNG_DBT_SERVER`` for the
+    dbt invocations of this process and its children; yields its socket (None when one was
+    already named, or this one did not start: dbt then runs in new processes)."""
+    if os.environ.get(ENV):
+        yield None
+        return
+    path = socket_path(state)
+    process = subprocess.Popen([sys.executable, "-m", "lumbung.dbt_server", "--socket", str(path)])
+    try:
+        deadline = time.monotonic() + timeout
+        while not available(path):
+            if process.poll() is not None or time.monotonic() > deadline:
+                log.warning("the dbt server did not start (exit %s): dbt runs in new processes",
+                            process.poll())
+                yield None
+                return
+            time.sleep(0.1)
+        os.environ[ENV] = str(path)
+        try:
+            yield path
+        finally:
+            os.environ.pop(ENV, None)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if path.parent.name.startswith("lumbung-dbt-"):  # socket_path's temporary folder
+            path.unlink(missing_ok=True)
+            path.parent.rmdir()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m lumbung.dbt_server",
+        description="Serve dbt invocations on a Unix socket: dbt is imported once and each "
+        "invocation runs in a fork of this process. Point LUMBUNG_DBT_SERVER at the socket.",
+    )
+    parser.add_argument("--socket", type=Path, required=True, help="the Unix socket to listen on")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    serve(args.socket.resolve())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

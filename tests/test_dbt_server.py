@@ -1,0 +1,133 @@
+"""The dbt fork server: the same dbt, its output and exit status, one request's environment
+not leaking into the next, requests side by side, and a build ending with its client."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from lumbung import dbt_server
+from lumbung.dbt_runner import DbtFailed, run_dbt
+
+
+def _request(paths, warehouse, *args: str, **env: str) -> tuple[int, list[str]]:
+    """One request straight to the session's server: its status and output lines."""
+    lines: list[str] = []
+    argv = [*args, "--project-dir", str(paths.dbt_project), "--profiles-dir",
+            str(paths.dbt_project), "--target-path", str(paths.dbt_target), "--log-path",
+            str(paths.dbt_logs)]
+    status = dbt_server.run(Path(os.environ[dbt_server.ENV]), argv,
+                            {**os.environ, **warehouse.dbt_env(), **env},
+                            str(paths.dbt_project), lines.append)
+    return status, lines
+
+
+def test_the_session_runs_dbt_through_a_server(warehouse):
+    assert dbt_server.available(Path(os.environ[dbt_server.ENV]))
+
+
+def test_the_server_gives_dbt_output_and_exit_status(paths, warehouse):
+    status, lines = _request(paths, warehouse, "ls", "--select", "ref_indicator_catalogue",
+                             "--output", "name")
+    assert status == 0
+    assert "ref_indicator_catalogue" in lines
+    status, lines = _request(paths, warehouse, "run", "--no-such-option")
+    assert status == 2
+    assert any("No such option" in line for line in lines)
+
+
+def test_each_request_has_its_own_environment(paths, warehouse):
+    """dbt reads DBT_EXCLUDE_RESOURCE_TYPES per invocation: set in one request only, it
+    hides the unit tests from that request and not from the next."""
+    listing = ("ls", "--resource-type", "unit_test", "--output", "name")
+    status, hidden = _request(paths, warehouse, *listing, DBT_EXCLUDE_RESOURCE_TYPES="unit_test")
+    assert status == 0
+    status, shown = _request(paths, warehouse, *listing, DBT_EXCLUDE_RESOURCE_TYPES="")
+    assert status == 0
+    unit_tests = [line for line in shown if line.startswith("test_") and " " not in line]
+    assert len(unit_tests) >= 10
+    assert not set(unit_tests) & set(hidden)
+
+
+def test_requests_run_side_by_side(paths, warehouse):
+    outcomes: dict[str, tuple[int, list[str]]] = {}
+
+    def ask(model: str) -> None:
+        outcomes[model] = _request(paths, warehouse, "ls", "--select", model, "--output", "name")
+
+    models = ("ref_indicator_catalogue", "stg_audit__load_batches")
+    threads = [threading.Thread(target=ask, args=(m,)) for m in models]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    for model in models:
+        status, lines = outcomes[model]
+        assert status == 0 and model in lines
+
+
+@pytest.mark.parametrize("where", ["server", "new process"])
+def test_a_failed_dbt_invocation_raises_with_its_errors(paths, warehouse, where, monkeypatch):
+    if where == "new process":
+        monkeypatch.delenv(dbt_server.ENV)
+    with pytest.raises(DbtFailed, match=r"(?s)dbt run failed \(exit 2\).*no-such-option"):
+        run_dbt(paths, warehouse, "run", "--no-such-option")
+    with pytest.raises(DbtFailed, match=r"(?s)dbt show failed \(exit 2\).*Database Error"):
+        run_dbt(paths, warehouse, "show", "--inline", "select no_such_column")
+
+
+def test_without_an_answering_server_dbt_runs_in_a_new_process(paths, warehouse, tmp_path,
+                                                               monkeypatch, caplog):
+    monkeypatch.setenv(dbt_server.ENV, str(tmp_path / "nobody.sock"))
+    lines = run_dbt(paths, warehouse, "ls", "--select", "ref_indicator_catalogue",
+                    "--output", "name")
+    assert "ref_indicator_catalogue" in lines
+    assert "dbt runs in a new process" in caplog.text
+
+
+def test_a_build_ends_when_its_client_goes_away(paths, warehouse, tmp_path):
+    path = Path(tempfile.mkdtemp(prefix="lumbung-dbt-test-")) / "s.sock"  # sun_path is short
+    server = subprocess.Popen([sys.executable, "-m", "lumbung.dbt_server", "--socket", str(path)])
+    try:
+        deadline = time.monotonic() + 120
+        while not dbt_server.available(path):
+            assert server.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+        argv = ["show", "--inline", "select pg_sleep(20)", "--project-dir",
+                str(paths.dbt_project), "--profiles-dir", str(paths.dbt_project),
+                "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path)]
+        lines = dbt_server.invoke(path, argv, {**os.environ, **warehouse.dbt_env()},
+                                  str(paths.dbt_project))
+        next(lines)  # dbt started in a child of the server
+        children = psutil.Process(server.pid).children()
+        assert children
+        lines.close()  # the client leaves
+        _, alive = psutil.wait_procs(children, timeout=10)
+        assert not alive
+        assert server.poll() is None  # the server serves on
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert not path.exists()
+
+
+def test_long_state_folders_get_a_short_socket(tmp_path):
+    deep = tmp_path / ("x" * 120)
+    path = dbt_server.socket_path(deep)
+    assert len(str(path)) <= 100
+    try:
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.bind(str(path))
+    finally:
+        shutil.rmtree(path.parent)
+    assert dbt_server.socket_path(Path("/srv/state")) == Path("/srv/state/dbt/server.sock")
