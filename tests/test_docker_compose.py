@@ -35,7 +35,7 @@ AIRFLOW_LONG_RUNNING = {
     "airflow-worker",
 }
 AIRFLOW_SERVICES = AIRFLOW_LONG_RUNNING | {"airflow-init"}
-LONG_RUNNING = DATABASES | {"redis"} | AIRFLOW_LONG_RUNNING
+LONG_RUNNING = DATABASES | {"redis", "dbt-server"} | AIRFLOW_LONG_RUNNING
 REQUIRED_SERVICES = LONG_RUNNING | {"airflow-init"}
 
 # Compose interpolation: ${VAR}, ${VAR:-default}, ${VAR:?error}, ... and bare $VAR.
@@ -203,6 +203,22 @@ def test_healthchecks_probe_the_right_thing(services):
     assert "DagProcessorJob" in _healthcheck_test(services["airflow-dag-processor"])
     assert "TriggererJob" in _healthcheck_test(services["airflow-triggerer"])
     assert "inspect ping" in _healthcheck_test(services["airflow-worker"])
+    assert "LUMBUNG_DBT_SERVER" in _healthcheck_test(services["dbt-server"])
+
+
+def test_the_worker_builds_with_the_dbt_server(services):
+    """The worker's dbt invocations go to the dbt-server's socket, on a volume both mount;
+    the worker waits for the server, so compose stops the worker (its builds) first."""
+    server = services["dbt-server"]
+    command = _command(server)
+    socket_path = command[command.index("--socket") + 1]
+    assert command[:2] == ["lumbung", "dbt-server"]
+    assert _env(services["airflow-worker"])["LUMBUNG_DBT_SERVER"] == socket_path
+    assert _env(server)["LUMBUNG_DBT_SERVER"] == socket_path  # its healthcheck reads it
+    assert services["airflow-worker"]["depends_on"]["dbt-server"]["condition"] == "service_healthy"
+    state = next(v.split(":")[1] for v in server["volumes"] if v.startswith("lumbung-state:"))
+    assert socket_path.startswith(state + "/")
+    assert f"lumbung-state:{state}" in services["airflow-worker"]["volumes"]
 
 
 def test_init_is_a_one_shot_that_migrates_and_bootstraps(services):
