@@ -21,7 +21,10 @@ responses, then, in a fresh warehouse per scale:
    APBDes models read only that regency-year. Its audit and publication are timed apart.
 
 Both builds run as production does: dbt unit tests (fixed inputs, no data) are left out
-(``LUMBUNG_DBT_UNIT_TESTS`` unset); ``make test`` runs them.
+(``LUMBUNG_DBT_UNIT_TESTS`` unset; ``make test`` runs them), and each dbt build runs in a
+fork of a dbt server (``lumbung.dbt_server``: dbt imported once), as in ``lumbung run`` and
+``docker-compose.yml``; ``--no-dbt-server`` runs each in a new process instead, as a worker
+without the server does.
 
 Steps 2 and 3-4 run ``--repeat`` times (default 3): the full build again with
 ``--full-refresh`` (the same work), and the same regency-year resubmitted again as the next
@@ -40,6 +43,7 @@ folder, stopped at the end. A script, not a test: ``make test`` does not run it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import logging
@@ -232,7 +236,8 @@ def _volume(url) -> dict:
 
 
 def run_scale(workdir: Path, scale: int, years: tuple[int, ...], seed: int,
-              repeat: int) -> dict:
+              repeat: int, dbt_server: bool = True) -> dict:
+    from lumbung import dbt_server as server_module
     from lumbung import rebuild_plan
     from lumbung.dbt_runner import run_dbt
     from lumbung.pipelines import apbdes, marts, village_master
@@ -244,7 +249,10 @@ def run_scale(workdir: Path, scale: int, years: tuple[int, ...], seed: int,
     region_from = _region_folder(generated, landing, scale)
     revision = _copy_first_submissions(generated, landing)
     paths, url, server = _warehouse(base / "state")
+    stack = contextlib.ExitStack()
     try:
+        if dbt_server:  # as `lumbung run` and docker-compose.yml build
+            stack.enter_context(server_module.running(paths.state))
         village_master.gate(url, village_master.land(url, landing))
         village_master.refresh_marts(paths, url)
         land_s = _land_and_gate(url, landing, ("idm", "survey", "bumdes", "ojk", "apbdes"))
@@ -284,6 +292,7 @@ def run_scale(workdir: Path, scale: int, years: tuple[int, ...], seed: int,
             rebuild_publish_s.append(time.perf_counter() - started)
         same = _same_as_whole_rebuild(paths, url)
     finally:
+        stack.close()
         if server is not None:
             server.stop()
     return {"scale": scale, "years": years, "generate_s": gen_s, "region": region_from,
@@ -291,7 +300,7 @@ def run_scale(workdir: Path, scale: int, years: tuple[int, ...], seed: int,
             "resubmission": revision.name, "fulls": fulls, "apbdes_stagings": stagings,
             "rebuilds": rebuilds, "full_audit_publish_s": full_publish_s,
             "rebuild_audit_publish_s": min(rebuild_publish_s), "rebuilt_marts": tables,
-            "same_as_whole_rebuild": same, **volume}
+            "same_as_whole_rebuild": same, "dbt_server": dbt_server, **volume}
 
 
 def _seconds(runs: list[dict]) -> list[float]:
@@ -309,7 +318,9 @@ def _ratio(r: dict) -> float:
 def _print(report: list[dict]) -> None:
     print()
     print("dbt: full build vs the marts rebuild after one regency resubmits a year of APBDes")
-    print("(the fastest of the repeated runs; every run's seconds below)")
+    print("(the fastest of the repeated runs; every run's seconds below); dbt "
+          + ("in forks of a dbt server" if all(r["dbt_server"] for r in report)
+             else "in a new process per build"))
     print(f"{'scale':>5} {'years':>9} {'staging lines':>14} {'index rows':>10} {'full s':>7} "
           f"{'rebuild s':>9} {'ratio':>6} {'+staging s':>10} {'ratio':>6}")
     for r in report:
@@ -358,6 +369,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path,
                         help="folder for generated files and the embedded servers "
                         "(default: a temporary folder, removed afterwards)")
+    parser.add_argument("--no-dbt-server", dest="dbt_server", action="store_false",
+                        help="run each dbt build in a new process, not in a fork of a dbt "
+                        "server as `lumbung run` and docker-compose.yml do")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args(argv)
@@ -370,7 +384,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for scale in args.scales:
             report.append(run_scale(workdir, scale, tuple(args.years), args.seed,
-                                    args.repeat))
+                                    args.repeat, args.dbt_server))
             print(f"scale {scale} done: full {_seconds(report[-1]['fulls'])}s, rebuild "
                   f"{_seconds(report[-1]['rebuilds'])}s", file=sys.stderr)
     finally:
