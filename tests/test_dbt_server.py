@@ -131,3 +131,21 @@ def test_long_state_folders_get_a_short_socket(tmp_path):
     finally:
         shutil.rmtree(path.parent)
     assert dbt_server.socket_path(Path("/srv/state")) == Path("/srv/state/dbt/server.sock")
+
+
+def test_a_run_uses_the_server_already_answering_for_its_state(tmp_path, monkeypatch):
+    """`lumbung run` starts a server for its state folder, or uses the one started there by
+    hand (a second one refuses the socket); the server goes with the block that started it."""
+    monkeypatch.delenv(dbt_server.ENV)
+    state = tmp_path / "state"
+    with dbt_server.running(state) as started:
+        assert started == dbt_server.socket_path(state)
+        assert os.environ[dbt_server.ENV] == str(started)
+        monkeypatch.delenv(dbt_server.ENV)
+        with dbt_server.running(state) as reused:
+            assert reused == started
+        with pytest.raises(RuntimeError, match="already answers"):
+            dbt_server.serve(started)
+        assert dbt_server.available(started)
+    assert not started.exists()
+    assert dbt_server.ENV not in os.environ

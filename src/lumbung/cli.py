@@ -130,7 +130,7 @@ def _timestamp(text: str) -> datetime:
 
 
 def cmd_airflow(args: argparse.Namespace) -> int:
-    from lumbung import airflow_env
+    from lumbung import airflow_env, dbt_server
     from lumbung.runner import prepare
 
     paths = Paths.from_env()
@@ -141,8 +141,9 @@ def cmd_airflow(args: argparse.Namespace) -> int:
     # standalone = api-server + scheduler + dag-processor + triggerer, each started as an
     # `airflow` subprocess found on PATH: put this environment's bin first.
     bin_dir = os.path.dirname(sys.executable)
-    env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
-    return subprocess.call([airflow_env.airflow_executable(), "standalone"], env=env)
+    with dbt_server.running(paths.state):  # the tasks' dbt builds fork it (see lumbung run)
+        env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
+        return subprocess.call([airflow_env.airflow_executable(), "standalone"], env=env)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -219,8 +220,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Import dbt once and serve dbt invocations on a Unix socket, each in a "
         "fork of this process: a build then starts in about a second instead of paying "
         "dbt's import (several seconds). The pipeline uses the server named by "
-        "LUMBUNG_DBT_SERVER and runs dbt in a new process without one. `lumbung run` starts "
-        "its own; docker-compose.yml runs one beside the Airflow worker.",
+        "LUMBUNG_DBT_SERVER and runs dbt in a new process without one. `lumbung run` and "
+        "`lumbung airflow` start their own; docker-compose.yml runs one beside the Airflow "
+        "worker.",
     )
     server.add_argument("--socket", type=Path,
                         help="Unix socket to listen on (default: "

@@ -65,10 +65,13 @@ def _preload() -> None:
 
 def serve(path: Path) -> None:
     """Serve dbt invocations at ``path`` until SIGTERM or SIGINT."""
+    if available(path):
+        raise RuntimeError(f"a dbt server already answers at {path}: use it "
+                           f"({ENV}={path}) or stop it first")
     started = time.perf_counter()
     _preload()
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.unlink(missing_ok=True)
+    path.unlink(missing_ok=True)  # left by a server that was killed
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     old_umask = os.umask(0o077)  # the requests carry the warehouse password
     try:
@@ -187,12 +190,21 @@ def available(path: Path) -> bool:
 @contextlib.contextmanager
 def running(state: Path, timeout: float = 120.0) -> Iterator[Path | None]:
     """A dbt server for the duration of the block, named in ``LUMBUNG_DBT_SERVER`` for the
-    dbt invocations of this process and its children; yields its socket (None when one was
+    dbt invocations of this process and its children: the one already answering at the
+    state folder's socket, else one started here; yields its socket (None when one was
     already named, or this one did not start: dbt then runs in new processes)."""
     if os.environ.get(ENV):
         yield None
         return
     path = socket_path(state)
+    if available(path):  # `lumbung dbt-server` started by hand for this state folder
+        log.info("using the dbt server at %s", path)
+        os.environ[ENV] = str(path)
+        try:
+            yield path
+        finally:
+            os.environ.pop(ENV, None)
+        return
     process = subprocess.Popen([sys.executable, "-m", "lumbung.dbt_server", "--socket", str(path)])
     try:
         deadline = time.monotonic() + timeout
