@@ -40,6 +40,7 @@ ENV = "LUMBUNG_DBT_SERVER"
 _STATUS = b"\0exit "
 _LISTEN_BACKLOG = 16
 _PATH_MAX = 100  # sun_path holds 108 bytes
+_STOP_CHECK_S = 0.5
 
 
 class ServerUnavailable(OSError):
@@ -79,9 +80,13 @@ def serve(path: Path) -> None:
     finally:
         os.umask(old_umask)
     listener.listen(_LISTEN_BACKLOG)
+    # A signal only sets the flag: raised from a handler, it could land inside os.fork()'s
+    # own handlers, which swallow it, and the server would never stop.
+    listener.settimeout(_STOP_CHECK_S)
+    stopping: list[int] = []
 
     def stop(signum, frame):
-        raise KeyboardInterrupt
+        stopping.append(signum)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
@@ -90,15 +95,17 @@ def serve(path: Path) -> None:
     log.info("dbt server ready at %s (dbt imported in %.1f s)", path,
              time.perf_counter() - started)
     try:
-        while True:
-            conn, _ = listener.accept()
+        while not stopping:
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
             sys.stdout.flush()  # or the child would write it again
             sys.stderr.flush()
             if os.fork() == 0:
                 listener.close()
                 _child(conn)  # never returns
             conn.close()
-    except KeyboardInterrupt:
         log.info("dbt server at %s stopping", path)
     finally:
         listener.close()
