@@ -6,8 +6,8 @@ a Unix socket. Each request forks it: the child starts from dbt imported but nev
 so an invocation has dbt's global state (flags, adapters, event manager) to itself, as in a
 new process, without the import. ``lumbung.dbt_runner`` uses the server named by
 ``LUMBUNG_DBT_SERVER`` and runs dbt in a new process when there is none, or it does not
-answer. ``lumbung run`` starts one for its own duration; ``docker-compose.yml`` runs one
-beside the Airflow services.
+answer. ``lumbung run`` and ``lumbung airflow`` start one for their duration;
+``docker-compose.yml`` runs one beside the Airflow worker.
 
 Protocol, one request per connection: the client sends one JSON line
 ``{"args": [...], "env": {...}, "cwd": "..."}``; the child runs ``lumbung.dbt_main`` with
