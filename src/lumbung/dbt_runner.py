@@ -49,7 +49,9 @@ def run_dbt(paths: Paths, warehouse: PgUrl, *args: str, manifest: bool = True) -
     if not unit_tests_enabled():
         env.setdefault("DBT_EXCLUDE_RESOURCE_TYPES", "unit_test")
     env.pop(dbt_server.ENV, None)
-    log.info("running dbt %s (full log: %s)", " ".join(args), paths.dbt_logs / "dbt.log")
+    server = os.environ.get(dbt_server.ENV)
+    log.info("running dbt %s (%s; full log: %s)", " ".join(args),
+             f"dbt server {server}" if server else "new process", paths.dbt_logs / "dbt.log")
     lines: list[str] = []
 
     def show(line: str) -> None:
@@ -59,7 +61,6 @@ def run_dbt(paths: Paths, warehouse: PgUrl, *args: str, manifest: bool = True) -
         log.log(level, "dbt | %s", line)
 
     cwd = str(paths.dbt_project)
-    server = os.environ.get(dbt_server.ENV)
     returncode = None
     if server:
         try:
