@@ -17,7 +17,7 @@ def lumbung(*args: str) -> subprocess.CompletedProcess[str]:
 def test_help_lists_the_commands():
     result = lumbung("--help")
     assert result.returncode == 0
-    for command in ("run", "db", "airflow"):
+    for command in ("run", "db", "ingest", "generate", "report", "dbt-server", "airflow"):
         assert command in result.stdout
 
 
@@ -36,3 +36,30 @@ def test_external_url_replaces_the_embedded_server(warehouse, monkeypatch):
     result = lumbung("db", "url")
     assert result.stdout.strip() == warehouse.url()
     assert "not the embedded server" in lumbung("db", "stop").stdout
+
+
+def test_dbt_server_serves_until_stopped_and_keeps_its_socket_to_itself(tmp_path):
+    """`lumbung dbt-server`, as docker-compose.yml runs it: a second one on the same socket
+    refuses, and a stop signal ends the first and removes its socket."""
+    import signal
+    import time
+
+    from lumbung import dbt_server
+
+    sock = tmp_path / "dbt.sock"
+    server = subprocess.Popen([sys.executable, "-m", "lumbung.cli", "dbt-server", "--socket",
+                               str(sock)], stdout=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not dbt_server.available(sock):
+            assert server.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+        assert sock.stat().st_mode & 0o077 == 0  # the requests carry the warehouse password
+        second = lumbung("dbt-server", "--socket", str(sock))
+        assert second.returncode == 1
+        assert "already answers" in second.stderr
+    finally:
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=30) == 0
+    assert f"LUMBUNG_DBT_SERVER={sock}" in server.stdout.read()
+    assert not sock.exists()
