@@ -39,8 +39,9 @@ def test_external_url_replaces_the_embedded_server(warehouse, monkeypatch):
 
 
 def test_dbt_server_serves_until_stopped_and_keeps_its_socket_to_itself(tmp_path):
-    """`lumbung dbt-server`, as docker-compose.yml runs it: a second one on the same socket
-    refuses, and a stop signal ends the first and removes its socket."""
+    """`lumbung dbt-server`, as docker-compose.yml runs it: it serves dbt and logs each
+    build, a second one on the same socket refuses, and a stop signal ends the first and
+    removes its socket."""
     import signal
     import time
 
@@ -48,13 +49,17 @@ def test_dbt_server_serves_until_stopped_and_keeps_its_socket_to_itself(tmp_path
 
     sock = tmp_path / "dbt.sock"
     server = subprocess.Popen([sys.executable, "-m", "lumbung.cli", "dbt-server", "--socket",
-                               str(sock)], stdout=subprocess.PIPE, text=True)
+                               str(sock)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True)
     try:
         deadline = time.monotonic() + 120
         while not dbt_server.available(sock):
             assert server.poll() is None and time.monotonic() < deadline
             time.sleep(0.1)
         assert sock.stat().st_mode & 0o077 == 0  # the requests carry the warehouse password
+        lines: list[str] = []
+        assert dbt_server.run(sock, ["--help"], {}, str(tmp_path), lines.append) == 0
+        assert any(line.startswith("Usage:") for line in lines)  # dbt's own help
         second = lumbung("dbt-server", "--socket", str(sock))
         assert second.returncode == 1
         assert "already answers" in second.stderr
@@ -62,4 +67,6 @@ def test_dbt_server_serves_until_stopped_and_keeps_its_socket_to_itself(tmp_path
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=30) == 0
     assert f"LUMBUNG_DBT_SERVER={sock}" in server.stdout.read()
+    log = server.stderr.read()
+    assert "dbt --help (pid" in log and "exit 0 after" in log  # one line per build
     assert not sock.exists()

@@ -97,7 +97,9 @@ def test_without_an_answering_server_dbt_runs_in_a_new_process(paths, warehouse,
 
 def test_a_build_ends_when_its_client_goes_away(paths, warehouse, tmp_path):
     path = Path(tempfile.mkdtemp(prefix="lumbung-dbt-test-")) / "s.sock"  # sun_path is short
-    server = subprocess.Popen([sys.executable, "-m", "lumbung.dbt_server", "--socket", str(path)])
+    server_log = tmp_path / "server.log"
+    server = subprocess.Popen([sys.executable, "-m", "lumbung.dbt_server", "--socket", str(path)],
+                              stderr=server_log.open("w"))
     try:
         deadline = time.monotonic() + 120
         while not dbt_server.available(path):
@@ -119,6 +121,8 @@ def test_a_build_ends_when_its_client_goes_away(paths, warehouse, tmp_path):
         server.terminate()
         server.wait(timeout=30)
     assert not path.exists()
+    assert "dbt show (pid" in server_log.read_text()
+    assert "its client left, ending it" in server_log.read_text()
 
 
 def test_long_state_folders_get_a_short_socket(tmp_path):

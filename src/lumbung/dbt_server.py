@@ -116,19 +116,24 @@ def _child(conn: socket.socket) -> None:
     """Run one request in this forked child, then exit with dbt's status."""
     for signum in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, signal.SIG_DFL)
-    status = 2
+    started = time.perf_counter()
+    status, command = 2, "?"
+    finished = threading.Event()
+    server_log = os.dup(2)  # the server's log, where each build ends with one line
     try:
         line = conn.makefile("rb").readline()
         if not line:  # a probe (see available): no request
             os._exit(0)
         request = json.loads(line)
+        command = " ".join(request["args"][:1])
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
         for fd in (1, 2):
             os.dup2(conn.fileno(), fd)
         sys.stdout.reconfigure(line_buffering=True)  # each line as dbt logs it
-        threading.Thread(target=_end_when_client_leaves, args=(conn,), daemon=True).start()
+        threading.Thread(target=_end_when_client_leaves,
+                         args=(conn, finished, server_log, command), daemon=True).start()
         from lumbung.dbt_main import main
 
         status = main(request["args"])
@@ -142,15 +147,28 @@ def _child(conn: socket.socket) -> None:
             sys.stderr.flush()
             # as a process ending normally: dbt's locks unregister from multiprocessing
             atexit._run_exitfuncs()
+            finished.set()
             conn.sendall(_STATUS + f"{status}\n".encode())
+            _log_line(server_log, f"dbt {command} (pid {os.getpid()}) exit {status} after "
+                      f"{time.perf_counter() - started:.1f} s")
         os._exit(status)
 
 
-def _end_when_client_leaves(conn: socket.socket) -> None:
+def _log_line(fd: int, message: str) -> None:
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+    os.write(fd, f"{stamp} INFO {message}\n".encode())
+
+
+def _end_when_client_leaves(conn: socket.socket, finished: threading.Event, server_log: int,
+                            command: str) -> None:
     # The client sends nothing after its request: readable means it closed the connection
     # (its task was killed, say); the build it asked for is then no one's.
     with contextlib.suppress(OSError):
         conn.recv(1)
+    if finished.is_set():  # it closed after the status: the build is over anyway
+        return
+    with contextlib.suppress(OSError):
+        _log_line(server_log, f"dbt {command} (pid {os.getpid()}): its client left, ending it")
     os._exit(143)
 
 
