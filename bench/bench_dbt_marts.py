@@ -207,8 +207,7 @@ def _server_against_new_process(paths, url, repeat: int) -> dict[str, list[float
     server = os.environ.get(dbt_server.ENV)
     if not server:
         return None
-    plan = rebuild_plan.RebuildPlan("bench", {}, ("apbdes",), "paired")
-    args = (*plan.select(), "--exclude", *plan.exclude(), "--indirect-selection", "cautious")
+    args = rebuild_plan.RebuildPlan("bench", {}, ("apbdes",), "paired").selection()
     seconds: dict[str, list[float]] = {"server": [], "new_process": []}
     try:
         for _ in range(repeat):

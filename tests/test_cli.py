@@ -43,7 +43,6 @@ def test_dbt_server_serves_until_stopped_and_keeps_its_socket_to_itself(tmp_path
     build, a second one on the same socket refuses, and a stop signal ends the first and
     removes its socket."""
     import signal
-    import time
 
     from lumbung import dbt_server
 
@@ -52,10 +51,7 @@ def test_dbt_server_serves_until_stopped_and_keeps_its_socket_to_itself(tmp_path
                                str(sock)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True)
     try:
-        deadline = time.monotonic() + 120
-        while not dbt_server.available(sock):
-            assert server.poll() is None and time.monotonic() < deadline
-            time.sleep(0.1)
+        assert dbt_server.wait_ready(sock, server)
         assert sock.stat().st_mode & 0o077 == 0  # the requests carry the warehouse password
         lines: list[str] = []
         assert dbt_server.run(sock, ["--help"], {}, str(tmp_path), lines.append) == 0

@@ -10,24 +10,20 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from pathlib import Path
 
 import psutil
 import pytest
 
 from lumbung import dbt_server
-from lumbung.dbt_runner import DbtFailed, run_dbt
+from lumbung.dbt_runner import DbtFailed, invocation, run_dbt
 
 
 def _request(paths, warehouse, *args: str, **env: str) -> tuple[int, list[str]]:
     """One request straight to the session's server: its status and output lines."""
     lines: list[str] = []
-    argv = [*args, "--project-dir", str(paths.dbt_project), "--profiles-dir",
-            str(paths.dbt_project), "--target-path", str(paths.dbt_target), "--log-path",
-            str(paths.dbt_logs)]
-    status = dbt_server.run(Path(os.environ[dbt_server.ENV]), argv,
-                            {**os.environ, **warehouse.dbt_env(), **env},
+    argv, dbt_env = invocation(paths, warehouse, *args)
+    status = dbt_server.run(Path(os.environ[dbt_server.ENV]), argv, {**dbt_env, **env},
                             str(paths.dbt_project), lines.append)
     return status, lines
 
@@ -101,10 +97,7 @@ def test_a_build_ends_when_its_client_goes_away(paths, warehouse, tmp_path):
     server = subprocess.Popen([sys.executable, "-m", "lumbung.dbt_server", "--socket", str(path)],
                               stderr=server_log.open("w"))
     try:
-        deadline = time.monotonic() + 120
-        while not dbt_server.available(path):
-            assert server.poll() is None and time.monotonic() < deadline
-            time.sleep(0.1)
+        assert dbt_server.wait_ready(path, server)
         argv = ["show", "--inline", "select pg_sleep(20)", "--project-dir",
                 str(paths.dbt_project), "--profiles-dir", str(paths.dbt_project),
                 "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path)]

@@ -255,11 +255,3 @@ def test_a_build_without_the_manifest_still_records_its_results(paths, warehouse
     assert [(r["unique_id"], r["status"]) for r in results["results"]] == [
         ("model.lumbung.stg_audit__dq_runs", "success")]
 
-
-def test_a_failed_dbt_invocation_raises_with_its_errors(paths, warehouse):
-    from lumbung.dbt_runner import DbtFailed
-
-    with pytest.raises(DbtFailed, match=r"(?s)dbt run failed \(exit 2\).*no-such-option"):
-        run_dbt(paths, warehouse, "run", "--no-such-option")
-    with pytest.raises(DbtFailed, match=r"(?s)dbt show failed \(exit 2\).*Database Error"):
-        run_dbt(paths, warehouse, "show", "--inline", "select no_such_column")

@@ -31,12 +31,10 @@ def unit_tests_enabled() -> bool:
     return os.environ.get("LUMBUNG_DBT_UNIT_TESTS", "").lower() in ("1", "true", "yes")
 
 
-def run_dbt(paths: Paths, warehouse: PgUrl, *args: str, manifest: bool = True) -> list[str]:
-    """Run ``dbt <args>`` on the project; stream its log; raise DbtFailed on failure.
-    ``manifest=False`` leaves ``manifest.json`` as the last run wrote it (``run_results.json``
-    is written still): for a selective rebuild of a project that has not changed since.
-    It runs in the dbt server named by ``LUMBUNG_DBT_SERVER`` (``lumbung.dbt_server``: dbt
-    already imported), else in a new process."""
+def invocation(paths: Paths, warehouse: PgUrl, *args: str,
+               manifest: bool = True) -> tuple[list[str], dict[str, str]]:
+    """The arguments and environment of ``dbt <args>`` on the project (``manifest``: see
+    :func:`run_dbt`); it runs in ``paths.dbt_project``."""
     argv = [
         *args,
         *(() if manifest else ("--no-write-json",)),
@@ -49,6 +47,16 @@ def run_dbt(paths: Paths, warehouse: PgUrl, *args: str, manifest: bool = True) -
     if not unit_tests_enabled():
         env.setdefault("DBT_EXCLUDE_RESOURCE_TYPES", "unit_test")
     env.pop(dbt_server.ENV, None)
+    return argv, env
+
+
+def run_dbt(paths: Paths, warehouse: PgUrl, *args: str, manifest: bool = True) -> list[str]:
+    """Run ``dbt <args>`` on the project; stream its log; raise DbtFailed on failure.
+    ``manifest=False`` leaves ``manifest.json`` as the last run wrote it (``run_results.json``
+    is written still): for a selective rebuild of a project that has not changed since.
+    It runs in the dbt server named by ``LUMBUNG_DBT_SERVER`` (``lumbung.dbt_server``: dbt
+    already imported), else in a new process."""
+    argv, env = invocation(paths, warehouse, *args, manifest=manifest)
     server = os.environ.get(dbt_server.ENV)
     log.info("running dbt %s (%s; full log: %s)", " ".join(args),
              f"dbt server {server}" if server else "new process", paths.dbt_logs / "dbt.log")

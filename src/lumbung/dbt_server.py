@@ -212,6 +212,26 @@ def available(path: Path) -> bool:
     return True
 
 
+def wait_ready(path: Path, process: subprocess.Popen, timeout: float = 120.0) -> bool:
+    """Wait until the server ``process`` answers at ``path``; False when it ended first or
+    the time ran out."""
+    deadline = time.monotonic() + timeout
+    while not available(path):
+        if process.poll() is not None or time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+@contextlib.contextmanager
+def _named(path: Path) -> Iterator[Path]:
+    os.environ[ENV] = str(path)
+    try:
+        yield path
+    finally:
+        os.environ.pop(ENV, None)
+
+
 @contextlib.contextmanager
 def running(state: Path, timeout: float = 120.0) -> Iterator[Path | None]:
     """A dbt server for the duration of the block, named in ``LUMBUNG_DBT_SERVER`` for the
@@ -224,27 +244,18 @@ def running(state: Path, timeout: float = 120.0) -> Iterator[Path | None]:
     path = socket_path(state)
     if available(path):  # `lumbung dbt-server` started by hand for this state folder
         log.info("using the dbt server at %s", path)
-        os.environ[ENV] = str(path)
-        try:
+        with _named(path):
             yield path
-        finally:
-            os.environ.pop(ENV, None)
         return
     process = subprocess.Popen([sys.executable, "-m", "lumbung.dbt_server", "--socket", str(path)])
     try:
-        deadline = time.monotonic() + timeout
-        while not available(path):
-            if process.poll() is not None or time.monotonic() > deadline:
-                log.warning("the dbt server did not start (exit %s): dbt runs in new processes",
-                            process.poll())
-                yield None
-                return
-            time.sleep(0.1)
-        os.environ[ENV] = str(path)
-        try:
-            yield path
-        finally:
-            os.environ.pop(ENV, None)
+        if wait_ready(path, process, timeout):
+            with _named(path):
+                yield path
+        else:
+            log.warning("the dbt server did not start (exit %s): dbt runs in new processes",
+                        process.poll())
+            yield None
     finally:
         process.terminate()
         try:

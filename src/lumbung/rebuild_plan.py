@@ -91,6 +91,11 @@ class RebuildPlan:
     def exclude(self) -> tuple[str, ...]:
         return EXCLUDE
 
+    def selection(self) -> tuple[str, ...]:
+        """The ``dbt build --select`` arguments of this plan. Cautious: a test also reading a
+        model outside the selection (a source DAG's staging) is that DAG's to run."""
+        return (*self.select(), "--exclude", *self.exclude(), "--indirect-selection", "cautious")
+
 
 def project_fingerprint(paths: Paths) -> str:
     """sha256 over the dbt project's files that decide what it builds, and dbt's version."""

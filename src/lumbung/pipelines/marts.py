@@ -34,12 +34,9 @@ def transform(
 
     chosen = plan(paths, warehouse, everything=everything)
     log.info("marts build: %s", chosen.reason)
-    # cautious: a test also reading a model outside the selection (a source DAG's staging)
-    # is that DAG's to run, not this one's.
     # A selective build's project is the one a whole build wrote the manifest for, and
     # rewriting it (3 MB, twice) takes about a second of such a build.
-    tables = build(paths, warehouse, *chosen.select(), "--exclude", *chosen.exclude(),
-                   "--indirect-selection", "cautious", manifest=chosen.changed is None)
+    tables = build(paths, warehouse, *chosen.selection(), manifest=chosen.changed is None)
     build_id = record_build(warehouse, chosen, dag_id, run_id)
     log.info("marts build %d (%s): built %s", build_id, chosen.rebuilt, ", ".join(tables))
     return tables
