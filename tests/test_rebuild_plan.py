@@ -6,6 +6,7 @@ source, checked against dbt's own graph."""
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from contextlib import contextmanager
 from types import SimpleNamespace
@@ -61,7 +62,7 @@ def test_unchanged_sources_rebuild_only_the_quality_mart(builds, paths, warehous
     chosen = rebuild_plan.plan(paths, warehouse)
     assert chosen.changed == ()
     assert chosen.select() == ("mart_data_quality",)
-    assert set(chosen.exclude()) >= {"path:models/marts/core", "path:models/staging/apbdes"}
+    assert set(chosen.exclude()) >= {"fqn:marts.core", "fqn:staging.apbdes"}
 
 
 def test_a_changed_source_rebuilds_what_it_feeds(builds, paths, warehouse, nothing_missing):
@@ -70,8 +71,8 @@ def test_a_changed_source_rebuilds_what_it_feeds(builds, paths, warehouse, nothi
     assert chosen.changed == ("apbdes",)
     assert chosen.select() == (
         "mart_data_quality",
-        "path:models/staging/apbdes+,config.materialized:table",
-        "path:models/staging/apbdes+,config.materialized:incremental",
+        "fqn:staging.apbdes+,config.materialized:table",
+        "fqn:staging.apbdes+,config.materialized:incremental",
     )
     assert "apbdes changed" in chosen.reason
     # asked for, everything is rebuilt anyway
@@ -147,9 +148,9 @@ def test_missing_models_are_found_and_rebuilt_with_what_follows(db, warehouse, t
     assert plan.select()[-1] == "test_rebuild_plan_dropped+"
 
 
-def _listed(paths, warehouse, *args: str) -> set[str]:
-    lines = run_dbt(paths, warehouse, "ls", "--resource-type", "model", "--output", "name",
-                    "--quiet", *args)
+def _listed(paths, warehouse, *args: str, resource_type: str = "model") -> set[str]:
+    lines = run_dbt(paths, warehouse, "ls", "--resource-type", resource_type, "--output",
+                    "name", "--quiet", *args)
     return {line.strip() for line in lines if line.strip() and " " not in line.strip()}
 
 
@@ -190,6 +191,24 @@ def test_the_selection_is_exactly_what_the_source_feeds(paths, warehouse):
                        "--exclude", *apbdes.exclude())
     assert {"mart_village_finance", "mart_bumdes", "mart_smart_village"} <= selected
     assert not selected & {"mart_idm", "mart_financial_access", "dim_village"}
+
+
+def test_fqn_selectors_select_what_their_folders_hold(paths, warehouse):
+    """The plan names folders as fqn:a.b (cheaper for dbt to resolve): every node it
+    selects, tests and seeds included, is the one path:models/a/b would select."""
+    def as_paths(args: tuple[str, ...]) -> list[str]:
+        return [re.sub(r"fqn:([\w.]+)",
+                       lambda m: "path:models/" + m.group(1).replace(".", "/"), arg)
+                for arg in args]
+
+    for changed in (None, ("apbdes",)):
+        chosen = rebuild_plan.RebuildPlan("p", {}, changed, "test")
+        assert any(arg.startswith("fqn:") for arg in chosen.selection())
+        listed = [_listed(paths, warehouse, "--select", *args, resource_type="all")
+                  for args in (chosen.selection(), as_paths(chosen.selection()))]
+        assert listed[0] == listed[1], changed
+        assert any(name.startswith("unique_combination_of_columns_mart_village_finance")
+                   for name in listed[0]), "tests are selected too"
 
 
 @contextmanager
