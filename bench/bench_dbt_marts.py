@@ -28,11 +28,12 @@ without the server does. With the server, the rebuild's dbt build is then run ag
 turns through the server and in a new process (paired, not in the ratio): what the server
 saves per build, which two separate runs of a shared machine cannot show.
 
-Steps 2 and 3-4 run ``--repeat`` times (default 3): the full build again with
-``--full-refresh`` (the same work), and the same regency-year resubmitted again as the next
-revision (other bytes, the same lines), so each rebuild does the same work; the ratio is of
-the fastest of each (as in bench_apbdes_ingest): a shared machine only ever adds time,
-and one run here can be off by half.
+Steps 2-4 run as ``--repeat`` rounds (default 3): the full build again with
+``--full-refresh`` (the same work), then the same regency-year resubmitted again as the
+next revision (other bytes, the same lines), so each rebuild does the same work. The ratio
+is the median of the rounds' ratios: each rebuild against the full build just before it
+(paired), since this shared machine's speed swings by a factor of two between spells and a
+ratio of the fastest of each could pair a fast spell with a slow one.
 
 It prints seconds, the ratio rebuild / full (target: at most 0.20), the ratio including the
 APBDes DAG's staging step, and from dbt's ``run_results.json`` where each build spent its
@@ -286,23 +287,26 @@ def run_scale(workdir: Path, scale: int, years: tuple[int, ...], seed: int,
         village_master.gate(url, village_master.land(url, landing))
         village_master.refresh_marts(paths, url)
         land_s = _land_and_gate(url, landing, ("idm", "survey", "bumdes", "ojk", "apbdes"))
-        # the first from nothing, the next ones with --full-refresh: the same work again
-        fulls = [_timed(paths, lambda i=i: run_dbt(paths, url, "build",
-                                                   *(("--full-refresh",) if i else ())),
-                        base / f"full{i + 1}.json")
-                 for i in range(repeat)]
-        volume = _volume(url)
-        # what the marts DAG records after a whole build: audited, published, the reference
-        rebuild_plan.record_build(url, rebuild_plan.plan(paths, url, everything=True),
-                                  "bench", "full")
-        tables = built_marts(paths)
-        started = time.perf_counter()
-        marts.audit(url, tables)
-        marts.publish_marts(url, tables, "bench", "full")
-        full_publish_s = time.perf_counter() - started
+        fulls, stagings, rebuilds, resubmit_land_s, rebuild_publish_s = [], [], [], [], []
         target = landing / revision.relative_to(generated)
-        stagings, rebuilds, resubmit_land_s, rebuild_publish_s = [], [], [], []
         for i in range(repeat):
+            # Round i: a full build (the first from nothing, the next ones --full-refresh:
+            # the same work again), then a resubmission and its rebuild, each right after
+            # the other, so that a slow spell of a shared machine hits both of a pair.
+            fulls.append(_timed(paths, lambda i=i: run_dbt(
+                paths, url, "build", *(("--full-refresh",) if i else ())),
+                base / f"full{i + 1}.json"))
+            if i == 0:
+                volume = _volume(url)
+                # what the marts DAG records after a whole build: audited, published, the
+                # reference of the rebuilds (a later full build changes no input of theirs)
+                rebuild_plan.record_build(url, rebuild_plan.plan(paths, url, everything=True),
+                                          "bench", "full")
+                tables = built_marts(paths)
+                started = time.perf_counter()
+                marts.audit(url, tables)
+                marts.publish_marts(url, tables, "bench", "full")
+                full_publish_s = time.perf_counter() - started
             # the same regency-year resubmitted again (other bytes): the same rebuild again
             if i == 0:
                 shutil.copy(revision, target)
@@ -339,29 +343,36 @@ def _seconds(runs: list[dict]) -> list[float]:
     return [run["seconds"] for run in runs]
 
 
-def _fastest(runs: list[dict]) -> float:
-    return min(_seconds(runs))
+def _ratios(r: dict) -> list[float]:
+    """rebuild / full of each round (a full build and the rebuild right after it)."""
+    return [rebuild / full for rebuild, full in zip(_seconds(r["rebuilds"]),
+                                                    _seconds(r["fulls"]), strict=True)]
 
 
 def _ratio(r: dict) -> float:
-    return _fastest(r["rebuilds"]) / _fastest(r["fulls"])
+    return statistics.median(_ratios(r))
 
 
 def _print(report: list[dict]) -> None:
     print()
     print("dbt: full build vs the marts rebuild after one regency resubmits a year of APBDes")
-    print("(the fastest of the repeated runs; every run's seconds below); dbt "
+    print("(medians of the rounds: a full build, then a resubmission and its rebuild; "
+          "every round below); dbt "
           + ("in forks of a dbt server" if all(r["dbt_server"] for r in report)
              else "in a new process per build"))
     print(f"{'scale':>5} {'years':>9} {'staging lines':>14} {'index rows':>10} {'full s':>7} "
           f"{'rebuild s':>9} {'ratio':>6} {'+staging s':>10} {'ratio':>6}")
     for r in report:
-        full, rebuild = _fastest(r["fulls"]), _fastest(r["rebuilds"])
-        with_staging = rebuild + _fastest(r["apbdes_stagings"])
+        full = statistics.median(_seconds(r["fulls"]))
+        rebuild = statistics.median(_seconds(r["rebuilds"]))
+        staged = [rebuild + staging for rebuild, staging in
+                  zip(_seconds(r["rebuilds"]), _seconds(r["apbdes_stagings"]), strict=True)]
+        with_staging = statistics.median(
+            s / f for s, f in zip(staged, _seconds(r["fulls"]), strict=True))
         years = f"{min(r['years'])}-{max(r['years'])}"
         print(f"{r['scale']:>5} {years:>9} {r['staging_lines']:>14,} {r['mart_rows']:>10,} "
-              f"{full:>7.1f} {rebuild:>9.1f} {rebuild / full:>6.2f} {with_staging:>10.1f} "
-              f"{with_staging / full:>6.2f}")
+              f"{full:>7.1f} {rebuild:>9.1f} {_ratio(r):>6.2f} "
+              f"{statistics.median(staged):>10.1f} {with_staging:>6.2f}")
     for r in report:
         print(f"\nscale {r['scale']}: generated in {r['generate_s']:.0f}s; region master "
               f"{r['region']}; sources landed and gated in {r['land_gate_s']:.0f}s; "
@@ -376,6 +387,8 @@ def _print(report: list[dict]) -> None:
             print(f"  {name:<15} {every} s wall; {last['nodes']} nodes; last run's dbt node "
                   f"time: {kinds}")
             print(f"  {'':<15} slowest: {slow}")
+        print("  rebuild / full of each round: "
+              + " ".join(f"{x:.2f}" for x in _ratios(r)))
         print(f"  audit + publish (GX, not in the ratio): after the full build "
               f"{r['full_audit_publish_s']:.1f}s, after a rebuild "
               f"{r['rebuild_audit_publish_s']:.1f}s ({', '.join(r['rebuilt_marts'])})")
@@ -403,8 +416,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="fiscal years (default: 2022 2023 2024)")
     parser.add_argument("--seed", type=int, default=1, help="generator seed (default 1)")
     parser.add_argument("--repeat", type=int, default=3,
-                        help="full builds and rebuilds measured per scale; the fastest of each "
-                        "counts, as a shared machine is noisy (default 3)")
+                        help="rounds per scale (a full build, then a resubmission and its "
+                        "rebuild); the median of their ratios counts (default 3)")
     parser.add_argument("--workdir", type=Path,
                         help="folder for generated files and the embedded servers "
                         "(default: a temporary folder, removed afterwards)")
