@@ -1,8 +1,8 @@
 {#
     Fails for every listed column that holds a null, with the number of its null rows.
-    One scan of the model for all its columns: the intermediate tables are rebuilt by every
-    marts build, where a test per column cost one dbt node each (about 30 ms of dbt's own
-    work apiece), more than the scan.
+    One scan of the model for all its columns, where a test per column scanned it once per
+    column: a staging view reads its whole raw table each time, and on a small table each
+    test's dbt node (about 30 ms of dbt's own work) costs more than the query.
 #}
 {% test not_null_columns(model, column_names) %}
 
