@@ -343,10 +343,18 @@ def _seconds(runs: list[dict]) -> list[float]:
     return [run["seconds"] for run in runs]
 
 
-def _ratios(r: dict) -> list[float]:
+def _rebuilds(r: dict, staging: bool = False) -> list[float]:
+    """Seconds of each round's rebuild (``staging``: with the APBDes DAG's staging step)."""
+    if not staging:
+        return _seconds(r["rebuilds"])
+    return [rebuild + step for rebuild, step in
+            zip(_seconds(r["rebuilds"]), _seconds(r["apbdes_stagings"]), strict=True)]
+
+
+def _ratios(r: dict, staging: bool = False) -> list[float]:
     """rebuild / full of each round (a full build and the rebuild right after it)."""
-    return [rebuild / full for rebuild, full in zip(_seconds(r["rebuilds"]),
-                                                    _seconds(r["fulls"]), strict=True)]
+    return [rebuild / full for rebuild, full in
+            zip(_rebuilds(r, staging), _seconds(r["fulls"]), strict=True)]
 
 
 def _ratio(r: dict) -> float:
@@ -364,15 +372,12 @@ def _print(report: list[dict]) -> None:
           f"{'rebuild s':>9} {'ratio':>6} {'+staging s':>10} {'ratio':>6}")
     for r in report:
         full = statistics.median(_seconds(r["fulls"]))
-        rebuild = statistics.median(_seconds(r["rebuilds"]))
-        staged = [rebuild + staging for rebuild, staging in
-                  zip(_seconds(r["rebuilds"]), _seconds(r["apbdes_stagings"]), strict=True)]
-        with_staging = statistics.median(
-            s / f for s, f in zip(staged, _seconds(r["fulls"]), strict=True))
+        rebuild = statistics.median(_rebuilds(r))
+        with_staging = statistics.median(_rebuilds(r, staging=True))
         years = f"{min(r['years'])}-{max(r['years'])}"
         print(f"{r['scale']:>5} {years:>9} {r['staging_lines']:>14,} {r['mart_rows']:>10,} "
-              f"{full:>7.1f} {rebuild:>9.1f} {_ratio(r):>6.2f} "
-              f"{statistics.median(staged):>10.1f} {with_staging:>6.2f}")
+              f"{full:>7.1f} {rebuild:>9.1f} {_ratio(r):>6.2f} {with_staging:>10.1f} "
+              f"{statistics.median(_ratios(r, staging=True)):>6.2f}")
     for r in report:
         print(f"\nscale {r['scale']}: generated in {r['generate_s']:.0f}s; region master "
               f"{r['region']}; sources landed and gated in {r['land_gate_s']:.0f}s; "

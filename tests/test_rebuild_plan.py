@@ -273,4 +273,3 @@ def test_a_build_without_the_manifest_still_records_its_results(paths, warehouse
     results = json.loads((paths.dbt_target / "run_results.json").read_text())
     assert [(r["unique_id"], r["status"]) for r in results["results"]] == [
         ("model.lumbung.stg_audit__dq_runs", "success")]
-
