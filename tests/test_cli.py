@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import psycopg
+import pytest
 
 
 def lumbung(*args: str) -> subprocess.CompletedProcess[str]:
@@ -29,6 +30,21 @@ def test_db_status_and_urls(warehouse):
     assert admin.startswith("postgresql://lumbung:") and bi.startswith("postgresql://lumbung_bi:")
     with psycopg.connect(bi) as conn:
         assert conn.execute("select current_user").fetchone()[0] == "lumbung_bi"
+
+
+def test_bi_role_reads_every_mart_and_creates_nothing(warehouse):
+    bi = lumbung("db", "url", "--role", "bi").stdout.strip()
+    with psycopg.connect(warehouse.url()) as admin:
+        marts = [r[0] for r in admin.execute(
+            "select table_name from information_schema.tables where table_schema = 'marts'")]
+    with psycopg.connect(bi, autocommit=True) as conn:
+        for mart in marts:
+            conn.execute(f'select * from marts."{mart}" limit 1')
+        for statement in ("create temporary table t (x int)", "create table marts.t (x int)",
+                          "create table public.t (x int)", "create schema t",
+                          "select * from audit.load_batches limit 1"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(statement)
 
 
 def test_external_url_replaces_the_embedded_server(warehouse, monkeypatch):

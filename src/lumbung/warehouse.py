@@ -113,7 +113,8 @@ def bi_url(paths: Paths, warehouse: PgUrl) -> PgUrl:
 
 
 def ensure_database(server: PgUrl, dbname: str) -> None:
-    """Create ``dbname`` on the server of ``server`` if it does not exist yet."""
+    """Create ``dbname`` on the server of ``server`` if it does not exist yet; only its owner
+    and superusers may connect to it."""
     for maintenance_db in (server.dbname, "postgres", "template1"):
         try:
             conn = psycopg.connect(server.with_db(maintenance_db).url(), autocommit=True)
@@ -126,6 +127,9 @@ def ensure_database(server: PgUrl, dbname: str) -> None:
             if not exists:
                 log.info("creating database %s", dbname)
                 conn.execute(sql.SQL("create database {}").format(sql.Identifier(dbname)))
+            # A service's own database (Airflow's metadata): no other role connects to it.
+            conn.execute(sql.SQL("revoke connect, temporary on database {} from public")
+                         .format(sql.Identifier(dbname)))
         return
     raise RuntimeError(f"cannot connect to the PostgreSQL server at {server.host}:{server.port}")
 
