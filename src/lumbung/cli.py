@@ -130,6 +130,9 @@ def _timestamp(text: str) -> datetime:
 
 
 def cmd_airflow(args: argparse.Namespace) -> int:
+    import signal
+    import time
+
     from lumbung import airflow_env, dbt_server
     from lumbung.runner import prepare
 
@@ -137,13 +140,26 @@ def cmd_airflow(args: argparse.Namespace) -> int:
     prepare(paths)
     port = os.environ["AIRFLOW__API__PORT"]
     print(f"Airflow UI on http://127.0.0.1:{port} (user admin; password in "
-          f"{paths.airflow_home}/simple_auth_manager_passwords.json.generated). Ctrl-C stops.")
+          f"{airflow_env.passwords_file(paths)}). Ctrl-C stops.", flush=True)
+    stopping: list[int] = []
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda sig, frame: stopping.append(sig))
     # standalone = api-server + scheduler + dag-processor + triggerer, each started as an
-    # `airflow` subprocess found on PATH: put this environment's bin first.
+    # `airflow` subprocess found on PATH: our shim first (log servers on 127.0.0.1), then
+    # this environment's bin.
     bin_dir = os.path.dirname(sys.executable)
+    path = os.pathsep.join([str(airflow_env.shim_dir(paths)), bin_dir, os.environ.get("PATH", "")])
     with dbt_server.running(paths.state):  # the tasks' dbt builds fork it (see lumbung run)
-        env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
-        return subprocess.call([airflow_env.airflow_executable(), "standalone"], env=env)
+        env = {**os.environ, "PATH": path}
+        # its own session: the stop below reaches all of it, and nothing outlives us
+        process = subprocess.Popen([airflow_env.airflow_executable(), "standalone"], env=env,
+                                   start_new_session=True)
+        try:
+            while process.poll() is None and not stopping:
+                time.sleep(0.2)
+        finally:
+            airflow_env.stop_tree(process)
+    return 128 + stopping[0] if stopping else process.returncode
 
 
 def build_parser() -> argparse.ArgumentParser:
