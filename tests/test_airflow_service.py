@@ -83,8 +83,9 @@ def test_lumbung_airflow_local_private_and_stops_whole(paths, warehouse, tmp_pat
             assert time.monotonic() < gone_by, [p for p in tree if p.is_running()]
             time.sleep(0.2)
         for port in ports.values():
-            with socket.socket() as sock:
-                sock.bind(("127.0.0.1", port))  # free again
+            with socket.socket() as sock:  # free again (a server could listen: TIME_WAIT is fine)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sock.bind(("127.0.0.1", port))
         assert stop_seconds < 45, stop_seconds
         assert password not in out.read_text()
     finally:
