@@ -303,6 +303,23 @@ def test_failed_run_without_alert_connection_is_still_recorded(warehouse, db, we
     assert reason.startswith("quality_gate: ") and "no region master files" in reason
 
 
+def test_failure_errors_are_stored_and_alerted_without_terminal_codes(warehouse, db, webhook,
+                                                                       monkeypatch):
+    from lumbung.alerts import on_task_failure
+
+    url, received = webhook
+    monkeypatch.setenv("AIRFLOW_CONN_LUMBUNG_ALERTS", url)
+    received.clear()
+    ti = SimpleNamespace(dag_id="apbdes", run_id="ansi-run", task_id="build", start_date=None)
+    error = RuntimeError("\x1b[31mDatabase Error\x1b[0m in model \x1b[1mstg_x\x1b[0m\x1b[2K")
+    assert on_task_failure({"ti": ti, "run_id": "ansi-run", "exception": error}) == "webhook"
+    stored = db.execute("select error from audit.failed_runs where run_id = 'ansi-run'"
+                        ).fetchone()[0]
+    assert stored == "RuntimeError: Database Error in model stg_x"
+    (alert,) = received
+    assert alert["error"] == stored and "\x1b" not in alert["text"]
+
+
 def test_gate_warnings_are_alerted(gated, webhook, monkeypatch):
     """After a gate task, the batches that passed with warnings are alerted (not the failed
     ones: the task that fails the run alerts those)."""

@@ -26,6 +26,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import re
 import smtplib
 import urllib.request
 from dataclasses import asdict, dataclass, field
@@ -42,6 +43,8 @@ FAILURE = "failure"
 WARNING = "warning"
 TIMEOUT_SECONDS = 10
 MAX_ERROR = 10_000  # characters of an error kept
+# Terminal colour and cursor codes (dbt and Airflow colour their errors): not for a table or mail.
+_TERMINAL_CODES = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
 WEBHOOK_TYPES = ("http", "https", "webhook")
 EMAIL_TYPES = ("smtp", "email")
 
@@ -179,6 +182,11 @@ def send(alert: Alert, conn_id: str = ALERT_CONN_ID) -> str:
 # --- the warehouse side --------------------------------------------------------------------
 
 
+def plain_text(text: str | None) -> str | None:
+    """``text`` without terminal codes."""
+    return _TERMINAL_CODES.sub("", text) if text else text
+
+
 def record_failure(
     warehouse_url: str, dag_id: str, run_id: str, task_id: str, error: str | None
 ) -> None:
@@ -192,7 +200,7 @@ def record_failure(
             on conflict (dag_id, run_id, task_id)
             do update set failed_at = now(), error = excluded.error
             """,
-            (dag_id, run_id, task_id, (error or "")[:MAX_ERROR] or None),
+            (dag_id, run_id, task_id, (plain_text(error) or "")[:MAX_ERROR] or None),
         )
 
 
@@ -253,6 +261,7 @@ def on_task_failure(context: Any) -> str:
     exception = context.get("exception")
     error = f"{type(exception).__name__}: {exception}" if isinstance(exception, BaseException) \
         else (str(exception) if exception else None)
+    error = plain_text(error)
     findings: list[dict[str, Any]] = []
     url = _warehouse_url()
     if url:
