@@ -19,7 +19,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -41,8 +41,8 @@ os.environ.update(
         "LUMBUNG_HOME": str(REPO),
         "LUMBUNG_STATE_DIR": str(_STATE / "state"),
         "LUMBUNG_LANDING_DIR": str(_LANDING),
-        "LUMBUNG_PG_PORT": str(_free_port()),
-        "LUMBUNG_AIRFLOW_PORT": str(_free_port()),
+        "LUMBUNG_PG_PORT": str(free_port()),
+        "LUMBUNG_AIRFLOW_PORT": str(free_port()),
         # dbt unit tests run with every build here (production builds leave them out)
         "LUMBUNG_DBT_UNIT_TESTS": "1",
     }

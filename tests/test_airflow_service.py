@@ -3,6 +3,7 @@ SIGTERM that stops every process it started and frees its ports."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -12,22 +13,10 @@ import time
 import urllib.request
 
 import psutil
+from conftest import free_port
 
 from lumbung import airflow_env
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _tree(pid: int) -> list[psutil.Process]:
-    try:
-        root = psutil.Process(pid)
-        return [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return []
+from lumbung.airflow_env import process_tree as _tree
 
 
 def _answers(port: int) -> bool:
@@ -40,7 +29,7 @@ def _answers(port: int) -> bool:
 
 
 def test_lumbung_airflow_local_private_and_stops_whole(paths, warehouse, tmp_path):
-    ports = {name: _free_port() for name in ("api", "log", "trigger")}
+    ports = {name: free_port() for name in ("api", "log", "trigger")}
     env = {**os.environ, "LUMBUNG_AIRFLOW_PORT": str(ports["api"]),
            "LUMBUNG_AIRFLOW_LOG_PORT": str(ports["log"]),
            "LUMBUNG_AIRFLOW_TRIGGERER_LOG_PORT": str(ports["trigger"])}
@@ -68,8 +57,6 @@ def test_lumbung_airflow_local_private_and_stops_whole(paths, warehouse, tmp_pat
         password_file = airflow_env.passwords_file(paths)
         for secret in (paths.state / "airflow_secrets.json", password_file):
             assert secret.stat().st_mode & 0o777 == 0o600, secret
-        import json
-
         password = json.loads(password_file.read_text())["admin"]
         jwt = json.loads((paths.state / "airflow_secrets.json").read_text())["jwt_secret"]
         assert len(jwt.encode()) >= 64

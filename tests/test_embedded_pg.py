@@ -14,15 +14,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from conftest import free_port
 
 from lumbung.config import PgUrl
 from lumbung.embedded_pg import EmbeddedPostgres, EmbeddedPostgresError
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture()
@@ -36,7 +31,7 @@ def reachable_dir():
 
 @pytest.fixture()
 def server(reachable_dir):
-    pg = EmbeddedPostgres(reachable_dir / "pg" / "data", _free_port(), "tester", "secret-pw")
+    pg = EmbeddedPostgres(reachable_dir / "pg" / "data", free_port(), "tester", "secret-pw")
     yield pg
     pg.stop()
 
@@ -106,7 +101,7 @@ def test_port_taken_gives_a_clear_error(server):
 def test_as_root_refuses_unreachable_data_dir_without_opening_permissions(reachable_dir):
     hidden = reachable_dir / "private"
     hidden.mkdir(mode=0o700)
-    pg = EmbeddedPostgres(hidden / "pg" / "data", _free_port(), "tester", "pw")
+    pg = EmbeddedPostgres(hidden / "pg" / "data", free_port(), "tester", "pw")
     with pytest.raises(EmbeddedPostgresError, match="LUMBUNG_PGDATA"):
         pg.start()
     assert (hidden.stat().st_mode & 0o777) == 0o700

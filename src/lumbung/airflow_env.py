@@ -10,8 +10,10 @@ import json
 import logging
 import os
 import secrets
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from lumbung.config import WAREHOUSE_CONN_ID, Paths, PgUrl
@@ -175,18 +177,23 @@ def airflow_main() -> None:
     main()
 
 
-def stop_tree(process: subprocess.Popen, timeout: float = 20.0) -> None:
-    """SIGTERM the process group of ``process`` (a session leader) and every descendant,
-    SIGKILL what remains after ``timeout`` seconds."""
-    import signal
-    import time
-
+def process_tree(pid: int) -> list:
+    """``pid`` and its descendants as psutil processes (none if it is gone)."""
     import psutil
 
     try:
-        tree = [psutil.Process(process.pid), *psutil.Process(process.pid).children(True)]
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
     except psutil.NoSuchProcess:
-        tree = []
+        return []
+
+
+def stop_tree(process: subprocess.Popen, timeout: float = 20.0) -> None:
+    """SIGTERM the process group of ``process`` (a session leader) and every descendant,
+    SIGKILL what remains after ``timeout`` seconds."""
+    import psutil
+
+    tree = process_tree(process.pid)
     for sig in (signal.SIGTERM, signal.SIGKILL):
         try:
             os.killpg(process.pid, sig)
@@ -214,6 +221,4 @@ def stop_tree(process: subprocess.Popen, timeout: float = 20.0) -> None:
 
 
 if __name__ == "__main__":
-    from lumbung.airflow_env import airflow_main as _main
-
-    _main()
+    airflow_main()

@@ -127,7 +127,8 @@ def ensure_database(server: PgUrl, dbname: str) -> None:
             if not exists:
                 log.info("creating database %s", dbname)
                 conn.execute(sql.SQL("create database {}").format(sql.Identifier(dbname)))
-            # A service's own database (Airflow's metadata): no other role connects to it.
+            # PostgreSQL lets every role connect and create temporary tables: here only the
+            # owner, superusers and the roles granted CONNECT (lumbung_bi, by bootstrap) may.
             conn.execute(sql.SQL("revoke connect, temporary on database {} from public")
                          .format(sql.Identifier(dbname)))
         return

@@ -145,14 +145,6 @@ $$;
 
 revoke all on schema raw, audit, staging, intermediate from lumbung_bi;
 revoke create on schema public from public;
--- PostgreSQL lets every role create temporary tables by default; the BI role reads only.
-do $$
-begin
-    execute format('revoke temporary on database %I from public', current_database());
-    execute format('revoke all on database %I from lumbung_bi', current_database());
-    execute format('grant connect on database %I to lumbung_bi', current_database());
-end
-$$;
 grant usage on schema marts to lumbung_bi;
 grant select on all tables in schema marts to lumbung_bi;
 alter default privileges in schema marts grant select on tables to lumbung_bi;
