@@ -96,6 +96,8 @@ class Dataset:
     foreign_keys: tuple[ForeignKey, ...] = ()
     keywords: tuple[str, ...] = ()
     title_override: str | None = None
+    # column -> values its dbt accepted_values test allows (the variable's classification)
+    accepted_values: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def title(self) -> str:
@@ -174,6 +176,21 @@ def _relationships(manifest: dict, table: str, node: dict | None) -> list[Foreig
     return keys
 
 
+def _accepted_values(manifest: dict, node: dict | None) -> dict[str, tuple[str, ...]]:
+    if not node:
+        return {}
+    found = {}
+    for test in manifest.get("nodes", {}).values():
+        meta = test.get("test_metadata") or {}
+        if meta.get("name") == "accepted_values" and test.get("attached_node") == node[
+                "unique_id"]:
+            kwargs = meta.get("kwargs", {})
+            column = kwargs.get("column_name") or test.get("column_name")
+            if column and isinstance(kwargs.get("values"), list):
+                found[column] = tuple(str(v) for v in kwargs["values"])
+    return found
+
+
 def _keywords(node: dict | None, name: str) -> tuple[str, ...]:
     words = ["Lampung", "desa", "Smart Village", "Kemendagri region code"]
     if node:
@@ -241,6 +258,7 @@ def describe(conn: psycopg.Connection, table: str, manifest: dict | None = None,
         foreign_keys=tuple(keys.values()),
         keywords=_keywords(node, table),
         title_override=title,
+        accepted_values=_accepted_values(manifest, node),
     )
 
 
