@@ -78,6 +78,7 @@ def test_data_package_validates_with_frictionless(release, db):
     assert package.licenses and package.licenses[0]["name"] == "CC-BY-4.0"
     sources = " ".join(s["title"] for s in package.sources)
     assert "Kemendagri" in sources and "IDM" in sources
+    assert all((release / s["path"]).is_file() for s in package.sources)  # copied along
     for resource in package.resources:
         assert resource.description, resource.name
         assert all(f.description for f in resource.schema.fields), resource.name

@@ -84,6 +84,6 @@ def descriptor(paths: Paths, release: Release, described: list[Dataset]) -> dict
         "contributors": [{"title": PUBLISHER["name"], "path": PUBLISHER["url"],
                           "role": "publisher"}],
         "sources": [{"title": a.title + (f" ({', '.join(a.licences)})" if a.licences else ""),
-                     "path": a.path} for a in attributions(paths)],
+                     "path": a.release_path} for a in attributions(paths)],
         "resources": resources,
     }

@@ -140,6 +140,11 @@ class Attribution:
     path: str  # relative to the repository
     licences: tuple[str, ...] = field(default=())
 
+    @property
+    def release_path(self) -> str:
+        """Where a release carries a copy of it."""
+        return f"sources/{self.source}.md"
+
 
 def _manifest(paths: Paths | None) -> dict:
     if paths is None:

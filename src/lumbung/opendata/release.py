@@ -25,7 +25,7 @@ from psycopg import sql
 
 from lumbung.config import Paths, PgUrl
 from lumbung.opendata import bps, catalog, datapackage
-from lumbung.opendata.metadata import Dataset, datasets, undocumented_columns
+from lumbung.opendata.metadata import Dataset, attributions, datasets, undocumented_columns
 from lumbung.publish import PUBLISHED_SCHEMA
 
 log = logging.getLogger(__name__)
@@ -232,5 +232,9 @@ def _write_metadata(paths: Paths, release: Release, described: list[Dataset],
     for name, document in documents.items():
         (folder / name).write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n",
                                    encoding="utf-8")
+    # the attributions travel with the data (datapackage.json's sources point at them)
+    (folder / "sources").mkdir()
+    for attribution in attributions(paths):
+        shutil.copyfile(paths.root / attribution.path, folder / attribution.release_path)
     (folder / "metadata.html").write_text(
         bps.html(documents["bps_metadata.json"], release), encoding="utf-8")
