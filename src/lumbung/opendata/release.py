@@ -10,6 +10,7 @@ CSV file is converted to Parquet in blocks: memory stays flat whatever the mart'
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
@@ -25,7 +26,13 @@ from psycopg import sql
 
 from lumbung.config import Paths, PgUrl
 from lumbung.opendata import bps, catalog, datapackage
-from lumbung.opendata.metadata import Dataset, attributions, datasets, undocumented_columns
+from lumbung.opendata.metadata import (
+    REGION_KEYS,
+    Dataset,
+    attributions,
+    datasets,
+    undocumented_columns,
+)
 from lumbung.publish import PUBLISHED_SCHEMA
 
 log = logging.getLogger(__name__)
@@ -122,9 +129,11 @@ def _coverage(conn: psycopg.Connection, dataset: Dataset
             sql.Identifier(dataset.year_column), table)).fetchone()
         years = (int(low), int(high)) if low is not None else None
     regions: tuple[str, ...] = ()
-    codes = [c for c in dataset.region_columns if dataset.column(c).base_type == "text"]
+    # the finest code column (REGION_KEYS runs from village to province): its first four
+    # digits name the regency
+    codes = [c for c in REGION_KEYS
+             if c in dataset.region_columns and dataset.column(c).base_type == "text"]
     if codes:
-        # the finest code column first: its first four digits name the regency
         column = sql.Identifier(codes[0])
         regions = tuple(r[0] for r in conn.execute(sql.SQL(
             "select distinct left({0}, 4) from {1} where {0} is not null order by 1"
@@ -166,10 +175,18 @@ def write_release(paths: Paths, warehouse: PgUrl, publication_id: int | None = N
     """Write the release of the latest publication (``publication_id``: refuse unless it is
     the one ``marts`` holds) into ``releases/<id>/`` and point ``latest`` at it; with
     ``out``, into that folder instead (no ``latest``)."""
-    from lumbung.opendata.parquet import csv_to_parquet
-
     root = releases_dir(paths)
     root.mkdir(parents=True, exist_ok=True)
+    # one writer at a time: two publications in a row must not rename into the same folder
+    with open(root / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _write(paths, warehouse, root, publication_id, out)
+
+
+def _write(paths: Paths, warehouse: PgUrl, root: Path, publication_id: int | None,
+           out: Path | None) -> Release:
+    from lumbung.opendata.parquet import csv_to_parquet
+
     staged = (out.parent if out else root) / f".tmp-release-{uuid.uuid4().hex[:8]}"
     staged.mkdir(parents=True)
     try:
