@@ -6,7 +6,14 @@ import os
 from typing import TYPE_CHECKING
 
 from lumbung.config import Paths
-from lumbung.opendata.metadata import LANGUAGE, LICENSE, PUBLISHER, Dataset, attributions
+from lumbung.opendata.metadata import (
+    LANGUAGE,
+    LICENSE,
+    ORIGIN_COLUMN,
+    PUBLISHER,
+    Dataset,
+    attributions,
+)
 
 if TYPE_CHECKING:
     from lumbung.opendata.release import Release
@@ -18,6 +25,7 @@ CONTEXT = {
     "xsd": "http://www.w3.org/2001/XMLSchema#",
     "spdx": "http://spdx.org/rdf/terms#",
     "skos": "http://www.w3.org/2004/02/skos/core#",
+    "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
 }
 FILE_TYPE = "http://publications.europa.eu/resource/authority/file-type/"
 MEDIA_TYPE = "http://www.iana.org/assignments/media-types/"
@@ -89,7 +97,14 @@ def catalog(paths: Paths, release: Release, described: list[Dataset]) -> dict:
             "dct:license": license_,
             "dct:language": {"@id": LANG},
             "dct:conformsTo": {"@id": base + "datapackage.json"},
-            "dct:source": [a.title for a in attributions(paths)],
+            "dct:provenance": {
+                "@type": "dct:ProvenanceStatement",
+                "rdfs:label": _text(
+                    "Built by Lumbung from: " + "; ".join(a.title for a in attributions(paths))
+                    + (f". Column {ORIGIN_COLUMN} tells rows of real data from rows of "
+                       "generated stand-in data." if ORIGIN_COLUMN in dataset.column_names
+                       else ".")),
+            },
             "dcat:distribution": [
                 _distribution(base + file.csv, f"{dataset.name} (CSV)", "CSV", "text/csv",
                               license_, **{"dcat:byteSize": _date(str(file.csv_bytes),

@@ -31,6 +31,8 @@ REGION_KEYS: dict[str, tuple[str, str]] = {
 }
 # The column that carries the year of a yearly mart (the marts' column contract).
 YEAR_COLUMN = "year"
+# The column that says whether a row comes from real or generated data (same contract).
+ORIGIN_COLUMN = "data_origin"
 
 PUBLISHER = {
     "name": os.environ.get(
@@ -197,7 +199,7 @@ def _accepted_values(manifest: dict, node: dict | None) -> dict[str, tuple[str, 
 
 
 def _keywords(node: dict | None, name: str) -> tuple[str, ...]:
-    words = ["Lampung", "desa", "Smart Village", "Kemendagri region code"]
+    words = ["Lampung", "desa", "Smart Village"]
     if node:
         fqn = node.get("fqn", [])
         # fqn: project, "marts", <domain folder>, ..., model
@@ -261,7 +263,8 @@ def describe(conn: psycopg.Connection, table: str, manifest: dict | None = None,
         columns=columns,
         primary_key=primary_key,
         foreign_keys=tuple(keys.values()),
-        keywords=_keywords(node, table),
+        keywords=_keywords(node, table) + (
+            ("Kemendagri region code",) if names & set(REGION_KEYS) else ()),
         title_override=title,
         accepted_values=_accepted_values(manifest, node),
     )
