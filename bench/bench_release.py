@@ -137,6 +137,9 @@ def _release(paths, url, out: Path) -> tuple[float, int, float, float]:
 
 
 def measure(paths, url, work: Path, repeat: int) -> dict:
+    # imported here so the forked children time the writing, not the imports
+    import lumbung.opendata.parquet
+    import lumbung.opendata.release  # noqa: F401
     ratios, copies, releases, memory = [], [], [], []
     for round_ in range(repeat):
         copy_dir = work / f"copy-{round_}"

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -42,8 +43,15 @@ def schema(dataset: Dataset) -> pa.Schema:
                      metadata={"description": dataset.description})
 
 
-def csv_to_parquet(dataset: Dataset, source: Path, target: Path) -> None:
+def csv_to_parquet(dataset: Dataset, source: Path, target: Path, year_column: str | None = None,
+                   code_column: str | None = None
+                   ) -> tuple[tuple[int, int] | None, tuple[str, ...]]:
+    """Write ``target``; returns the first and last value of ``year_column`` and the
+    distinct first four characters of ``code_column`` (the regencies a region code names),
+    gathered on the way so that coverage costs no other scan of the mart."""
     target_schema = schema(dataset)
+    low = high = None
+    regions: set[str] = set()
     reader = pacsv.open_csv(
         source,
         read_options=pacsv.ReadOptions(block_size=BLOCK_BYTES),
@@ -56,4 +64,16 @@ def csv_to_parquet(dataset: Dataset, source: Path, target: Path) -> None:
     )
     with pq.ParquetWriter(target, target_schema, compression="zstd") as writer:
         for batch in reader:
-            writer.write_batch(batch.cast(target_schema))
+            batch = batch.cast(target_schema)
+            writer.write_batch(batch)
+            if year_column:
+                bounds = pc.min_max(batch.column(year_column))
+                if bounds["min"].is_valid:
+                    low = min(low, bounds["min"].as_py()) if low is not None else bounds[
+                        "min"].as_py()
+                    high = max(high, bounds["max"].as_py()) if high is not None else bounds[
+                        "max"].as_py()
+            if code_column:
+                prefixes = pc.unique(pc.utf8_slice_codeunits(batch.column(code_column), 0, 4))
+                regions.update(p for p in prefixes.to_pylist() if p is not None)
+    return ((int(low), int(high)) if low is not None else None), tuple(sorted(regions))

@@ -17,6 +17,7 @@ import logging
 import os
 import shutil
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -39,6 +40,7 @@ log = logging.getLogger(__name__)
 
 LATEST = "latest"
 MANIFEST = "release.json"
+WRITE_BYTES = 1 << 20
 
 
 class ReleaseRefused(RuntimeError):
@@ -82,12 +84,12 @@ def releases_dir(paths: Paths) -> Path:
 
 def _select_list(dataset: Dataset) -> sql.Composable:
     """Each column as the release writes it: arrays and JSON as JSON text, booleans as
-    true/false, timestamps in ISO 8601 with their offset (what Table Schema reads)."""
+    true/false (what Table Schema reads); dates and timestamps as PostgreSQL writes them in
+    the ISO date style, in UTC (``2024-01-31 08:00:00+00``)."""
     items = []
     for column in dataset.columns:
         ident = sql.Identifier(column.name)
-        if column.is_array or column.base_type in ("json", "jsonb") or \
-                column.base_type.startswith("timestamp"):
+        if column.is_array or column.base_type in ("json", "jsonb"):
             items.append(sql.SQL("to_json({}) #>> '{{}}' as {}").format(ident, ident))
         elif column.base_type == "boolean":
             items.append(sql.SQL("{}::text as {}").format(ident, ident))
@@ -97,48 +99,40 @@ def _select_list(dataset: Dataset) -> sql.Composable:
 
 
 def copy_query(dataset: Dataset) -> sql.Composable:
-    order = [sql.Identifier(c) for c in dataset.primary_key]
-    return sql.SQL("copy (select {} from {}{}) to stdout with (format csv, header)").format(
-        _select_list(dataset),
-        sql.Identifier(PUBLISHED_SCHEMA, dataset.name),
-        sql.SQL(" order by ") + sql.SQL(", ").join(order) if order else sql.SQL(""),
-    )
+    # no "order by": sorting would hold the whole mart before the first row leaves
+    return sql.SQL("copy (select {} from {}) to stdout with (format csv, header)").format(
+        _select_list(dataset), sql.Identifier(PUBLISHED_SCHEMA, dataset.name))
 
 
 def _write_csv(conn: psycopg.Connection, dataset: Dataset, target: Path) -> tuple[int, int, str]:
     """Stream the mart into ``target``; returns rows, bytes and sha256."""
-    digest, size = hashlib.sha256(), 0
+    digest, size, buffer = hashlib.sha256(), 0, bytearray()
     with conn.cursor() as cur, open(target, "wb") as out:
         with cur.copy(copy_query(dataset)) as copy:
+            # COPY hands one row at a time: written and hashed in blocks of WRITE_BYTES
             for chunk in copy:
-                digest.update(chunk)
-                size += len(chunk)
-                out.write(chunk)
+                buffer += chunk
+                if len(buffer) >= WRITE_BYTES:
+                    digest.update(buffer)
+                    out.write(buffer)
+                    size += len(buffer)
+                    buffer.clear()
+        digest.update(buffer)
+        out.write(buffer)
+        size += len(buffer)
         rows = cur.rowcount
     return rows, size, digest.hexdigest()
 
 
-def _coverage(conn: psycopg.Connection, dataset: Dataset
-              ) -> tuple[tuple[int, int] | None, tuple[str, ...]]:
-    """First and last year, and the regencies (4-digit codes; the province's 2 digits for a
-    province-level row) that the mart's rows cover."""
-    table = sql.Identifier(PUBLISHED_SCHEMA, dataset.name)
-    years = None
-    if dataset.year_column:
-        low, high = conn.execute(sql.SQL("select min({0}), max({0}) from {1}").format(
-            sql.Identifier(dataset.year_column), table)).fetchone()
-        years = (int(low), int(high)) if low is not None else None
-    regions: tuple[str, ...] = ()
-    # the finest code column (REGION_KEYS runs from village to province): its first four
-    # digits name the regency
+def _coverage_columns(dataset: Dataset) -> tuple[str | None, str | None]:
+    """The year column, and the finest region code column (REGION_KEYS runs from village
+    to province): the first four digits of its codes name the regency."""
     codes = [c for c in REGION_KEYS
              if c in dataset.region_columns and dataset.column(c).base_type == "text"]
-    if codes:
-        column = sql.Identifier(codes[0])
-        regions = tuple(r[0] for r in conn.execute(sql.SQL(
-            "select distinct left({0}, 4) from {1} where {0} is not null order by 1"
-        ).format(column, table)).fetchall())
-    return years, regions
+    year = dataset.year_column
+    if year and dataset.column(year).frictionless_type != "integer":
+        year = None
+    return year, (codes[0] if codes else None)
 
 
 def _replace_dir(staged: Path, final: Path) -> None:
@@ -212,14 +206,22 @@ def _write(paths: Paths, warehouse: PgUrl, root: Path, publication_id: int | Non
                     "these published columns have no description (add one to the dbt model's "
                     f"yml; nothing undocumented is released): {', '.join(missing)}")
             files = []
-            for dataset in described:
-                csv_name, parquet_name = f"{dataset.name}.csv", f"{dataset.name}.parquet"
-                rows, size, sha = _write_csv(conn, dataset, staged / csv_name)
-                csv_to_parquet(dataset, staged / csv_name, staged / parquet_name)
-                years, regions = _coverage(conn, dataset)
-                files.append(MartFile(dataset.name, rows, csv_name, size, sha, parquet_name,
-                                      years, regions))
-                log.info("released %s: %d rows", dataset.name, rows)
+            # each CSV file becomes Parquet in a thread (pyarrow works outside the GIL)
+            # while the next mart streams from the database
+            with ThreadPoolExecutor(max_workers=1) as parquet:
+                conversions = []
+                for dataset in described:
+                    csv_name, parquet_name = f"{dataset.name}.csv", f"{dataset.name}.parquet"
+                    rows, size, sha = _write_csv(conn, dataset, staged / csv_name)
+                    conversions.append(((dataset, rows, csv_name, size, sha, parquet_name),
+                                        parquet.submit(
+                        csv_to_parquet, dataset, staged / csv_name, staged / parquet_name,
+                        *_coverage_columns(dataset))))
+                    log.info("released %s: %d rows", dataset.name, rows)
+                for (dataset, rows, csv_name, size, sha, parquet_name), done in conversions:
+                    years, regions = done.result()
+                    files.append(MartFile(dataset.name, rows, csv_name, size, sha,
+                                          parquet_name, years, regions))
         final = out or root / str(publication_id)
         release = Release(publication_id, published_at, final, tuple(files))
         _write_metadata(paths, release, described, staged)
