@@ -18,7 +18,8 @@ def lumbung(*args: str) -> subprocess.CompletedProcess[str]:
 def test_help_lists_the_commands():
     result = lumbung("--help")
     assert result.returncode == 0
-    for command in ("run", "db", "ingest", "generate", "report", "dbt-server", "airflow"):
+    for command in ("run", "db", "ingest", "generate", "report", "release", "dbt-server",
+                    "airflow"):
         assert command in result.stdout
 
 

@@ -149,3 +149,11 @@ def test_release_command_rewrites_the_latest_and_refuses_an_older_one(release, d
     assert os.readlink(release.parent / "latest") == before
     assert (release / "datapackage.json").exists()
     assert main(["release", "--publication", str(_publication(db) + 1)]) == 1
+
+
+def test_run_summary_names_the_release_folder(release, paths, warehouse):
+    from lumbung.runner import summarise
+
+    summary = summarise(paths, warehouse, [])
+    assert summary.release == str(release)
+    assert f"Open data release: {release}" in summary.render()
