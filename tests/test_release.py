@@ -149,6 +149,10 @@ def test_release_command_rewrites_the_latest_and_refuses_an_older_one(release, d
     assert os.readlink(release.parent / "latest") == before
     assert (release / "datapackage.json").exists()
     assert main(["release", "--publication", str(_publication(db) + 1)]) == 1
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("not a release")
+    assert main(["release", "--out", str(tmp_path / "mine")]) == 1  # never replaced
+    assert (tmp_path / "mine" / "notes.txt").exists()
 
 
 def test_run_summary_names_the_release_folder(release, paths, warehouse):

@@ -169,6 +169,10 @@ def write_release(paths: Paths, warehouse: PgUrl, publication_id: int | None = N
     """Write the release of the latest publication (``publication_id``: refuse unless it is
     the one ``marts`` holds) into ``releases/<id>/`` and point ``latest`` at it; with
     ``out``, into that folder instead (no ``latest``)."""
+    if out is not None and out.exists() and any(out.iterdir()) \
+            and not (out / MANIFEST).exists():
+        raise ReleaseRefused(f"{out} is not empty and holds no release: it would be replaced "
+                             "whole; choose a new or empty folder")
     root = releases_dir(paths)
     root.mkdir(parents=True, exist_ok=True)
     # one writer at a time: two publications in a row must not rename into the same folder
