@@ -66,12 +66,16 @@ def cmd_api(args: argparse.Namespace) -> int:
     from lumbung.warehouse import api_db_url, bootstrap, warehouse_url
 
     paths = Paths.from_env()
-    url = warehouse_url(paths)
-    bootstrap(paths, url)  # roles, policies and the API's login exist before it serves
+    # Deployed (docker-compose.yml), it gets only its own login: bootstrap ran elsewhere.
+    db_url = os.environ.get("LUMBUNG_API_DB_URL")
+    if not db_url:
+        url = warehouse_url(paths)
+        bootstrap(paths, url)  # roles, policies and the API's login exist before it serves
+        db_url = api_db_url(paths, url).url()
     port = args.port or int(os.environ.get("LUMBUNG_API_PORT", "8000"))
     print(f"Lumbung API on http://{args.host}:{port} (OpenAPI at /docs); Ctrl-C stops.",
           flush=True)
-    serve(api_db_url(paths, url).url(), args.host, port)
+    serve(db_url, args.host, port)
     return 0
 
 
