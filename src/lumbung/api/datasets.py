@@ -160,9 +160,7 @@ def show_dataset(request: Request, response: Response,
     if fresh:
         return Response(status_code=304, headers=headers)
     response.headers.update(headers)
-    body = found.to_dict()
-    del body["title"]
-    return {**body, "title": found.title, "rows_url": _summary(request, found)["rows_url"]}
+    return {**found.to_dict(), "rows_url": _summary(request, found)["rows_url"]}
 
 
 def build_page(mart: catalog.Mart, *, columns: str | None, limit: int, after: str | None,
