@@ -71,6 +71,11 @@ def published(warehouse, paths, landing):
 
 
 def _publish_probes(warehouse, paths, landing, db) -> None:
+    from lumbung.warehouse import bootstrap
+
+    # Roles are the server's, not the database's: another module's bootstrap of another
+    # database (test_external_warehouse) may have set other passwords.
+    bootstrap(paths, warehouse)
     if db.execute("select to_regclass('marts.dim_village')").fetchone()[0] is None:
         village_master.gate(warehouse, village_master.land(warehouse, landing))
         built = village_master.transform(paths, warehouse)
