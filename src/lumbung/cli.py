@@ -180,6 +180,18 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_release(args: argparse.Namespace) -> int:
+    from lumbung.opendata.release import write_release
+    from lumbung.warehouse import bootstrap, warehouse_url
+
+    paths = Paths.from_env()
+    url = warehouse_url(paths)
+    bootstrap(paths, url)
+    out = args.out.resolve() if args.out else None
+    print(write_release(paths, url, publication_id=args.publication, out=out).describe())
+    return 0
+
+
 def _timestamp(text: str) -> datetime:
     """An ISO date or date-time; without a zone it is UTC."""
     value = datetime.fromisoformat(text)
@@ -313,6 +325,20 @@ def build_parser() -> argparse.ArgumentParser:
                         help="only files landed from then on, e.g. 2025-03-01 or "
                         "2025-03-01T08:00+07:00 (default: the latest version of every file)")
     report.set_defaults(func=cmd_report)
+
+    release = sub.add_parser(
+        "release", help="write the open data release of the published marts",
+        description="Write every published mart as CSV and Parquet with its metadata "
+        "(datapackage.json, catalog.jsonld, BPS MS-Ind/MS-Var as bps_metadata.json and "
+        "metadata.html) into $LUMBUNG_STATE_DIR/releases/<publication id>/ and point "
+        "releases/latest at it. Every publication writes one; this writes it again.",
+    )
+    release.add_argument("--publication", type=int, metavar="ID",
+                         help="refuse unless the marts hold this publication (default: the "
+                         "latest, which is what the marts hold)")
+    release.add_argument("--out", type=Path,
+                         help="write into this folder instead (replaced whole; no latest)")
+    release.set_defaults(func=cmd_release)
 
     server = sub.add_parser(
         "dbt-server", help="serve dbt invocations with dbt imported once (a fork per build)",

@@ -59,6 +59,7 @@ class RunSummary:
     quality_docs: str | None
     publications: list[tuple] = field(default_factory=list)
     reports: str | None = None  # where the quality report and regency workbooks are
+    release: str | None = None  # the latest open data release folder
 
     @property
     def ok(self) -> bool:
@@ -94,6 +95,8 @@ class RunSummary:
             lines.append(f"Quality report (Great Expectations Data Docs): {self.quality_docs}")
         if self.reports:
             lines.append(self.reports)
+        if self.release:
+            lines.append(f"Open data release: {self.release}")
         return "\n".join(lines)
 
 
@@ -196,6 +199,7 @@ def summarise(paths: Paths, warehouse: PgUrl, dags: list[DagOutcome]) -> RunSumm
             """
         ).fetchall()
     index = paths.gx_docs / "index.html"
+    latest = paths.state / "releases" / "latest"
     return RunSummary(
         warehouse=redact(warehouse.url()),
         dags=dags,
@@ -203,6 +207,7 @@ def summarise(paths: Paths, warehouse: PgUrl, dags: list[DagOutcome]) -> RunSumm
         batches=batches,
         quality_docs=str(index) if index.exists() else None,
         publications=publications,
+        release=str(latest.resolve()) if latest.exists() else None,
     )
 
 

@@ -68,7 +68,23 @@ def publish_marts(
         return {"publication_id": None, "tables": {}}
     published = publish(warehouse, tables, dag_id=dag_id, run_id=run_id)
     mark_published(warehouse, published.publication_id, dag_id, run_id)
-    return published.to_dict()
+    return {**published.to_dict(), "release": release(warehouse)}
+
+
+def release(warehouse: PgUrl) -> str | None:
+    """The open data release of what was just published; returns its folder. The
+    publication stands whatever happens here (``lumbung release`` writes it again), so a
+    release that cannot be written is logged as an error, not raised."""
+    from lumbung.opendata.release import write_release
+
+    try:
+        written = write_release(Paths.from_env(), warehouse)
+    except Exception:
+        log.exception("the open data release could not be written; "
+                      "`lumbung release` writes it again")
+        return None
+    log.info("%s", written.describe())
+    return str(written.folder)
 
 
 def published_counts(warehouse: PgUrl) -> dict[str, int]:

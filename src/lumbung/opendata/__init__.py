@@ -1,0 +1,1 @@
+"""Open data: releases of the published marts with standard metadata."""

@@ -1,0 +1,309 @@
+"""What every published mart is, for open data consumers: one source for the release files
+(Data Package, DCAT, BPS metadata) and the HTTP API.
+
+Everything is read from the warehouse itself (tables of ``marts``, their columns, types,
+not-null and primary-key constraints, and the descriptions dbt persisted as comments) and,
+when it is there, from dbt's ``manifest.json`` (relationships tests as foreign keys, folder
+and tags as keywords). No mart or column list is kept here: a mart added to dbt is described
+as soon as it is published.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+
+from lumbung.config import Paths
+from lumbung.publish import PUBLISHED_SCHEMA
+
+# The region marts and the columns every other mart names their codes with (the marts'
+# column contract, dbt_project/README.md): a column of that name is a foreign key to them.
+REGION_KEYS: dict[str, tuple[str, str]] = {
+    "village_code": ("dim_village", "village_code"),
+    "district_code": ("dim_region", "region_code"),
+    "regency_code": ("dim_region", "region_code"),
+    "province_code": ("dim_region", "region_code"),
+}
+# The column that carries the year of a yearly mart (the marts' column contract).
+YEAR_COLUMN = "year"
+# The column that says whether a row comes from real or generated data (same contract).
+ORIGIN_COLUMN = "data_origin"
+
+PUBLISHER = {
+    "name": os.environ.get(
+        "LUMBUNG_PUBLISHER", "Smart Village (Desa Berjaya) programme, Lampung province"),
+    "url": os.environ.get("LUMBUNG_PUBLISHER_URL", "https://lampungprov.go.id"),
+}
+LICENSE = {
+    "name": "CC-BY-4.0",
+    "title": "Creative Commons Attribution 4.0",
+    "path": "https://creativecommons.org/licenses/by/4.0/",
+}
+LANGUAGE = "en"  # descriptions are English; Indonesian domain terms are kept
+
+# PostgreSQL type (format_type, without modifiers) -> Table Schema type.
+_FRICTIONLESS_TYPES = {
+    "text": "string", "character varying": "string", "character": "string",
+    "smallint": "integer", "integer": "integer", "bigint": "integer",
+    "numeric": "number", "double precision": "number", "real": "number",
+    "boolean": "boolean", "date": "date",
+    "timestamp with time zone": "datetime", "timestamp without time zone": "datetime",
+    "json": "any", "jsonb": "any",
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    pg_type: str  # as format_type() writes it, e.g. "numeric(18,2)", "text[]"
+    nullable: bool
+    description: str | None
+
+    @property
+    def base_type(self) -> str:
+        return re.sub(r"\(.*\)", "", self.pg_type).strip()
+
+    @property
+    def is_array(self) -> bool:
+        return self.pg_type.endswith("[]")
+
+    @property
+    def frictionless_type(self) -> str:
+        """Table Schema type; arrays are released as JSON arrays."""
+        if self.is_array:
+            return "array"
+        return _FRICTIONLESS_TYPES.get(self.base_type, "string")
+
+
+@dataclass(frozen=True)
+class ForeignKey:
+    fields: tuple[str, ...]
+    mart: str  # the referenced mart (may be the mart itself)
+    reference_fields: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """One published mart."""
+
+    name: str
+    description: str
+    columns: tuple[Column, ...]
+    primary_key: tuple[str, ...]
+    foreign_keys: tuple[ForeignKey, ...] = ()
+    keywords: tuple[str, ...] = ()
+    title_override: str | None = None
+    # column -> values its dbt accepted_values test allows (the variable's classification)
+    accepted_values: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def title(self) -> str:
+        """The model's ``meta.title``, else the first sentence of its description."""
+        if self.title_override:
+            return self.title_override
+        first = re.split(r"(?<=[a-z\)])\.\s|:\s|\n\n", self.description.strip(), maxsplit=1)[0]
+        first = " ".join(first.split()).rstrip(".")
+        if not first:
+            return self.name
+        return first if len(first) <= 120 else first[:117].rsplit(" ", 1)[0] + "..."
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(f"{self.name} has no column {name}")
+
+    @property
+    def region_columns(self) -> dict[str, tuple[str, str]]:
+        """Columns holding Kemendagri region codes -> (region mart, code column)."""
+        return {c: REGION_KEYS[c] for c in self.column_names if c in REGION_KEYS}
+
+    @property
+    def year_column(self) -> str | None:
+        return YEAR_COLUMN if YEAR_COLUMN in self.column_names else None
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """A vendored source of real data and its licence (data/landing/<source>/SOURCES.md)."""
+
+    source: str  # landing folder
+    title: str
+    text: str
+    path: str  # relative to the repository
+    licences: tuple[str, ...] = field(default=())
+
+    @property
+    def release_path(self) -> str:
+        """Where a release carries a copy of it."""
+        return f"sources/{self.source}.md"
+
+
+def _manifest(paths: Paths | None) -> dict:
+    if paths is None:
+        return {}
+    file = paths.dbt_target / "manifest.json"
+    if not file.exists():
+        return {}
+    return json.loads(file.read_text(encoding="utf-8"))
+
+
+def _manifest_models(manifest: dict) -> dict[str, dict]:
+    """Mart models by table name."""
+    return {node.get("alias") or node["name"]: node
+            for node in manifest.get("nodes", {}).values()
+            if node.get("resource_type") in ("model", "seed")}
+
+
+def _relationships(manifest: dict, table: str, node: dict | None) -> list[ForeignKey]:
+    """Foreign keys from dbt ``relationships`` tests on the model's columns."""
+    if not node:
+        return []
+    by_id = {n["unique_id"]: n for n in manifest.get("nodes", {}).values()}
+    keys = []
+    for test_id in manifest.get("child_map", {}).get(node["unique_id"], []):
+        test = by_id.get(test_id, {})
+        meta = test.get("test_metadata") or {}
+        if meta.get("name") != "relationships" or test.get("attached_node") != node["unique_id"]:
+            continue
+        kwargs = meta.get("kwargs", {})
+        target = re.search(r"ref\(['\"](\w+)['\"]\)", kwargs.get("to", ""))
+        column = kwargs.get("column_name") or test.get("column_name")
+        if target and column and kwargs.get("field"):
+            keys.append(ForeignKey((column,), target.group(1), (kwargs["field"],)))
+    return keys
+
+
+def _accepted_values(manifest: dict, node: dict | None) -> dict[str, tuple[str, ...]]:
+    if not node:
+        return {}
+    found = {}
+    for test in manifest.get("nodes", {}).values():
+        meta = test.get("test_metadata") or {}
+        if meta.get("name") == "accepted_values" and test.get("attached_node") == node[
+                "unique_id"]:
+            kwargs = meta.get("kwargs", {})
+            column = kwargs.get("column_name") or test.get("column_name")
+            if column and isinstance(kwargs.get("values"), list):
+                found[column] = tuple(str(v) for v in kwargs["values"])
+    return found
+
+
+def _keywords(node: dict | None, name: str) -> tuple[str, ...]:
+    words = ["Lampung", "desa", "Smart Village"]
+    if node:
+        fqn = node.get("fqn", [])
+        # fqn: project, "marts", <domain folder>, ..., model
+        words += [part.replace("_", " ") for part in fqn[2:-1]]
+        words += list(node.get("tags", []))
+    else:
+        words.append(name.removeprefix("mart_").removeprefix("dim_").replace("_", " "))
+    return tuple(dict.fromkeys(words))
+
+
+def published_marts(conn: psycopg.Connection) -> list[str]:
+    return [r[0] for r in conn.execute(
+        "select c.relname from pg_class as c join pg_namespace as n on n.oid = c.relnamespace "
+        "where n.nspname = %s and c.relkind in ('r', 'p', 'v', 'm') order by c.relname",
+        (PUBLISHED_SCHEMA,))]
+
+
+def describe(conn: psycopg.Connection, table: str, manifest: dict | None = None,
+             region_marts: dict[str, set[str]] | None = None) -> Dataset:
+    """The metadata of ``marts.<table>`` from the warehouse (and the manifest if given)."""
+    relation = f"{PUBLISHED_SCHEMA}.{table}"
+    description = conn.execute(
+        "select obj_description(to_regclass(%s), 'pg_class')", (relation,)).fetchone()[0]
+    columns = tuple(
+        Column(name, pg_type, not not_null, comment)
+        for name, pg_type, not_null, comment in conn.execute(
+            """
+            select a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
+                   col_description(a.attrelid, a.attnum)
+            from pg_attribute as a
+            where a.attrelid = to_regclass(%s) and a.attnum > 0 and not a.attisdropped
+            order by a.attnum
+            """, (relation,)).fetchall()
+    )
+    primary_key = tuple(r[0] for r in conn.execute(
+        """
+        select a.attname
+        from pg_constraint as c
+        cross join lateral unnest(c.conkey) with ordinality as k (attnum, position)
+        join pg_attribute as a on a.attrelid = c.conrelid and a.attnum = k.attnum
+        where c.conrelid = to_regclass(%s) and c.contype = 'p'
+        order by k.position
+        """, (relation,)).fetchall())
+    manifest = manifest or {}
+    node = _manifest_models(manifest).get(table)
+    names = {c.name for c in columns}
+    region_marts = region_marts if region_marts is not None else _region_mart_columns(conn)
+    keys: dict[tuple, ForeignKey] = {}
+    for key in _relationships(manifest, table, node):
+        if set(key.fields) <= names and set(key.reference_fields) <= region_marts.get(
+                key.mart, set()):
+            keys[key.fields] = key
+    for column, (mart, code) in REGION_KEYS.items():
+        if column in names and code in region_marts.get(mart, set()) and (column,) not in keys \
+                and (mart, code) != (table, column):
+            keys[(column,)] = ForeignKey((column,), mart, (code,))
+    title = ((node or {}).get("meta") or {}).get("title")
+    return Dataset(
+        name=table,
+        description=(description or "").strip(),
+        columns=columns,
+        primary_key=primary_key,
+        foreign_keys=tuple(keys.values()),
+        keywords=_keywords(node, table) + (
+            ("Kemendagri region code",) if names & set(REGION_KEYS) else ()),
+        title_override=title,
+        accepted_values=_accepted_values(manifest, node),
+    )
+
+
+def _region_mart_columns(conn: psycopg.Connection) -> dict[str, set[str]]:
+    marts = {mart for mart, _ in REGION_KEYS.values()}
+    found: dict[str, set[str]] = {}
+    for mart, column in conn.execute(
+        "select table_name, column_name from information_schema.columns "
+        "where table_schema = %s and table_name = any(%s)",
+        (PUBLISHED_SCHEMA, sorted(marts))).fetchall():
+        found.setdefault(mart, set()).add(column)
+    return found
+
+
+def datasets(conn: psycopg.Connection, paths: Paths | None = None) -> list[Dataset]:
+    """Every published mart, described (``paths``: where dbt's manifest is)."""
+    manifest = _manifest(paths)
+    region_marts = _region_mart_columns(conn)
+    return [describe(conn, t, manifest, region_marts) for t in published_marts(conn)]
+
+
+def undocumented_columns(described: list[Dataset]) -> list[str]:
+    """``mart.column`` of every released column without a description."""
+    return [f"{d.name}.{c.name}" for d in described for c in d.columns
+            if not (c.description or "").strip()]
+
+
+def attributions(paths: Paths) -> list[Attribution]:
+    """The vendored sources of real data (``data/landing/*/SOURCES.md`` of the repository)."""
+    found = []
+    for file in sorted((paths.root / "data" / "landing").glob("*/SOURCES.md")):
+        text = file.read_text(encoding="utf-8")
+        heading = next((ln.lstrip("# ").strip() for ln in text.splitlines()
+                        if ln.startswith("#")), file.parent.name)
+        licences = tuple(dict.fromkeys(re.findall(r"\(([A-Z][A-Za-z0-9.\- ]*licen[cs]e)\)",
+                                                  text)))
+        found.append(Attribution(
+            source=file.parent.name, title=heading, text=text.strip(),
+            path=str(Path(file).relative_to(paths.root)), licences=licences))
+    return found

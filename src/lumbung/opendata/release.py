@@ -1,0 +1,259 @@
+"""Open data release of a publication: every published mart as CSV and Parquet, with a
+Frictionless Data Package, a DCAT-AP catalog and BPS-style metadata (MS-Ind, MS-Var).
+
+A release is written into ``<state>/releases/<publication id>/`` from one consistent
+snapshot of ``marts`` (one repeatable-read transaction): into a temporary folder first,
+renamed into place when complete, then ``latest`` is switched to it, so a reader never sees
+half a release. Each mart is streamed with ``COPY ... TO STDOUT`` into its CSV file, and the
+CSV file is converted to Parquet in blocks: memory stays flat whatever the mart's size.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import shutil
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from lumbung.config import Paths, PgUrl
+from lumbung.opendata import bps, catalog, datapackage
+from lumbung.opendata.metadata import (
+    REGION_KEYS,
+    Dataset,
+    attributions,
+    datasets,
+    undocumented_columns,
+)
+from lumbung.publish import PUBLISHED_SCHEMA
+
+log = logging.getLogger(__name__)
+
+LATEST = "latest"
+MANIFEST = "release.json"
+WRITE_BYTES = 1 << 20
+
+
+class ReleaseRefused(RuntimeError):
+    """The release cannot be written as asked (nothing published, an old publication,
+    undocumented columns)."""
+
+
+@dataclass(frozen=True)
+class MartFile:
+    """One mart's files in a release."""
+
+    mart: str
+    rows: int
+    csv: str
+    csv_bytes: int
+    csv_sha256: str
+    parquet: str
+    years: tuple[int, int] | None  # first and last year held, for yearly marts
+    regions: tuple[str, ...]  # Kemendagri codes of the regencies (or province) it covers
+
+
+@dataclass(frozen=True)
+class Release:
+    publication_id: int
+    published_at: datetime
+    folder: Path
+    files: tuple[MartFile, ...]
+
+    @property
+    def rows(self) -> dict[str, int]:
+        return {f.mart: f.rows for f in self.files}
+
+    def describe(self) -> str:
+        return (f"Open data release #{self.publication_id}: {self.folder} "
+                f"({len(self.files)} marts, {sum(self.rows.values()):,} rows)")
+
+
+def releases_dir(paths: Paths) -> Path:
+    return paths.state / "releases"
+
+
+def _select_list(dataset: Dataset) -> sql.Composable:
+    """Each column as the release writes it: arrays and JSON as JSON text, booleans as
+    true/false (what Table Schema reads); dates and timestamps as PostgreSQL writes them in
+    the ISO date style, in UTC (``2024-01-31 08:00:00+00``)."""
+    items = []
+    for column in dataset.columns:
+        ident = sql.Identifier(column.name)
+        if column.is_array or column.base_type in ("json", "jsonb"):
+            items.append(sql.SQL("to_json({}) #>> '{{}}' as {}").format(ident, ident))
+        elif column.base_type == "boolean":
+            items.append(sql.SQL("{}::text as {}").format(ident, ident))
+        else:
+            items.append(ident)
+    return sql.SQL(", ").join(items)
+
+
+def copy_query(dataset: Dataset) -> sql.Composable:
+    # no "order by": sorting would hold the whole mart before the first row leaves
+    return sql.SQL("copy (select {} from {}) to stdout with (format csv, header)").format(
+        _select_list(dataset), sql.Identifier(PUBLISHED_SCHEMA, dataset.name))
+
+
+def _write_csv(conn: psycopg.Connection, dataset: Dataset, target: Path) -> tuple[int, int, str]:
+    """Stream the mart into ``target``; returns rows, bytes and sha256."""
+    digest, size, buffer = hashlib.sha256(), 0, bytearray()
+    with conn.cursor() as cur, open(target, "wb") as out:
+        with cur.copy(copy_query(dataset)) as copy:
+            # COPY hands one row at a time: written and hashed in blocks of WRITE_BYTES
+            for chunk in copy:
+                buffer += chunk
+                if len(buffer) >= WRITE_BYTES:
+                    digest.update(buffer)
+                    out.write(buffer)
+                    size += len(buffer)
+                    buffer.clear()
+        digest.update(buffer)
+        out.write(buffer)
+        size += len(buffer)
+        rows = cur.rowcount
+    return rows, size, digest.hexdigest()
+
+
+def _coverage_columns(dataset: Dataset) -> tuple[str | None, str | None]:
+    """The year column, and the finest region code column (REGION_KEYS runs from village
+    to province): the first four digits of its codes name the regency."""
+    codes = [c for c in REGION_KEYS
+             if c in dataset.region_columns and dataset.column(c).base_type == "text"]
+    year = dataset.year_column
+    if year and dataset.column(year).frictionless_type != "integer":
+        year = None
+    return year, (codes[0] if codes else None)
+
+
+def _replace_dir(staged: Path, final: Path) -> None:
+    """Move ``staged`` to ``final``, replacing an older copy without a moment where
+    ``final`` holds a half-written release."""
+    if final.exists():
+        old = final.with_name(f".old-{final.name}-{uuid.uuid4().hex[:8]}")
+        final.rename(old)
+        staged.rename(final)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        staged.rename(final)
+
+
+def _point_latest(root: Path, publication_id: int) -> None:
+    """``latest`` -> the newest release, switched atomically (rename of a new symlink)."""
+    link = root / LATEST
+    if link.is_symlink() or link.exists():
+        try:
+            current = int(os.readlink(link)) if link.is_symlink() else None
+        except ValueError:
+            current = None
+        if current is not None and current > publication_id:
+            return  # rewriting an older release does not move latest back
+    tmp = root / f".{LATEST}-{uuid.uuid4().hex[:8]}"
+    tmp.symlink_to(str(publication_id), target_is_directory=True)
+    if link.exists() and not link.is_symlink():
+        shutil.rmtree(link)
+    os.replace(tmp, link)
+
+
+def write_release(paths: Paths, warehouse: PgUrl, publication_id: int | None = None,
+                  out: Path | None = None) -> Release:
+    """Write the release of the latest publication (``publication_id``: refuse unless it is
+    the one ``marts`` holds) into ``releases/<id>/`` and point ``latest`` at it; with
+    ``out``, into that folder instead (no ``latest``)."""
+    root = releases_dir(paths)
+    root.mkdir(parents=True, exist_ok=True)
+    # one writer at a time: two publications in a row must not rename into the same folder
+    with open(root / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _write(paths, warehouse, root, publication_id, out)
+
+
+def _write(paths: Paths, warehouse: PgUrl, root: Path, publication_id: int | None,
+           out: Path | None) -> Release:
+    from lumbung.opendata.parquet import csv_to_parquet
+
+    staged = (out.parent if out else root) / f".tmp-release-{uuid.uuid4().hex[:8]}"
+    staged.mkdir(parents=True)
+    try:
+        with psycopg.connect(warehouse.url()) as conn:
+            conn.execute("set transaction isolation level repeatable read, read only")
+            conn.execute("set timezone to 'UTC'")
+            conn.execute("set datestyle to 'ISO, YMD'")
+            latest = conn.execute(
+                "select publication_id, published_at from audit.publications "
+                "order by publication_id desc limit 1").fetchone()
+            if latest is None:
+                raise ReleaseRefused("nothing has been published yet: no release to write")
+            if publication_id is not None and publication_id != latest[0]:
+                raise ReleaseRefused(
+                    f"marts hold publication {latest[0]}, not {publication_id}: only the "
+                    "latest publication can be released (earlier releases stay in "
+                    f"{root} as they were written)")
+            publication_id, published_at = latest
+            described = datasets(conn, paths)
+            missing = undocumented_columns(described)
+            if missing:
+                raise ReleaseRefused(
+                    "these published columns have no description (add one to the dbt model's "
+                    f"yml; nothing undocumented is released): {', '.join(missing)}")
+            files = []
+            # each CSV file becomes Parquet in a thread (pyarrow works outside the GIL)
+            # while the next mart streams from the database
+            with ThreadPoolExecutor(max_workers=1) as parquet:
+                conversions = []
+                for dataset in described:
+                    csv_name, parquet_name = f"{dataset.name}.csv", f"{dataset.name}.parquet"
+                    rows, size, sha = _write_csv(conn, dataset, staged / csv_name)
+                    conversions.append(((dataset, rows, csv_name, size, sha, parquet_name),
+                                        parquet.submit(
+                        csv_to_parquet, dataset, staged / csv_name, staged / parquet_name,
+                        *_coverage_columns(dataset))))
+                    log.info("released %s: %d rows", dataset.name, rows)
+                for (dataset, rows, csv_name, size, sha, parquet_name), done in conversions:
+                    years, regions = done.result()
+                    files.append(MartFile(dataset.name, rows, csv_name, size, sha,
+                                          parquet_name, years, regions))
+        final = out or root / str(publication_id)
+        release = Release(publication_id, published_at, final, tuple(files))
+        _write_metadata(paths, release, described, staged)
+        _replace_dir(staged, final)
+        if out is None:
+            _point_latest(root, publication_id)
+        return release
+    except BaseException:
+        shutil.rmtree(staged, ignore_errors=True)
+        raise
+
+
+def _write_metadata(paths: Paths, release: Release, described: list[Dataset],
+                    folder: Path) -> None:
+    by_name = {f.mart: f for f in release.files}
+    documents = {
+        "datapackage.json": datapackage.descriptor(paths, release, described),
+        "catalog.jsonld": catalog.catalog(paths, release, described),
+        "bps_metadata.json": bps.metadata(paths, described),
+        MANIFEST: {
+            "publication_id": release.publication_id,
+            "published_at": release.published_at.isoformat(),
+            "marts": {name: {"rows": f.rows, "csv": f.csv, "parquet": f.parquet,
+                             "sha256": f.csv_sha256} for name, f in by_name.items()},
+        },
+    }
+    for name, document in documents.items():
+        (folder / name).write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n",
+                                   encoding="utf-8")
+    # the attributions travel with the data (datapackage.json's sources point at them)
+    (folder / "sources").mkdir()
+    for attribution in attributions(paths):
+        shutil.copyfile(paths.root / attribution.path, folder / attribution.release_path)
+    (folder / "metadata.html").write_text(
+        bps.html(documents["bps_metadata.json"], release), encoding="utf-8")
