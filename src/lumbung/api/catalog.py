@@ -14,9 +14,11 @@ from datetime import datetime
 
 import psycopg
 
+from lumbung.opendata.metadata import YEAR_COLUMN
 from lumbung.rls import PUBLISHED_SCHEMA, REGION_COLUMNS
 
-# The year dimension: `year`, else a column named like the older `fiscal_year`, `report_year`.
+# The year dimension: `year` (the marts' column contract), else a column named like the
+# older `fiscal_year`, `report_year` of marts built before that contract.
 _YEAR_RE = re.compile(r"^(year|tahun|[a-z_]+_year)$")
 
 
@@ -65,7 +67,7 @@ class Mart:
     def year_column(self) -> str | None:
         names = [c.name for c in self.columns if _YEAR_RE.match(c.name)
                  and c.type in ("integer", "smallint", "bigint", "numeric")]
-        return "year" if "year" in names else (names[0] if names else None)
+        return YEAR_COLUMN if YEAR_COLUMN in names else (names[0] if names else None)
 
     @property
     def region_columns(self) -> list[str]:

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from lumbung.api import catalog
 from lumbung.api.access import ApiError, Session, session
 from lumbung.api.query import MAX_LIMIT, MAX_OFFSET, BadRequest, Page
+from lumbung.opendata.metadata import LICENSE, PUBLISHER
 
 HELP = "https://docs.ckan.org/en/latest/api/index.html"
 PREFIXES = ("/api/3/action", "/api/action")
@@ -119,7 +120,13 @@ def _package(request: Request, mart: catalog.Mart) -> dict:
         "id": mart.name, "name": mart.name, "title": mart.title,
         "notes": mart.description or "", "type": "dataset", "state": "active",
         "private": False, "metadata_modified": modified, "metadata_created": modified,
-        "url": f"{base}/datasets/{mart.name}", "organization": None, "tags": [],
+        "url": f"{base}/datasets/{mart.name}",
+        "license_id": LICENSE["name"], "license_title": LICENSE["title"],
+        "license_url": LICENSE["path"],
+        "author": PUBLISHER["name"], "maintainer": PUBLISHER["name"],
+        "organization": {"name": "lumbung", "title": PUBLISHER["name"], "type": "organization",
+                         "is_organization": True, "state": "active"},
+        "tags": [],
         "num_tags": 0, "resources": [resource], "num_resources": 1,
         "extras": [{"key": "primary_key", "value": ",".join(mart.primary_key)},
                    {"key": "publication_id", "value": str(mart.publication.publication_id
