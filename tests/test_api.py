@@ -421,10 +421,24 @@ def _aim(case, mart: str) -> None:
                     params[key] = mart
 
 
+def _conformance(operation, mode, examples: int, checks):
+    from hypothesis import given
+    from schemathesis import GenerationMode
+
+    @given(case=operation.as_strategy(generation_mode=mode))
+    @settings(max_examples=examples, deadline=None, derandomize=True, database=None,
+              suppress_health_check=list(HealthCheck))
+    def conforms(case):
+        if mode is GenerationMode.POSITIVE:
+            _aim(case, "zz_api_village")
+        case.call_and_validate(checks=checks)
+
+    return conforms
+
+
 def test_api_answers_within_its_openapi(api_schema):
     """No 5xx, every status, content type and body as documented, for generated requests
     that follow the document and for ones that break it (bounded, derandomised)."""
-    from hypothesis import given
     from hypothesis.errors import Unsatisfiable
     from schemathesis import GenerationMode
     from schemathesis.checks import not_a_server_error
@@ -440,17 +454,8 @@ def test_api_answers_within_its_openapi(api_schema):
     assert len(operations) >= 7
     for operation in operations:
         for mode, examples in ((GenerationMode.POSITIVE, 25), (GenerationMode.NEGATIVE, 10)):
-
-            @given(case=operation.as_strategy(generation_mode=mode))
-            @settings(max_examples=examples, deadline=None, derandomize=True, database=None,
-                      suppress_health_check=list(HealthCheck))
-            def conforms(case, mode=mode):
-                if mode is GenerationMode.POSITIVE:
-                    _aim(case, "zz_api_village")
-                case.call_and_validate(checks=checks)
-
             try:
-                conforms()
+                _conformance(operation, mode, examples, checks)()
             except Unsatisfiable:
                 # nothing breaks a document without parameters (GET /datasets)
                 assert mode is GenerationMode.NEGATIVE, operation.label
