@@ -100,6 +100,14 @@ class Session:
     def become(self) -> None:
         self.conn.execute(sql.SQL("set local role {}").format(sql.Identifier(self.role)))
 
+    def read(self, query, params) -> list[tuple]:
+        """``query`` as the caller's role: ``set local role`` and the query in one round
+        trip (pipeline)."""
+        with self.conn.pipeline():
+            self.become()
+            cursor = self.conn.execute(query, params)
+        return cursor.fetchall()
+
     def close(self) -> None:
         conn, self.conn = self.conn, None
         if conn is None:

@@ -92,63 +92,46 @@ class Mart:
         }
 
 
+# One round trip: every mart the role may read, its columns (name, type, description,
+# nullable, position in the primary key) and the latest publication that replaced it.
 _MARTS = """
-select c.relname::text, obj_description(c.oid, 'pg_class')
+select c.relname::text, obj_description(c.oid, 'pg_class'),
+       (select json_agg(json_build_array(
+                   a.attname, format_type(a.atttypid, a.atttypmod),
+                   col_description(a.attrelid, a.attnum), not a.attnotnull,
+                   coalesce(array_position(k.conkey, a.attnum), 0)) order by a.attnum)
+        from pg_attribute as a
+        left join pg_constraint as k on k.conrelid = c.oid and k.contype = 'p'
+        where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped),
+       p.publication_id, p.published_at
 from pg_class as c
 inner join pg_namespace as n on c.relnamespace = n.oid
+left join lateral (
+    select publication_id, published_at from audit.publications
+    where tables ? c.relname::text order by publication_id desc limit 1
+) as p on true
 where n.nspname = %(schema)s and c.relkind in ('r', 'p', 'v', 'm')
   and has_table_privilege(%(role)s, c.oid, 'select')
   and (%(name)s::text is null or c.relname = %(name)s)
 order by c.relname
 """
 
-_COLUMNS = """
-select c.relname::text, a.attname::text, format_type(a.atttypid, a.atttypmod),
-       col_description(a.attrelid, a.attnum), not a.attnotnull,
-       coalesce(array_position(k.conkey, a.attnum), 0)
-from pg_class as c
-inner join pg_namespace as n on c.relnamespace = n.oid
-inner join pg_attribute as a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
-left join pg_constraint as k on k.conrelid = c.oid and k.contype = 'p'
-where n.nspname = %(schema)s and c.relname = any(%(names)s)
-order by c.relname, a.attnum
-"""
-
-# The latest publication of each mart (a publication names its tables in `tables`).
-_PUBLICATIONS = """
-select t.name, p.publication_id, p.published_at
-from unnest(%(names)s::text[]) as t (name)
-cross join lateral (
-    select publication_id, published_at from audit.publications
-    where tables ? t.name order by publication_id desc limit 1
-) as p
-"""
-
 
 def marts(conn: psycopg.Connection, role: str, name: str | None = None) -> list[Mart]:
     """The marts ``role`` can read (or the one named ``name``); run as the API's own role,
     which reads the publications, before it sets the caller's role."""
-    found = conn.execute(_MARTS, {"schema": PUBLISHED_SCHEMA, "name": name,
-                                  "role": role}).fetchall()
-    names = [r[0] for r in found]
-    if not names:
-        return []
-    columns: dict[str, list[Column]] = {n: [] for n in names}
-    keys: dict[str, list[tuple[int, str]]] = {n: [] for n in names}
-    for table, column, type_, description, nullable, key_position in conn.execute(
-            _COLUMNS, {"schema": PUBLISHED_SCHEMA, "names": names}).fetchall():
-        columns[table].append(Column(column, type_, description, nullable))
-        if key_position:
-            keys[table].append((key_position, column))
-    publications = {
-        r[0]: Publication(r[1], r[2])
-        for r in conn.execute(_PUBLICATIONS, {"names": names}).fetchall()
-    }
-    return [
-        Mart(name=n, description=d, columns=columns[n],
-             primary_key=[c for _, c in sorted(keys[n])], publication=publications.get(n))
-        for n, d in found
-    ]
+    found = []
+    for table, description, columns, publication_id, published_at in conn.execute(
+            _MARTS, {"schema": PUBLISHED_SCHEMA, "name": name, "role": role}).fetchall():
+        key = sorted((position, column) for column, _, _, _, position in columns or []
+                     if position)
+        found.append(Mart(
+            name=table, description=description,
+            columns=[Column(c, t, d, nullable) for c, t, d, nullable, _ in columns or []],
+            primary_key=[column for _, column in key],
+            publication=(Publication(publication_id, published_at)
+                         if publication_id is not None else None)))
+    return found
 
 
 def mart(conn: psycopg.Connection, role: str, name: str) -> Mart | None:

@@ -237,8 +237,8 @@ def dataset_rows(
             publication.published_at if publication else None)
         if fresh:
             return Response(status_code=304, headers=headers)
-        current.become()
         if format == "csv":
+            current.become()
             _link_next(request, headers, next_cursor(current, page))
             headers["Content-Disposition"] = f'inline; filename="{mart}.csv"'
             stream = _csv_stream(current, page)
@@ -246,7 +246,7 @@ def dataset_rows(
             return StreamingResponse(stream, media_type="text/csv; charset=utf-8",
                                      headers=headers)
         query, params = page.json_rows(with_next=True)
-        found_rows = current.conn.execute(query, params).fetchall()
+        found_rows = current.read(query, params)
         cursor = None
         if len(found_rows) > page.limit:
             found_rows = found_rows[:page.limit]
