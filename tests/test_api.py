@@ -257,7 +257,7 @@ def test_datastore_search_pages_through_a_mart_with_the_rows_of_sql(api_url, db)
         offset += 37
     assert rows == expected
     fields = [f["id"] for f in page["fields"]]
-    assert fields == ["village_code", "year", "regency_code", "district_code", "score"]
+    assert fields[:5] == ["village_code", "year", "regency_code", "district_code", "score"]
 
 
 def _all_rows(client: httpx.Client, url: str, params: dict, headers=None) -> list[dict]:
