@@ -35,7 +35,7 @@ AIRFLOW_LONG_RUNNING = {
     "airflow-worker",
 }
 AIRFLOW_SERVICES = AIRFLOW_LONG_RUNNING | {"airflow-init"}
-LONG_RUNNING = DATABASES | {"redis", "dbt-server"} | AIRFLOW_LONG_RUNNING
+LONG_RUNNING = DATABASES | {"redis", "dbt-server", "api"} | AIRFLOW_LONG_RUNNING
 REQUIRED_SERVICES = LONG_RUNNING | {"airflow-init"}
 
 # Compose interpolation: ${VAR}, ${VAR:-default}, ${VAR:?error}, ... and bare $VAR.
@@ -204,6 +204,21 @@ def test_healthchecks_probe_the_right_thing(services):
     assert "TriggererJob" in _healthcheck_test(services["airflow-triggerer"])
     assert "inspect ping" in _healthcheck_test(services["airflow-worker"])
     assert "LUMBUNG_DBT_SERVER" in _healthcheck_test(services["dbt-server"])
+    assert "http://localhost:8000/openapi.json" in _healthcheck_test(services["api"])
+
+
+def test_the_api_reads_as_its_own_role_after_bootstrap(services):
+    """lumbung api on 8000 inside, logged in as lumbung_api (never the warehouse owner),
+    started once airflow-init has bootstrapped its roles; its password reaches bootstrap."""
+    api = services["api"]
+    command = _command(api)
+    assert command[:2] == ["lumbung", "api"]
+    assert command[command.index("--port") + 1] == "8000"
+    env = _env(api)
+    assert env["LUMBUNG_API_DB_URL"].startswith("postgresql://lumbung_api:")
+    assert "LUMBUNG_WAREHOUSE_URL" not in env and "LUMBUNG_WAREHOUSE_PASSWORD" not in str(env)
+    assert api["depends_on"]["airflow-init"]["condition"] == "service_completed_successfully"
+    assert "LUMBUNG_API_DB_PASSWORD" in _env(services["airflow-init"])
 
 
 def test_the_worker_builds_with_the_dbt_server(services):
@@ -329,9 +344,9 @@ def test_all_volumes_are_named(compose, services):
             assert source in declared, f"{name}: {source} is a bind mount, not a named volume"
 
 
-def test_only_the_ui_and_the_warehouse_are_published(services):
+def test_only_the_ui_the_api_and_the_warehouse_are_published(services):
     published = {name for name, service in services.items() if service.get("ports")}
-    assert published == {"airflow-apiserver", "warehouse"}
+    assert published == {"airflow-apiserver", "api", "warehouse"}
     for name in sorted(published):
         for port in services[name]["ports"]:
             # host address from .env, loopback unless the operator opens it deliberately

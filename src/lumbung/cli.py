@@ -42,14 +42,71 @@ def cmd_db(args: argparse.Namespace) -> int:
         return 0 if status.running else 3
     elif args.action == "url":
         url = warehouse_url(paths)
+        if args.regency and args.role != "bi":
+            raise SystemExit("--regency goes with --role bi: lumbung db url --role bi "
+                             "--regency 1801")
         if args.role == "bi":
             bootstrap(paths, url)  # the role exists and has its password before anyone uses it
-            url = bi_url(paths, url)
+            if args.regency:
+                from lumbung.warehouse import regency_url
+
+                url = regency_url(paths, url, args.regency)
+            else:
+                url = bi_url(paths, url)
         print(url.url())
     elif args.action == "bootstrap":
         url = warehouse_url(paths)
         bootstrap(paths, url)
         print(f"bootstrapped {redact(url.url())}")
+    return 0
+
+
+def cmd_api(args: argparse.Namespace) -> int:
+    from lumbung.api.app import serve
+    from lumbung.warehouse import api_db_url, bootstrap, warehouse_url
+
+    paths = Paths.from_env()
+    # Deployed (docker-compose.yml), it gets only its own login: bootstrap ran elsewhere.
+    db_url = os.environ.get("LUMBUNG_API_DB_URL")
+    if not db_url:
+        url = warehouse_url(paths)
+        bootstrap(paths, url)  # roles, policies and the API's login exist before it serves
+        db_url = api_db_url(paths, url).url()
+    port = args.port or int(os.environ.get("LUMBUNG_API_PORT", "8000"))
+    print(f"Lumbung API on http://{args.host}:{port} (OpenAPI at /docs); Ctrl-C stops.",
+          flush=True)
+    serve(db_url, args.host, port)
+    return 0
+
+
+def cmd_api_token(args: argparse.Namespace) -> int:
+    import psycopg
+
+    from lumbung import api_tokens
+    from lumbung.warehouse import bootstrap, warehouse_url
+
+    paths = Paths.from_env()
+    url = warehouse_url(paths)
+    bootstrap(paths, url)
+    with psycopg.connect(url.url(), autocommit=True) as conn:
+        if args.action == "create":
+            if not args.regency:
+                raise SystemExit("api-token create needs --regency, e.g. --regency 1801")
+            token_id, token = api_tokens.create(conn, args.regency, args.label)
+            print(f"token {token_id} for regency {args.regency} (shown once, keep it safe):")
+            print(token)
+        elif args.action == "revoke":
+            if args.token_id is None:
+                raise SystemExit("api-token revoke needs the token's id (see api-token list)")
+            if not api_tokens.revoke(conn, args.token_id):
+                print(f"no active token {args.token_id}")
+                return 1
+            print(f"token {args.token_id} revoked")
+        else:
+            tokens = api_tokens.list_tokens(conn)
+            print("   id  regency  created           state                    label")
+            for info in tokens:
+                print(info.describe())
     return 0
 
 
@@ -194,7 +251,33 @@ def build_parser() -> argparse.ArgumentParser:
                     "URL; bootstrap creates schemas, audit tables and roles")
     db.add_argument("--role", choices=["admin", "bi"], default="admin",
                     help="for url: admin (default) or bi, the read-only role for BI tools")
+    db.add_argument("--regency", metavar="CODE",
+                    help="with --role bi: the role of one regency (e.g. 1801), which sees only "
+                    "that regency's rows")
     db.set_defaults(func=cmd_db)
+
+    api = sub.add_parser(
+        "api", help="serve the read-only HTTP API (datasets, CKAN actions) on 127.0.0.1",
+        description="Serve the published marts over HTTP: /datasets (metadata, rows as JSON "
+        "or CSV, keyset pages, ETag/Last-Modified), CKAN-compatible /api/3/action/ actions, "
+        "OpenAPI at /docs. Reads as the lumbung_api role: the public (province) role without "
+        "a token, a regency's role with its token.",
+    )
+    api.add_argument("--host", default=os.environ.get("LUMBUNG_API_HOST", "127.0.0.1"),
+                     help="address to listen on (default: LUMBUNG_API_HOST, else 127.0.0.1)")
+    api.add_argument("--port", type=int, help="port (default: LUMBUNG_API_PORT, else 8000)")
+    api.set_defaults(func=cmd_api)
+
+    token = sub.add_parser(
+        "api-token", help="create, revoke or list the API tokens of the regencies",
+        description="An API token reads as one regency's role (row-level security shows only "
+        "its rows). Only its SHA-256 is stored (audit.api_tokens); create prints it once.",
+    )
+    token.add_argument("action", choices=["create", "revoke", "list"])
+    token.add_argument("token_id", nargs="?", type=int, help="for revoke: the token's id")
+    token.add_argument("--regency", metavar="CODE", help="for create: e.g. 1801 or 18.01")
+    token.add_argument("--label", help="for create: who it is for")
+    token.set_defaults(func=cmd_api_token)
 
     from lumbung.sources import INGEST
 

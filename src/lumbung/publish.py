@@ -20,13 +20,13 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
+from lumbung import rls
 from lumbung.config import Paths, PgUrl
 
 log = logging.getLogger(__name__)
 
 BUILD_SCHEMA = "marts_build"
 PUBLISHED_SCHEMA = "marts"
-BI_ROLE = "lumbung_bi"
 
 
 class PublishRefused(RuntimeError):
@@ -103,13 +103,16 @@ def _publish_table(conn: psycopg.Connection, table: str) -> int:
     if not built_columns:
         raise PublishRefused(f"{BUILD_SCHEMA}.{table} does not exist: nothing to publish")
     if _columns(conn, PUBLISHED_SCHEMA, table) == built_columns:
+        # Row security forced: without the publisher's policy this delete would see no row.
+        rls.secure_table(conn, table)
         conn.execute(sql.SQL("delete from {}").format(live))
     else:
-        # New table, or its contract changed: recreate it (constraints and comments too).
+        # New table, or its contract changed: recreate it (constraints and comments too),
+        # with its grants and row-level security before the commit makes it visible.
         conn.execute(sql.SQL("drop table if exists {}").format(live))
         conn.execute(sql.SQL("create table {} (like {} including all)").format(live, build))
-        conn.execute(sql.SQL("grant select on {} to {}").format(
-            live, sql.Identifier(BI_ROLE)))
+        rls.grant_readers(conn, table)
+        rls.secure_table(conn, table)
     rows = conn.execute(
         sql.SQL("insert into {} select * from {}").format(live, build)
     ).rowcount
@@ -150,6 +153,15 @@ def publish(
     for table in tables:
         with psycopg.connect(warehouse.url(), autocommit=True) as conn:
             conn.execute(sql.SQL("analyze {}").format(sql.Identifier(PUBLISHED_SCHEMA, table)))
+    if "dim_region" in tables:
+        # Every regency of the region master has its role (bootstrap's lock: roles are
+        # created there too).
+        with psycopg.connect(warehouse.url(), autocommit=True) as conn:
+            conn.execute("select pg_advisory_lock(hashtext('lumbung.bootstrap'))")
+            try:
+                rls.ensure_regency_roles(conn)
+            finally:
+                conn.execute("select pg_advisory_unlock(hashtext('lumbung.bootstrap'))")
     log.info("published %d table(s) to %s in one transaction (publication %d)",
              len(tables), PUBLISHED_SCHEMA, publication_id)
     return Published(tables=counts, publication_id=publication_id)

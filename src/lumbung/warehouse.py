@@ -42,6 +42,25 @@ def load_secrets(paths: Paths) -> dict[str, str]:
     return secrets
 
 
+def secret(paths: Paths, key: str) -> str:
+    """A password kept in the secrets file under ``key``, generated on first use."""
+    import fcntl
+
+    load_secrets(paths)
+    with open(paths.secrets_file.with_suffix(".lock"), "w") as lock:
+        # Two commands adding a password at once must not lose one of them.
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        secrets = json.loads(paths.secrets_file.read_text())
+        if key not in secrets:
+            secrets[key] = new_password()
+            tmp = paths.secrets_file.with_suffix(".tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                json.dump(secrets, fh)
+            os.replace(tmp, paths.secrets_file)
+        return secrets[key]
+
+
 def _others_can_traverse(path: Path) -> bool:
     """Whether every existing ancestor of ``path`` lets other users through (o+x)."""
     for folder in [path, *path.parents]:
@@ -112,6 +131,30 @@ def bi_url(paths: Paths, warehouse: PgUrl) -> PgUrl:
     return warehouse.with_user(BI_ROLE, bi_password(paths))
 
 
+def api_password(paths: Paths) -> str:
+    return os.environ.get("LUMBUNG_API_DB_PASSWORD") or secret(paths, "api_password")
+
+
+def api_db_url(paths: Paths, warehouse: PgUrl) -> PgUrl:
+    """The API's login: it reads nothing until it sets the role of its caller."""
+    from lumbung.rls import API_ROLE
+
+    return warehouse.with_user(API_ROLE, api_password(paths))
+
+
+def regency_url(paths: Paths, warehouse: PgUrl, code: str) -> PgUrl:
+    """The login URL of a regency's role (role and password made on first use)."""
+    from lumbung import rls
+
+    with psycopg.connect(warehouse.url(), autocommit=True) as conn:
+        code = rls.check_regency(conn, code)
+        role = rls.ensure_regency_role(conn, code)
+        password = secret(paths, f"bi_password_{code}")
+        conn.execute(sql.SQL("alter role {} with login password {}").format(
+            sql.Identifier(role), sql.Literal(password)))
+    return warehouse.with_user(role, password)
+
+
 def ensure_database(server: PgUrl, dbname: str) -> None:
     """Create ``dbname`` on the server of ``server`` if it does not exist yet; only its owner
     and superusers may connect to it."""
@@ -143,7 +186,10 @@ def ddl_scripts() -> list[str]:
 
 
 def bootstrap(paths: Paths, warehouse: PgUrl) -> None:
-    """Schemas, audit and raw tables, gate views and the BI role. Safe to run again."""
+    """Schemas, audit and raw tables, gate views, the BI roles (province, regencies) and
+    the API's role. Safe to run again."""
+    from lumbung import rls
+
     ensure_database(warehouse, warehouse.dbname)
     with psycopg.connect(warehouse.url(), autocommit=True) as conn:
         # Serialise concurrent bootstraps (parallel DAG runs) on one advisory lock.
@@ -157,9 +203,18 @@ def bootstrap(paths: Paths, warehouse: PgUrl) -> None:
                 )
             )
             conn.execute(
-                sql.SQL("grant connect on database {} to {}").format(
-                    sql.Identifier(warehouse.dbname), sql.Identifier(BI_ROLE)
+                sql.SQL("alter role {} with login password {}").format(
+                    sql.Identifier(rls.API_ROLE), sql.Literal(api_password(paths))
                 )
             )
+            for role in (BI_ROLE, rls.REGENCY_GROUP, rls.API_ROLE):
+                conn.execute(
+                    sql.SQL("grant connect on database {} to {}").format(
+                        sql.Identifier(warehouse.dbname), sql.Identifier(role)
+                    )
+                )
+            # Marts published before row-level security existed get it now.
+            rls.ensure_regency_roles(conn)
+            rls.secure_marts(conn)
         finally:
             conn.execute("select pg_advisory_unlock(hashtext('lumbung.bootstrap'))")

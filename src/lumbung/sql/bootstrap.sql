@@ -238,3 +238,43 @@ create table if not exists audit.failed_runs (
 
 comment on table audit.failed_runs is
     'Airflow task failures (the last try), recorded by the DAGs'' on_failure_callback.';
+
+-- Row-level security per regency (lumbung.rls). The regencies' group holds their SELECT
+-- grants; each lumbung_bi_<code> role (lumbung.rls.ensure_regency_role) inherits it and its
+-- policies show only that regency's rows. The API's login, lumbung_api, inherits nothing:
+-- it reads only after `set local role` to lumbung_bi or to the role of a caller's token.
+do $$
+begin
+    if not exists (select 1 from pg_roles where rolname = 'lumbung_bi_regency') then
+        create role lumbung_bi_regency nologin;
+    end if;
+    if not exists (select 1 from pg_roles where rolname = 'lumbung_api') then
+        create role lumbung_api nologin;
+    end if;
+end
+$$;
+
+revoke all on schema raw, staging, intermediate, marts_build from lumbung_bi_regency, lumbung_api;
+revoke all on schema audit from lumbung_bi_regency;
+grant usage on schema marts to lumbung_bi_regency;
+grant select on all tables in schema marts to lumbung_bi_regency;
+alter default privileges in schema marts grant select on tables to lumbung_bi_regency;
+grant lumbung_bi to lumbung_api with inherit false, set true;
+
+-- API tokens (lumbung api-token): only the SHA-256 of a token is kept; it maps to the
+-- role of its regency.
+create table if not exists audit.api_tokens (
+    token_id bigserial primary key,
+    token_sha256 text not null unique,
+    regency_code text not null check (regency_code ~ '^[0-9]{4}$'),
+    label text,
+    created_at timestamptz not null default now(),
+    revoked_at timestamptz
+);
+
+comment on table audit.api_tokens is
+    'API tokens (SHA-256 only) and the regency whose role each one reads as.';
+
+-- The API checks tokens and dates its answers (ETag, Last-Modified) from the publications.
+grant usage on schema audit to lumbung_api;
+grant select on audit.api_tokens, audit.publications to lumbung_api;

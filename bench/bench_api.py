@@ -1,0 +1,218 @@
+"""Benchmark: the read-only API's pages against ``COPY`` of the same rows in the same run,
+latency under concurrent clients, and the server's memory as pages go by.
+
+A fresh embedded warehouse gets one published village-year mart of province size times
+``--scale`` (2,651 villages x ``--years``, default 4: 10,604 rows at scale 1), published
+through ``lumbung.publish`` (row-level security on, as in production). ``lumbung api`` runs
+as its own process on a free port of 127.0.0.1. Then, in ``--repeat`` rounds (default 3):
+
+1. **COPY**: ``copy (select * from the mart order by its key) to stdout`` as ``lumbung_bi``
+   (the role the API reads as without a token), the baseline;
+2. **JSON** and **CSV**: every page of ``/datasets/<mart>/rows?limit=1000`` followed by
+   its ``next`` link, over HTTP.
+
+It prints rows per second and the ratio API rows/s / COPY rows/s (median of the rounds'
+paired ratios; target at least 0.5), then the p50 and p99 latency of a filtered page
+(``regency_code`` and ``year``, 100 rows) under ``--clients`` concurrent clients (default
+20; target p99 under 200 ms), and the server's resident memory after the first pages and
+after all of them (flat when it does not grow with the page count). The exit status judges
+the JSON ratio. A script, not a test: ``make test`` does not run it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+TARGET_RATIO = 0.5
+TARGET_P99_MS = 200
+VILLAGES = 2651
+MART = "bench_api_village"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _fill(url, villages: int, years: int) -> int:
+    import psycopg
+
+    from lumbung.publish import publish
+
+    with psycopg.connect(url.url(), autocommit=True) as conn:
+        conn.execute(f"drop table if exists marts_build.{MART}")
+        conn.execute(f"""
+            create table marts_build.{MART} (
+                village_code text not null, year integer not null, village_name text not null,
+                district_code text not null, regency_code text not null, population integer,
+                budget numeric(18, 2), score double precision, category text,
+                primary key (village_code, year))""")
+        conn.execute(f"""
+            insert into marts_build.{MART}
+            select c, y, 'Desa ' || v, left(c, 6), left(c, 4), (v * 37) % 9000 + 300,
+                   (v * 1234567.89) % 3e9, (v % 1000) / 1000.0,
+                   (array['Mandiri', 'Maju', 'Berkembang', 'Tertinggal'])[v % 4 + 1]
+            from generate_series(1, {villages}) as v,
+                 lateral (select (1801 + v % 13)::text || lpad((v % 999999)::text, 6, '0')
+                          as c) as code,
+                 generate_series(2025 - {years}, 2024) as y""")
+    return sum(publish(url, [MART], dag_id="bench", run_id="bench").tables.values())
+
+
+def _copy(bi_url: str) -> tuple[float, int]:
+    import psycopg
+
+    started, size = time.perf_counter(), 0
+    with psycopg.connect(bi_url) as conn, conn.cursor() as cur:
+        with cur.copy(f"copy (select * from marts.{MART} order by village_code, year) "
+                      "to stdout (format csv, header)") as copy:
+            for chunk in copy:
+                size += len(chunk)
+        rows = cur.rowcount
+    return time.perf_counter() - started, rows
+
+
+def _pages(base: str, fmt: str) -> tuple[float, int]:
+    import httpx
+
+    rows, url = 0, f"{base}/datasets/{MART}/rows?limit=1000&format={fmt}"
+    started = time.perf_counter()
+    with httpx.Client(timeout=60) as client:
+        while url:
+            response = client.get(url)
+            response.raise_for_status()
+            if fmt == "json":
+                body = response.json()
+                rows += len(body["rows"])
+                url = body["next"]
+            else:
+                rows += response.content.count(b"\n") - 1
+                url = response.links.get("next", {}).get("url")
+    return time.perf_counter() - started, rows
+
+
+def _latency(base: str, clients: int, requests: int) -> list[float]:
+    import httpx
+
+    timings: list[float] = []
+    lock = threading.Lock()
+
+    def client(n: int) -> None:
+        with httpx.Client(timeout=60) as http:
+            for i in range(requests):
+                regency = 1801 + (n + i) % 13
+                started = time.perf_counter()
+                http.get(f"{base}/datasets/{MART}/rows",
+                         params={"regency_code": regency, "year": 2024, "limit": 100}
+                         ).raise_for_status()
+                with lock:
+                    timings.append((time.perf_counter() - started) * 1000)
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sorted(timings)
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scale", type=int, default=1)
+    parser.add_argument("--years", type=int, default=4)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--requests", type=int, default=25, help="per client")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="lumbung-bench-api-"))
+    work.chmod(0o755)  # as root the embedded server's service user must reach its data
+    os.environ.pop("LUMBUNG_WAREHOUSE_URL", None)
+    os.environ["LUMBUNG_STATE_DIR"] = str(work / "state")
+    os.environ["LUMBUNG_PG_PORT"] = str(_free_port())
+    from lumbung.config import Paths
+    from lumbung.warehouse import bi_url, bootstrap, embedded_server, warehouse_url
+
+    paths = Paths.from_env()
+    server = None
+    ratio = 0.0
+    try:
+        url = warehouse_url(paths)
+        bootstrap(paths, url)
+        total = _fill(url, VILLAGES * args.scale, args.years)
+        port = _free_port()
+        server = subprocess.Popen([sys.executable, "-m", "lumbung.cli", "api", "--port",
+                                   str(port)], stdout=subprocess.DEVNULL, env=os.environ)
+        base = f"http://127.0.0.1:{port}"
+        _wait(base, server)
+        _pages(base, "json")  # warm the pool and the caches
+        rss_first = _rss_mb(server.pid)
+        ratios: dict[str, list[float]] = {"json": [], "csv": []}
+        rates: dict[str, list[float]] = {"copy": [], "json": [], "csv": []}
+        for _ in range(args.repeat):
+            copy_seconds, rows = _copy(bi_url(paths, url).url())
+            assert rows == total, (rows, total)
+            rates["copy"].append(rows / copy_seconds)
+            for fmt in ("json", "csv"):
+                seconds, served = _pages(base, fmt)
+                assert served == total, (fmt, served, total)
+                rates[fmt].append(served / seconds)
+                ratios[fmt].append(copy_seconds / seconds)
+        rss_last = _rss_mb(server.pid)
+        json_ratio, csv_ratio = (statistics.median(ratios[f]) for f in ("json", "csv"))
+        print(f"{total:,} rows in pages of 1,000: COPY {max(rates['copy']):,.0f} rows/s; "
+              f"JSON {max(rates['json']):,.0f} rows/s (ratio {json_ratio:.2f}); "
+              f"CSV {max(rates['csv']):,.0f} rows/s (ratio {csv_ratio:.2f}); "
+              f"target ratio >= {TARGET_RATIO}", flush=True)
+        timings = _latency(base, args.clients, args.requests)
+        p50 = timings[len(timings) // 2]
+        p99 = timings[min(len(timings) - 1, int(len(timings) * 0.99))]
+        print(f"filtered page (100 rows), {args.clients} concurrent clients, "
+              f"{len(timings)} requests: p50 {p50:.0f} ms, p99 {p99:.0f} ms "
+              f"(target p99 < {TARGET_P99_MS} ms)", flush=True)
+        print(f"API server memory: {rss_first:.0f} MB RSS after the first pass, "
+              f"{rss_last:.0f} MB after {args.repeat * 2 + 1} passes", flush=True)
+        ratio = json_ratio
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
+        embedded_server(paths).stop()
+        shutil.rmtree(work, ignore_errors=True)
+    return 0 if ratio >= TARGET_RATIO else 1
+
+
+def _wait(base: str, server: subprocess.Popen) -> None:
+    import httpx
+
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError("lumbung api exited before serving")
+        try:
+            httpx.get(f"{base}/openapi.json", timeout=2).raise_for_status()
+            return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise RuntimeError("lumbung api did not answer within 120 s")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The read-only HTTP API: ``/datasets`` and CKAN-compatible actions (see app.py)."""

@@ -1,0 +1,128 @@
+"""Who is asking and as which database role: tokens, the connection pool, one transaction
+per request.
+
+The API logs in as ``lumbung_api``, which can read nothing itself. Each request runs in one
+read-only repeatable-read transaction: the token is checked and the catalog read as
+``lumbung_api``, then ``set local role`` makes the caller's role (a regency's for a token,
+``lumbung_bi`` for the public) the one the database's privileges and row-level security
+judge; the role ends with the transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+from fastapi import Request
+from psycopg import sql
+from psycopg_pool import ConnectionPool
+
+from lumbung import api_tokens
+from lumbung.config import BI_ROLE
+
+log = logging.getLogger(__name__)
+
+PUBLIC_ROLE = BI_ROLE
+STATEMENT_TIMEOUT_MS = 30_000
+
+
+class ApiError(Exception):
+    """An answer other than success, with a sentence for the caller."""
+
+    def __init__(self, status: int, message: str, field: str | None = None,
+                 kind: str = "Validation Error"):
+        super().__init__(message)
+        self.status, self.message, self.field, self.kind = status, message, field, kind
+
+
+def bearer_token(request: Request) -> str | None:
+    """The caller's token: ``Authorization: Bearer <token>`` (or the bare token, as CKAN
+    clients send their API key), or ``X-API-Key`` / ``X-CKAN-API-Key``."""
+    value = (request.headers.get("authorization") or request.headers.get("x-api-key")
+             or request.headers.get("x-ckan-api-key") or "").strip()
+    if value.lower().startswith("bearer "):
+        value = value[7:].strip()
+    return value or None
+
+
+def _configure(conn: psycopg.Connection) -> None:
+    conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+    conn.read_only = True
+    conn.autocommit = False
+
+
+class Warehouse:
+    """The pool of ``lumbung_api`` connections."""
+
+    def __init__(self, url: str, max_size: int = 10):
+        self.pool = ConnectionPool(
+            url, min_size=1, max_size=max_size, open=False, configure=_configure,
+            kwargs={"options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
+                    "application_name": "lumbung-api"},
+        )
+
+    def open(self) -> None:
+        self.pool.open()
+
+    def close(self) -> None:
+        self.pool.close()
+
+
+class Session:
+    """One request's transaction: ``role`` is the caller's, ``conn`` runs as ``lumbung_api``
+    until :meth:`become` sets that role."""
+
+    def __init__(self, warehouse: Warehouse, token: str | None):
+        self._pool = warehouse.pool
+        try:
+            self.conn = self._pool.getconn()
+        except Exception as err:
+            raise ApiError(503, "The warehouse cannot be reached right now; try again later.",
+                           kind="Internal Error") from err
+        self.token = token
+        self.role = PUBLIC_ROLE
+        if token is not None:
+            try:
+                role = api_tokens.role_of(self.conn, token)
+            except BaseException:
+                self.close()
+                raise
+            if role is None:
+                self.close()
+                # A forged, mistyped or revoked token never falls back to the public role.
+                raise ApiError(401, "This API token is unknown or revoked; ask the province's "
+                               "data team for a new one, or call without a token for the "
+                               "public data.", kind="Authorization Error")
+            self.role = role
+
+    def become(self) -> None:
+        self.conn.execute(sql.SQL("set local role {}").format(sql.Identifier(self.role)))
+
+    def read(self, query, params) -> list[tuple]:
+        """``query`` as the caller's role: ``set local role`` and the query in one round
+        trip (pipeline)."""
+        with self.conn.pipeline():
+            self.become()
+            cursor = self.conn.execute(query, params)
+        return cursor.fetchall()
+
+    def close(self) -> None:
+        conn, self.conn = self.conn, None
+        if conn is None:
+            return
+        try:
+            conn.rollback()
+        except psycopg.Error:
+            log.warning("could not end a request's transaction", exc_info=True)
+        self._pool.putconn(conn)
+
+
+@contextmanager
+def session(request: Request) -> Iterator[Session]:
+    current = Session(request.app.state.warehouse, bearer_token(request))
+    try:
+        yield current
+    finally:
+        current.close()

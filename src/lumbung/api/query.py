@@ -1,0 +1,185 @@
+"""Pages of a mart as SQL: column selection, filters, keyset pagination, all parameterised.
+
+Identifiers come only from the catalog (a requested name that is not a column of the mart
+is refused before any SQL is written); values are always bound parameters, cast to the
+column's type by the database.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from dataclasses import dataclass, field
+
+from psycopg import sql
+
+from lumbung.api.catalog import Mart
+from lumbung.rls import PUBLISHED_SCHEMA
+
+MAX_LIMIT = 10_000
+MAX_OFFSET = 100_000_000
+_CODE_RE = re.compile(r"^[0-9]{2,10}$")
+
+
+class BadRequest(ValueError):
+    """A request the API refuses, with a sentence the caller understands."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+def region_code(column: str, value: str) -> str:
+    """A Kemendagri code, dotted or not (``18.01.05`` -> ``180105``)."""
+    code = value.strip().replace(".", "")
+    if not _CODE_RE.match(code):
+        raise BadRequest(f"{column} must be a Kemendagri code of digits (e.g. 1801 or 18.01), "
+                         f"not {value[:40]!r}", column)
+    return code
+
+
+def choose_columns(mart: Mart, requested: list[str] | None) -> list[str]:
+    if not requested:
+        return mart.column_names
+    unknown = [c for c in requested if c not in mart.column_names]
+    if unknown:
+        raise BadRequest(f"{mart.name} has no column {', '.join(repr(c[:60]) for c in unknown)}; "
+                         f"its columns are: {', '.join(mart.column_names)}", "columns")
+    return list(dict.fromkeys(requested))
+
+
+def encode_cursor(state: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(state, separators=(",", ":")).encode()).decode()
+
+
+def decode_cursor(mart: Mart, cursor: str) -> dict:
+    """A cursor this API gave for this mart: {"after": [key values]} or {"offset": n}."""
+    refused = BadRequest("`after` is not a cursor this API gave for this dataset; start again "
+                         "without it and follow the `next` links", "after")
+    try:
+        state = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (ValueError, binascii.Error, UnicodeError):
+        raise refused from None
+    if not isinstance(state, dict):
+        raise refused
+    if "after" in state:
+        values = state["after"]
+        if (not mart.primary_key or not isinstance(values, list)
+                or len(values) != len(mart.primary_key)
+                or not all(isinstance(v, str) for v in values)):
+            raise refused
+        return {"after": values}
+    offset = state.get("offset")
+    if isinstance(offset, int) and not isinstance(offset, bool) and 0 <= offset <= MAX_OFFSET:
+        return {"offset": offset}
+    raise refused
+
+
+@dataclass
+class Page:
+    """One page of a mart: what to select, filter and skip."""
+
+    mart: Mart
+    columns: list[str]
+    limit: int
+    filters: dict[str, list[str | int]] = field(default_factory=dict)
+    after: list[str] | None = None
+    offset: int = 0
+    sort: list[tuple[str, bool]] | None = None  # (column, descending); None: the key
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.limit <= MAX_LIMIT:
+            raise BadRequest(f"limit must be between 1 and {MAX_LIMIT}", "limit")
+        if not 0 <= self.offset <= MAX_OFFSET:
+            raise BadRequest(f"offset must be between 0 and {MAX_OFFSET}", "offset")
+        for column in self.filters:
+            if column not in self.mart.column_names:
+                raise BadRequest(f"{self.mart.name} has no column {column[:60]!r} to filter on",
+                                 column)
+
+    @property
+    def _table(self) -> sql.Composable:
+        return sql.Identifier(PUBLISHED_SCHEMA, self.mart.name)
+
+    def _cast(self, column: str, array: bool = False) -> sql.Composable:
+        # The type is the catalog's own spelling (format_type), never the caller's text.
+        type_ = self.mart.column(column).type + ("[]" if array else "")
+        return sql.SQL("cast(%s as {})").format(sql.SQL(type_))
+
+    def _where(self, keyset: bool = True) -> tuple[sql.Composable, list]:
+        clauses: list[sql.Composable] = []
+        params: list = []
+        for column, values in self.filters.items():
+            clauses.append(sql.SQL("t.{} = any({})").format(
+                sql.Identifier(column), self._cast(column, array=True)))
+            params.append([str(v) for v in values])
+        if keyset and self.after is not None:
+            key = self.mart.primary_key
+            clauses.append(sql.SQL("({}) > ({})").format(
+                sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(k)) for k in key),
+                sql.SQL(", ").join(self._cast(k) for k in key)))
+            params.extend(self.after)
+        if not clauses:
+            return sql.SQL(""), params
+        return sql.SQL(" where ") + sql.SQL(" and ").join(clauses), params
+
+    def _order(self) -> sql.Composable:
+        if self.sort:
+            parts = [sql.SQL("t.{} {}").format(sql.Identifier(c), sql.SQL("desc" if d else "asc"))
+                     for c, d in self.sort]
+            # The key last, so that equal sort values still come in one stable order.
+            parts += [sql.SQL("t.{}").format(sql.Identifier(k)) for k in self.mart.key]
+        else:
+            parts = [sql.SQL("t.{}").format(sql.Identifier(k)) for k in self.mart.key]
+        return sql.SQL(" order by ") + sql.SQL(", ").join(parts)
+
+    def _select(self, projection: sql.Composable, limit: int, offset: int
+                ) -> tuple[sql.Composable, list]:
+        where, params = self._where()
+        query = (sql.SQL("select ") + projection + sql.SQL(" from {} as t").format(self._table)
+                 + where + self._order() + sql.SQL(" limit %s offset %s"))
+        return query, [*params, limit, offset]
+
+    def json_rows(self, with_next: bool = False) -> tuple[sql.Composable, list]:
+        """One JSON object per row (text), of the chosen columns in their order.
+
+        ``with_next``: one row more than the page if there is one, and each row's key as
+        text after its JSON, so the page and its next cursor come from one query."""
+        if len(self.columns) <= 50:  # json_build_object takes at most 100 arguments
+            pairs = sql.SQL(", ").join(
+                sql.SQL("{}, t.{}").format(sql.Literal(c), sql.Identifier(c))
+                for c in self.columns)
+            projection = sql.SQL("json_build_object({})::text").format(pairs)
+        else:
+            inner = sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c))
+                                       for c in self.columns)
+            projection = sql.SQL("(select to_json(x) from (select {}) as x)::text").format(inner)
+        if not with_next:
+            return self._select(projection, self.limit, self.offset)
+        keys = [sql.SQL("t.{}::text").format(sql.Identifier(k)) for k in self.mart.primary_key]
+        return self._select(sql.SQL(", ").join([projection, *keys]), self.limit + 1,
+                            self.offset)
+
+    def csv_copy(self) -> tuple[sql.Composable, list]:
+        """``copy (...) to stdout`` of the page as CSV with a header."""
+        projection = sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c))
+                                        for c in self.columns)
+        query, params = self._select(projection, self.limit, self.offset)
+        return sql.SQL("copy (") + query + sql.SQL(") to stdout with (format csv, header)"), params
+
+    def next_key(self) -> tuple[sql.Composable, list]:
+        """The key of the page's last row, and a second row when another page follows."""
+        projection = sql.SQL(", ").join(sql.SQL("t.{}::text").format(sql.Identifier(k))
+                                        for k in self.mart.primary_key)
+        return self._select(projection, 2, self.offset + self.limit - 1)
+
+    def count(self) -> tuple[sql.Composable, list]:
+        where, params = self._where(keyset=False)
+        return sql.SQL("select count(*) from {} as t").format(self._table) + where, params
+
+    @property
+    def uses_keyset(self) -> bool:
+        return bool(self.mart.primary_key) and not self.sort
