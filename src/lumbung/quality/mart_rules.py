@@ -24,13 +24,12 @@ SOURCE = "marts"
 IDM_STATUSES = ("Sangat Tertinggal", "Tertinggal", "Berkembang", "Maju", "Mandiri")
 SMART_VILLAGE_SCORES = ("a_institution", "b_infrastructure", "c_service_delivery",
                         "d_technology_innovation", "e_societies", "f_economy")
+DATA_ORIGINS = ["real", "generated", "mixed"]
 DROP_TOLERATED = 0.9  # fewer than 90 % of the published rows is a sudden drop (warning)
 # Coverage targets of the Smart Village Index (issue 14), warnings: the share of desa scored
 # in each year, and the share of its desa a regency's mean stands on.
 SCORED_DESA_TARGET = 0.95
 REGENCY_DESA_TARGET = 0.90
-# Lampung's bounding box (longitude, latitude): every boundary and centroid lies inside.
-LAMPUNG_BBOX = (103.5, -6.3, 106.3, -3.6)
 
 
 def suite_name(table: str) -> str:
@@ -181,7 +180,7 @@ def _boundaries_are_geojson() -> Rule:
 
 def _centroids_in_lampung() -> Rule:
     s = _rules()
-    west, south, east, north = LAMPUNG_BBOX
+    (south, north), (west, east) = s.LAT_RANGE, s.LNG_RANGE
     return s._no_rows(
         "centroids inside Lampung",
         f"""
@@ -285,6 +284,7 @@ def mart_suites() -> tuple[SuiteSpec, ...]:
         mart_suite(
             "mart_idm",
             _unique_together("village_code", "year"),
+            s._in_set("data_origin", DATA_ORIGINS),
             _village_known(),
             s._in_set("consistency", ["consistent", "inconsistent", "incomplete"]),
             *(_between(f"{c}_recomputed", 0, 1) for c in ("iks", "ike", "ikl", "idm")),
@@ -312,12 +312,14 @@ def mart_suites() -> tuple[SuiteSpec, ...]:
         mart_suite(
             "mart_idm_inconsistencies",
             _unique_together("village_code", "year", "component"),
+            s._in_set("data_origin", DATA_ORIGINS),
             _village_known(),
             _not_null("finding"),
         ),
         mart_suite(
             "mart_village_finance",
             _unique_together("village_code", "year"),
+            s._in_set("data_origin", DATA_ORIGINS),
             _village_known(),
             s._in_set("submission_format", ["siskeudes", "flat"]),
             s._no_rows(

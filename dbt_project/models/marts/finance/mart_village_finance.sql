@@ -114,16 +114,20 @@ pivoted as (
 
 ),
 
--- names beside the codes: the village's current version in the region master
+-- names beside the codes: the village's current version in the region master; and
+-- whether the submission is real or generated
 named as (
 
     select
         pivoted.*,
         villages.village_name,
         villages.district_name,
-        villages.regency_name
+        villages.regency_name,
+        load_batches.data_origin
     from pivoted
     left join villages on pivoted.village_code = villages.village_code
+    left join {{ ref('stg_audit__load_batches') }} as load_batches
+        on pivoted.submission_batch_id = load_batches.batch_id
 
 ),
 
@@ -167,7 +171,8 @@ final as (
             when spending_budget > 0 then round(spending_realised / spending_budget, 4)
         end as absorption_rate,
         submission_batch_id,
-        submission_format
+        submission_format,
+        coalesce(data_origin, 'real') as data_origin
     from named
 
 )

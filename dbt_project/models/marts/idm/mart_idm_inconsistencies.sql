@@ -28,7 +28,8 @@ components as (
         component.disagrees,
         village_years.status_published,
         village_years.status_recomputed,
-        village_years.batch_id
+        village_years.batch_id,
+        village_years.data_origin
     from village_years
     cross join lateral (
         values
@@ -85,6 +86,7 @@ disagreements as (
                 || round(recomputed_value, 4)
         end as detail,
         batch_id,
+        data_origin,
         component_order
     from components
     where disagrees
@@ -113,6 +115,7 @@ unverifiable as (
             else indicators_scored || ' indicator scores: the others are missing'
         end as detail,
         batch_id,
+        data_origin,
         0 as component_order
     from village_years
     where not is_complete
@@ -146,7 +149,8 @@ final as (
         status_published,
         status_recomputed,
         detail,
-        batch_id
+        batch_id,
+        data_origin
     from findings
     order by village_code, year, component_order
 
