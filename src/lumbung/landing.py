@@ -16,8 +16,10 @@ PostgreSQL then parses them, which is several times faster than passing rows one
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import io
+import json
 import logging
 import tempfile
 import time
@@ -228,6 +230,32 @@ def _existing_batch(
     ).fetchone()
 
 
+GENERATED_MANIFEST = "generated_manifest.json"
+
+
+@functools.lru_cache(maxsize=64)
+def _manifest_files(manifest: Path, mtime_ns: int) -> dict[str, str]:
+    """The files a generator manifest lists (path relative to its folder -> sha256); read
+    once per manifest version, not once per landed file."""
+    data = json.loads(manifest.read_text(encoding="utf-8"))
+    return dict(data.get("files", {}))
+
+
+def data_origin(path: Path, content_hash: str) -> str:
+    """``generated`` when a ``generated_manifest.json`` in one of the file's folders lists
+    it (relative path, posix) with this very content, else ``real``: a file edited after
+    generation, or one the generator never wrote, counts as real."""
+    path = path.resolve()
+    for folder in path.parents:
+        manifest = folder / GENERATED_MANIFEST
+        if not manifest.is_file():
+            continue
+        files = _manifest_files(manifest, manifest.stat().st_mtime_ns)
+        if files.get(path.relative_to(folder).as_posix()) == content_hash:
+            return "generated"
+    return "real"
+
+
 def land_file(
     conn: psycopg.Connection,
     spec: DatasetSpec,
@@ -261,12 +289,12 @@ def land_file(
             """
             insert into audit.load_batches
                 (source, dataset, partition_key, file_name, file_path, content_hash,
-                 file_bytes, dag_id, run_id)
-            values (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+                 file_bytes, dag_id, run_id, data_origin)
+            values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
             returning batch_id
             """,
             (spec.source, spec.dataset, partition_key, path.name, shown, content_hash, size,
-             dag_id, run_id),
+             dag_id, run_id, data_origin(path, content_hash)),
         ).fetchone()[0]
         try:
             with conn.transaction():  # a savepoint: a rejected file leaves no rows behind

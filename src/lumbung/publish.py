@@ -8,7 +8,10 @@ fails its audit, or a process killed between build and publish, leaves ``marts``
 
 Rows are replaced with ``delete`` + ``insert`` so that readers are never blocked and keep
 seeing the previous rows until the commit (MVCC); a table whose columns changed is
-recreated instead. Every publication is recorded in ``audit.publications``.
+recreated instead. Every publication is recorded in ``audit.publications``, and for BI users
+in ``marts.publication_info``: per mart, when and by which publication it was published,
+the latest year it holds, its methodology version and the accepted batches it was built
+from.
 """
 
 from __future__ import annotations
@@ -27,6 +30,10 @@ log = logging.getLogger(__name__)
 
 BUILD_SCHEMA = "marts_build"
 PUBLISHED_SCHEMA = "marts"
+BI_ROLE = "lumbung_bi"
+PUBLICATION_INFO = "publication_info"
+# dbt source name -> audit.load_batches.source, where they differ
+_BATCH_SOURCE = {"kemendagri": "kemendagri_region"}
 
 
 class PublishRefused(RuntimeError):
@@ -97,6 +104,77 @@ def _copy_comments(conn: psycopg.Connection, table: str) -> None:
             live, sql.Identifier(column), sql.Literal(text)))
 
 
+def mart_sources(paths: Paths) -> dict[str, tuple[str, ...]]:
+    """The landed sources (``audit.load_batches.source``) each mart table reads, from the
+    lineage in dbt's manifest (written by every whole build); empty without a manifest."""
+    manifest_file = paths.dbt_target / "manifest.json"
+    if not manifest_file.exists():
+        return {}
+    manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
+    parents = manifest["parent_map"]
+    sources: dict[str, tuple[str, ...]] = {}
+    for node_id, node in manifest["nodes"].items():
+        if node["resource_type"] != "model" or node["schema"] != BUILD_SCHEMA:
+            continue
+        found, seen, todo = set(), set(), [node_id]
+        while todo:
+            current = todo.pop()
+            for parent in parents.get(current, ()):
+                if parent in seen:
+                    continue
+                seen.add(parent)
+                if parent.startswith("source."):
+                    name = manifest["sources"][parent]["source_name"]
+                    if name != "audit":  # the warehouse's own records, not a delivery
+                        found.add(_BATCH_SOURCE.get(name, name))
+                else:
+                    todo.append(parent)
+        sources[node.get("alias") or node["name"]] = tuple(sorted(found))
+    return sources
+
+
+def _record_publication_info(
+    conn: psycopg.Connection, table: str, publication_id: int, rows: int,
+    sources: tuple[str, ...],
+) -> None:
+    """One row per published mart in ``marts.publication_info``, replaced on each
+    publication of the mart (in the publication's transaction)."""
+    live = sql.Identifier(PUBLISHED_SCHEMA, table)
+    columns = {name for name, _ in _columns(conn, PUBLISHED_SCHEMA, table)}
+    latest_year = None
+    if "year" in columns:
+        latest_year = conn.execute(sql.SQL("select max(year) from {}").format(live)).fetchone()[0]
+    methodology_version = None
+    if "methodology_version" in columns:
+        active = (sql.SQL("where is_active_version") if "is_active_version" in columns
+                  else sql.SQL(""))
+        methodology_version = conn.execute(
+            sql.SQL("select max(methodology_version) from {} {}").format(live, active)
+        ).fetchone()[0]
+    conn.execute(
+        sql.SQL("""
+        insert into {info} (mart, published_at, publication_id, row_count, latest_year,
+            methodology_version, sources, batch_ids, batch_count)
+        select %(mart)s, now(), %(publication_id)s, %(rows)s, %(latest_year)s,
+            %(methodology_version)s, %(sources)s::text[], coalesce(b.batch_ids, '{{}}'),
+            coalesce(cardinality(b.batch_ids), 0)
+        from (
+            select array_agg(batch_id order by batch_id) as batch_ids
+            from audit.load_batches
+            where status = 'validated' and source = any(%(sources)s::text[])
+        ) as b
+        on conflict (mart) do update set
+            published_at = excluded.published_at, publication_id = excluded.publication_id,
+            row_count = excluded.row_count, latest_year = excluded.latest_year,
+            methodology_version = excluded.methodology_version, sources = excluded.sources,
+            batch_ids = excluded.batch_ids, batch_count = excluded.batch_count
+        """).format(info=sql.Identifier(PUBLISHED_SCHEMA, PUBLICATION_INFO)),
+        {"mart": table, "publication_id": publication_id, "rows": rows,
+         "latest_year": latest_year, "methodology_version": methodology_version,
+         "sources": list(sources)},
+    )
+
+
 def _publish_table(conn: psycopg.Connection, table: str) -> int:
     build, live = sql.Identifier(BUILD_SCHEMA, table), sql.Identifier(PUBLISHED_SCHEMA, table)
     built_columns = _columns(conn, BUILD_SCHEMA, table)
@@ -126,6 +204,7 @@ def publish(
     dag_id: str | None = None,
     run_id: str | None = None,
     before_commit=None,
+    paths: Paths | None = None,
 ) -> Published:
     """Copy the audited build tables into ``marts`` in one transaction and record it.
 
@@ -134,6 +213,7 @@ def publish(
     """
     if not tables:
         raise PublishRefused("no audited table to publish")
+    lineage = mart_sources(paths or Paths.from_env())
     counts: dict[str, int] = {}
     with psycopg.connect(warehouse.url()) as conn, conn.transaction():
         # One publication at a time: two DAGs publishing together must not interleave.
@@ -148,6 +228,9 @@ def publish(
             """,
             (dag_id, run_id, json.dumps(counts)),
         ).fetchone()[0]
+        for table in tables:
+            _record_publication_info(conn, table, publication_id, counts[table],
+                                     lineage.get(table, ()))
         if before_commit is not None:
             before_commit()
     for table in tables:

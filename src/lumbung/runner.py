@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import psycopg
+from psycopg import sql
 
 from lumbung import airflow_env, dbt_server
 from lumbung.config import Paths, PgUrl, redact
@@ -60,6 +61,7 @@ class RunSummary:
     publications: list[tuple] = field(default_factory=list)
     reports: str | None = None  # where the quality report and regency workbooks are
     release: str | None = None  # the latest open data release folder
+    origins: dict[str, dict[str, int]] = field(default_factory=dict)  # mart -> origin -> rows
 
     @property
     def ok(self) -> bool:
@@ -91,6 +93,7 @@ class RunSummary:
                 f"  {source:<20} {status:<10} {n:>4} batch(es)  received {received:>8,}  "
                 f"loaded {loaded:>8,}  quarantined {quarantined:>6,}"
             )
+        lines.extend(render_origins(self.origins))
         if self.quality_docs:
             lines.append(f"Quality report (Great Expectations Data Docs): {self.quality_docs}")
         if self.reports:
@@ -98,6 +101,33 @@ class RunSummary:
         if self.release:
             lines.append(f"Open data release: {self.release}")
         return "\n".join(lines)
+
+
+def origin_counts(conn: psycopg.Connection, tables: list[str]) -> dict[str, dict[str, int]]:
+    """Rows of each published mart by ``data_origin`` (marts without the column left out)."""
+    with_origin = {r[0] for r in conn.execute(
+        "select table_name from information_schema.columns "
+        "where table_schema = 'marts' and column_name = 'data_origin'")}
+    counts: dict[str, dict[str, int]] = {}
+    for table in tables:
+        if table in with_origin:
+            counts[f"marts.{table}"] = dict(conn.execute(sql.SQL(
+                "select data_origin, count(*) from {} group by 1 order by 1"
+            ).format(sql.Identifier("marts", table))).fetchall())
+    return counts
+
+
+def render_origins(origins: dict[str, dict[str, int]]) -> list[str]:
+    """How much of each mart is real public data (filter data_origin = 'real' in BI)."""
+    if not origins:
+        return []
+    lines = ["Data origin (share of rows: real / generated / mixed):"]
+    for table, counts in origins.items():
+        total = sum(counts.values()) or 1
+        shares = "  ".join(f"{kind} {counts.get(kind, 0) / total:6.1%}"
+                           for kind in ("real", "generated", "mixed"))
+        lines.append(f"  {table:<40} {shares}")
+    return lines
 
 
 def ensure_landing(paths: Paths, dag_ids: tuple[str, ...] = DAG_ORDER) -> list[str]:
@@ -183,6 +213,7 @@ def summarise(paths: Paths, warehouse: PgUrl, dags: list[DagOutcome]) -> RunSumm
             )
         ]
         published = {f"marts.{t}": count_rows(conn, f"marts.{t}") for t in tables}
+        origins = origin_counts(conn, tables)
         publications = conn.execute(
             """
             select distinct on (dag_id) dag_id, publication_id,
@@ -208,6 +239,7 @@ def summarise(paths: Paths, warehouse: PgUrl, dags: list[DagOutcome]) -> RunSumm
         quality_docs=str(index) if index.exists() else None,
         publications=publications,
         release=str(latest.resolve()) if latest.exists() else None,
+        origins=origins,
     )
 
 

@@ -41,6 +41,13 @@ create table if not exists audit.load_batches (
 comment on table audit.load_batches is
     'One row per landed file: where it came from, its content hash, row accounting and gate status.';
 
+-- Whether the file is real public data or written by `lumbung generate` (listed with the
+-- same sha256 in a generated_manifest.json of one of its folders): lumbung.landing.
+alter table audit.load_batches add column if not exists data_origin text not null
+    default 'real' check (data_origin in ('real', 'generated'));
+comment on column audit.load_batches.data_origin is
+    'real (public data as delivered) or generated (listed by lumbung generate''s manifest).';
+
 -- Rows that could not be loaded, kept exactly as received with the reason.
 create table if not exists audit.quarantine (
     quarantine_id bigserial primary key,
@@ -162,6 +169,40 @@ create table if not exists audit.publications (
     published_at timestamptz not null default now(),
     tables jsonb not null
 );
+
+-- For BI users: one row per published mart, replaced by each publication of it
+-- (lumbung.publish, in the publication's transaction).
+create table if not exists marts.publication_info (
+    mart text primary key,
+    published_at timestamptz not null,
+    publication_id bigint not null,
+    row_count bigint not null,
+    latest_year integer,
+    methodology_version text,
+    sources text[] not null,
+    batch_ids bigint[] not null,
+    batch_count integer not null
+);
+grant select on marts.publication_info to lumbung_bi;
+comment on table marts.publication_info is
+    'Per published mart: when it was published, by which publication, the latest year it '
+    'holds, its methodology version and the accepted batches of the sources it was built from.';
+comment on column marts.publication_info.mart is 'Name of the published table in marts.';
+comment on column marts.publication_info.published_at is
+    'When the mart was last published (the commit of its publication).';
+comment on column marts.publication_info.publication_id is
+    'The publication (audit.publications) that last published the mart.';
+comment on column marts.publication_info.row_count is 'Rows the publication copied.';
+comment on column marts.publication_info.latest_year is
+    'Latest value of the mart''s year column; null for a mart without one.';
+comment on column marts.publication_info.methodology_version is
+    'Methodology version of the indicator catalogue the mart was computed with; null when '
+    'it uses none.';
+comment on column marts.publication_info.sources is
+    'The landed sources the mart reads (audit.load_batches.source), from dbt''s lineage.';
+comment on column marts.publication_info.batch_ids is
+    'The accepted (validated) batches of those sources when the mart was published.';
+comment on column marts.publication_info.batch_count is 'Number of batch_ids.';
 
 -- One row per successful dbt build of the indicator marts (lumbung.rebuild_plan): what it
 -- read (a fingerprint of each source's accepted batches, and of the dbt project) and, once

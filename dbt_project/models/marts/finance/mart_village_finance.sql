@@ -8,9 +8,9 @@
     config(
         materialized='incremental',
         incremental_strategy='delete+insert',
-        unique_key=['regency_code', 'fiscal_year'],
+        unique_key=['regency_code', 'year'],
         on_schema_change='fail',
-        indexes=[{'columns': ['regency_code', 'fiscal_year']}],
+        indexes=[{'columns': ['regency_code', 'year']}],
         post_hook=["{{ apbdes_delete_unpublished() }}"],
     )
 }}
@@ -25,6 +25,18 @@ accounts as (
     {% if is_incremental() -%}
         where {{ apbdes_batch_filter('submission_batch_id', changed) }}
     {%- endif %}
+
+),
+
+villages as (
+
+    select
+        village_code,
+        village_name,
+        district_name,
+        regency_name
+    from {{ ref('dim_village') }}
+    where is_current
 
 ),
 
@@ -102,13 +114,34 @@ pivoted as (
 
 ),
 
+-- names beside the codes: the village's current version in the region master; and
+-- whether the submission is real or generated
+named as (
+
+    select
+        pivoted.*,
+        villages.village_name,
+        villages.district_name,
+        villages.regency_name,
+        load_batches.data_origin
+    from pivoted
+    left join villages on pivoted.village_code = villages.village_code
+    left join {{ ref('stg_audit__load_batches') }} as load_batches
+        on pivoted.submission_batch_id = load_batches.batch_id
+
+),
+
 final as (
 
     select
         village_code,
-        fiscal_year,
+        fiscal_year as year,
+        make_date(fiscal_year, 1, 1) as date,
+        village_name,
         left(village_code, 6) as district_code,
+        district_name,
         regency_code,
+        regency_name,
         {% for kind in ['budget', 'realised'] -%}
             dana_desa_{{ kind }},
             alokasi_dana_desa_{{ kind }},
@@ -138,8 +171,9 @@ final as (
             when spending_budget > 0 then round(spending_realised / spending_budget, 4)
         end as absorption_rate,
         submission_batch_id,
-        submission_format
-    from pivoted
+        submission_format,
+        coalesce(data_origin, 'real') as data_origin
+    from named
 
 )
 

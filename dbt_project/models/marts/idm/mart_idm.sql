@@ -32,12 +32,27 @@ thresholds as (
 
 ),
 
+-- the file each village-year comes from, and whether it is real or generated
+origins as (
+
+    select
+        idm_batches.village_code,
+        idm_batches.year,
+        load_batches.data_origin
+    from {{ ref('stg_idm__batches') }} as idm_batches
+    inner join {{ ref('stg_audit__load_batches') }} as load_batches
+        on idm_batches.batch_id = load_batches.batch_id
+
+),
+
 current_villages as (
 
     select
         village_code,
         village_key,
-        village_name
+        village_name,
+        district_name,
+        regency_name
     from {{ ref('dim_village') }}
     where is_current
 
@@ -65,6 +80,8 @@ joined as (
         village_years.year,
         current_villages.village_key,
         coalesce(current_villages.village_name, published.village_name) as village_name,
+        current_villages.district_name,
+        current_villages.regency_name,
         coalesce(recomputed.indicators_scored, 0) as indicators_scored,
         coalesce(recomputed.is_complete, false) and published.village_code is not null
             as is_complete,
@@ -80,7 +97,8 @@ joined as (
         published_class.status_order as status_published_order,
         recomputed_class.status as status_recomputed,
         recomputed_class.status_order as status_recomputed_order,
-        published.batch_id
+        published.batch_id,
+        coalesce(origins.data_origin, 'real') as data_origin
     from village_years
     left join published
         on
@@ -90,6 +108,10 @@ joined as (
         on
             village_years.village_code = recomputed.village_code
             and village_years.year = recomputed.year
+    left join origins
+        on
+            village_years.village_code = origins.village_code
+            and village_years.year = origins.year
     left join current_villages
         on village_years.village_code = current_villages.village_code
     left join thresholds as published_class
@@ -135,10 +157,13 @@ final as (
     select
         village_code,
         year,
+        make_date(year, 1, 1) as date,
         village_key,
         village_name,
         left(village_code, 6) as district_code,
+        district_name,
         left(village_code, 4) as regency_code,
+        regency_name,
         indicators_scored,
         is_complete,
         case
@@ -184,7 +209,8 @@ final as (
         status_class_difference,
         status_disagrees,
         cast('{{ tolerance }}' as numeric) as tolerance,
-        batch_id
+        batch_id,
+        data_origin
     from compared
 
 )

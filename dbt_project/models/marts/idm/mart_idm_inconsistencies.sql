@@ -16,7 +16,10 @@ components as (
         village_years.village_code,
         village_years.year,
         village_years.village_name,
+        village_years.district_code,
+        village_years.district_name,
         village_years.regency_code,
+        village_years.regency_name,
         component.component_order,
         component.component,
         component.published_value,
@@ -25,7 +28,8 @@ components as (
         component.disagrees,
         village_years.status_published,
         village_years.status_recomputed,
-        village_years.batch_id
+        village_years.batch_id,
+        village_years.data_origin
     from village_years
     cross join lateral (
         values
@@ -61,7 +65,10 @@ disagreements as (
         village_code,
         year,
         village_name,
+        district_code,
+        district_name,
         regency_code,
+        regency_name,
         component,
         'disagrees' as finding,
         published_value,
@@ -79,6 +86,7 @@ disagreements as (
                 || round(recomputed_value, 4)
         end as detail,
         batch_id,
+        data_origin,
         component_order
     from components
     where disagrees
@@ -91,7 +99,10 @@ unverifiable as (
         village_code,
         year,
         village_name,
+        district_code,
+        district_name,
         regency_code,
+        regency_name,
         'scores' as component,
         'incomplete' as finding,
         cast(null as numeric) as published_value,
@@ -104,6 +115,7 @@ unverifiable as (
             else indicators_scored || ' indicator scores: the others are missing'
         end as detail,
         batch_id,
+        data_origin,
         0 as component_order
     from village_years
     where not is_complete
@@ -123,8 +135,12 @@ final as (
     select
         village_code,
         year,
+        make_date(year, 1, 1) as date,
         village_name,
+        district_code,
+        district_name,
         regency_code,
+        regency_name,
         component,
         finding,
         published_value,
@@ -133,7 +149,8 @@ final as (
         status_published,
         status_recomputed,
         detail,
-        batch_id
+        batch_id,
+        data_origin
     from findings
     order by village_code, year, component_order
 

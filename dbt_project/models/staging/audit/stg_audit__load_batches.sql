@@ -25,6 +25,7 @@ renamed as (
         file_path,
         status,
         status_reason,
+        data_origin,
         rows_received,
         rows_loaded,
         rows_quarantined,
