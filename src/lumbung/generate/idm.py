@@ -23,7 +23,9 @@ it, and IDM and status follow it (``mart_idm`` flags the desa-year).
 
 from __future__ import annotations
 
+import bisect
 import csv
+import itertools
 import json
 import math
 import random
@@ -113,30 +115,33 @@ def _phi(x: float) -> float:
     return 0.5 * (1.0 + math.erf(x / math.sqrt(2.0)))
 
 
-def _quantile(scores: dict[str, int], q: float) -> int:
-    total = sum(scores.values())
-    cumulative = 0
-    for score, n in scores.items():
-        cumulative += n
-        if q * total <= cumulative:
-            return int(score)
-    return int(next(reversed(scores)))
+@cache
+def _distributions() -> tuple[tuple[list[int], list[int], int], ...]:
+    """Per indicator: its scores, their cumulative counts and the total (for ``_draw``)."""
+    result = []
+    for indicator in profile()["indicators"]:
+        scores = [int(s) for s in indicator["scores"]]
+        cumulative = list(itertools.accumulate(indicator["scores"].values()))
+        result.append((scores, cumulative, cumulative[-1]))
+    return tuple(result)
 
 
-def _draw(indicator: dict[str, Any], level: float, rng: random.Random) -> int:
+def _draw(n: int, level: float, rng: random.Random) -> int:
+    """Indicator n's score at the quantile of a latent draw: the first score whose cumulative
+    count reaches q * total."""
     noise = rng.gauss(0.0, 1.0)
     latent = LEVEL_WEIGHT * level + math.sqrt(1.0 - LEVEL_WEIGHT**2) * noise
-    return _quantile(indicator["scores"], _phi(latent))
+    scores, cumulative, total = _distributions()[n]
+    return scores[min(bisect.bisect_left(cumulative, _phi(latent) * total), len(scores) - 1)]
 
 
 def _evolve(scores: list[int], level: float, rng: random.Random, forward: bool) -> list[int]:
     """One year on (or back): a few indicators redrawn, worse draws often discarded."""
-    indicators = profile()["indicators"]
     changed = list(scores)
-    for n, indicator in enumerate(indicators):
-        if rng.random() >= REDRAWS_PER_YEAR / len(indicators):
+    for n in range(len(changed)):
+        if rng.random() >= REDRAWS_PER_YEAR / len(changed):
             continue
-        new = _draw(indicator, level, rng)
+        new = _draw(n, level, rng)
         worse = new < changed[n] if forward else new > changed[n]
         if worse and rng.random() < KEEP_BETTER:
             continue
@@ -147,13 +152,26 @@ def _evolve(scores: list[int], level: float, rng: random.Random, forward: bool) 
 def village_scores(ctx: GenerateContext, village: Village, year: int) -> list[int]:
     """The 50 scores of a desa in a year, in ROW order; deterministic for (seed, village,
     year) whatever other years are generated."""
+    return village_years_scores(ctx, village, (year,))[year]
+
+
+def village_years_scores(ctx: GenerateContext, village: Village,
+                         years: tuple[int, ...]) -> dict[int, list[int]]:
+    """``village_scores`` of several years, each year's evolution computed once."""
     level = ctx.rng(village.code, "level").gauss(0.0, 1.0)
     base_rng = ctx.rng(village.code, BASE_YEAR)
-    scores = [_draw(ind, level, base_rng) for ind in profile()["indicators"]]
-    step = 1 if year >= BASE_YEAR else -1
-    for y in range(BASE_YEAR + step, year + step, step):
-        scores = _evolve(scores, level, ctx.rng(village.code, y), forward=step > 0)
-    return scores
+    base = [_draw(n, level, base_rng) for n in range(len(_distributions()))]
+    result: dict[int, list[int]] = {BASE_YEAR: base}
+    for step in (1, -1):
+        wanted = [y for y in years if (y - BASE_YEAR) * step > 0]
+        if not wanted:
+            continue
+        farthest = max(wanted) if step > 0 else min(wanted)
+        scores = base
+        for y in range(BASE_YEAR + step, farthest + step, step):
+            scores = _evolve(scores, level, ctx.rng(village.code, y), forward=step > 0)
+            result[y] = scores
+    return {y: result[y] for y in years}
 
 
 # --- the response ---------------------------------------------------------------------------
@@ -293,13 +311,19 @@ def generate(ctx: GenerateContext) -> None:
     for village in ctx.villages:
         if village.village_type != "desa":
             continue  # the IDM covers desa only
+        todo = {}
         for year in ctx.config.years:
             path = idm.landing_path(ctx.out, village.code, year)
             relative = path.relative_to(ctx.out).as_posix()
             if path.exists() and not is_generated(ctx.out, relative, generated):
                 continue  # a real response (or one delivered by hand): never replaced
+            todo[year] = (path, relative)
+        if not todo:
+            continue
+        all_scores = village_years_scores(ctx, village, tuple(todo))
+        for year, (path, relative) in todo.items():
             rng = ctx.rng(village.code, year, "file")
-            scores = village_scores(ctx, village, year)
+            scores = all_scores[year]
             with_identity = rng.random() >= IDENTITY_MISSING
             doc = response(village, year, scores, names, with_identity)
             path.parent.mkdir(parents=True, exist_ok=True)
