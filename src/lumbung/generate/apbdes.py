@@ -30,17 +30,20 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import multiprocessing
+import os
 import random
 import re
 import shutil
 import tempfile
 import zipfile
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from lumbung.config import Paths
-from lumbung.generate import Defect, GenerateContext, Village, bumdes
+from lumbung.generate import Defect, GenerateContext, Manifest, Village, bumdes
 from lumbung.sources.apbdes import FLAT_TABLE, SISKEUDES_TABLES, Table
 
 SOURCE = "apbdes"
@@ -436,7 +439,7 @@ def idr(amount: int) -> str:
 
 
 def _day(date: dt.date | None) -> str:
-    return date.strftime("%d/%m/%Y") if date else ""
+    return f"{date.day:02d}/{date.month:02d}/{date.year}" if date else ""
 
 
 def file_format(regency: str) -> str:
@@ -508,6 +511,7 @@ class TableWriter:
             fh.write("\ufeff")
         self.writer = csv.writer(fh, delimiter=delimiter, lineterminator="\r\n")
         self.writer.writerow([self.columns[i] for i in self.keep])
+        self.keep_all = len(self.keep) == len(self.columns)
         self.line = 1
         self.data_rows = 0
         self.rng = ctx.rng(plan.rel, table.name, "row-defects")
@@ -515,7 +519,8 @@ class TableWriter:
         self.where = "" if table.name == "flat" else f"{table.member}: "
 
     def row(self, values: dict[str, object]) -> None:
-        fields = [_text(values.get(c, "")) for c in self.columns]
+        get = values.get
+        fields = [_text(get(c, "")) for c in self.columns]
         duplicate = False
         if self.plan.unknown == (self.table.name, self.data_rows):
             self._unknown_village(fields)
@@ -523,11 +528,12 @@ class TableWriter:
               and not str(values.get("Kd_Rincian", "")).startswith(CROSS_CHECKED)
               and self.ctx.inject(self.rng)):
             duplicate = self._defect(fields)
-        self.writer.writerow([fields[i] for i in self.keep])
+        written = fields if self.keep_all else [fields[i] for i in self.keep]
+        self.writer.writerow(written)
         self.line += 1
         self.data_rows += 1
         if duplicate:
-            self.writer.writerow([fields[i] for i in self.keep])
+            self.writer.writerow(written)
             self.line += 1
 
     def _record(self, kind: str, expect: str, detail: str, row: int | None = None) -> None:
@@ -573,6 +579,13 @@ def _garbled(rng: random.Random, value: str) -> str:
 
 
 def _text(value: object) -> str:
+    kind = type(value)  # exact types first: this runs for every cell written
+    if kind is str:
+        return value  # type: ignore[return-value]
+    if kind is int:
+        return idr(value)  # type: ignore[arg-type]
+    if kind is dt.date:
+        return _day(value)  # type: ignore[arg-type]
     if isinstance(value, int):
         return idr(value)
     if isinstance(value, dt.date):
@@ -974,21 +987,35 @@ def lands(ctx: GenerateContext, regency: str, year: int) -> bool:
     )
 
 
+def _write_file(ctx: GenerateContext, villages: list[Village], regency: str, year: int,
+                revision: int) -> list[Defect]:
+    """One submission file; returns the defects it holds (run in a worker process)."""
+    ctx = GenerateContext(ctx.config, ctx.villages, Manifest(), ctx.source)
+    fmt = file_format(regency)
+    path = ctx.out / SOURCE / str(year) / file_name(regency, year, fmt, revision)
+    if fmt == "zip":
+        write_siskeudes(ctx, villages, regency, year, revision, path, Region.load(), _chart())
+    elif fmt == "csv":
+        write_flat_csv(ctx, villages, year, revision, path)
+    else:
+        write_flat_xlsx(ctx, villages, year, revision, path)
+    return ctx.manifest.defects
+
+
 def generate(ctx: GenerateContext) -> None:
-    """Write every regency's APBDes file for every year (kelurahan have no APBDes)."""
+    """Write every regency's APBDes file for every year (kelurahan have no APBDes), the files
+    in parallel worker processes (one per core; files are independent and deterministic),
+    their defects recorded in file order."""
     desa = _desa(ctx)
-    if not desa:
-        return
-    region, chart = Region.load(), _chart()
-    for year in ctx.config.years:
-        for regency in sorted(desa):
-            fmt = file_format(regency)
-            for revision in _revisions(ctx, list(desa), regency, year):
-                path = ctx.out / SOURCE / str(year) / file_name(regency, year, fmt, revision)
-                if fmt == "zip":
-                    write_siskeudes(ctx, desa[regency], regency, year, revision, path, region,
-                                    chart)
-                elif fmt == "csv":
-                    write_flat_csv(ctx, desa[regency], year, revision, path)
-                else:
-                    write_flat_xlsx(ctx, desa[regency], year, revision, path)
+    jobs = [(desa[regency], regency, year, revision)
+            for year in ctx.config.years for regency in sorted(desa)
+            for revision in _revisions(ctx, list(desa), regency, year)]
+    workers = min(len(jobs), os.cpu_count() or 1)
+    if workers <= 1:
+        results = [_write_file(ctx, *job) for job in jobs]
+    else:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            results = list(pool.map(_write_file, [ctx] * len(jobs), *zip(*jobs, strict=True)))
+    for defects in results:
+        for defect in defects:
+            ctx.manifest.add(defect)
