@@ -284,7 +284,8 @@ def _disagree(ctx: GenerateContext, rows: list[dict[str, object]],
         else:
             reported = booked + max(500_000, round(booked * rng.uniform(0.3, 1.0), -3))
         row["Kontribusi PADes (Rp)"] = reported
-        result.append((index, f"Kontribusi PADes {reported} against APBDes 4.1.1 {booked}"))
+        result.append((index, f"Kode Desa {row['Kode Desa']}: Kontribusi PADes {reported} "
+                              f"against APBDes 4.1.1 {booked}"))
     return result
 
 
