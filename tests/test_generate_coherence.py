@@ -1,7 +1,8 @@
-"""Generated sources agree across sources: BUMDes reports and APBDes files generated with
-defects and injected disagreements, landed and gated by the real pipelines, the BUMDes
-marts built by dbt. The PADes reconciliation flags exactly the disagreements the manifest
-lists, nothing the defects cause and nothing else.
+"""Generated sources agree across sources and with themselves: BUMDes reports, APBDes files
+and IDM responses generated with defects and injected disagreements, landed and gated by the
+real pipelines, the BUMDes and IDM marts built by dbt. The PADes reconciliation and the IDM
+consistency check flag exactly the disagreements the manifest lists, nothing the defects
+cause and nothing else.
 
 The year is one no other test lands, and every assertion is about that year and these
 regencies, so other modules' data in the shared session warehouse does not matter.
@@ -18,13 +19,13 @@ import pytest
 from conftest import audit_and_publish
 
 from lumbung.generate import GenerateConfig, generate
-from lumbung.pipelines import apbdes, bumdes, village_master
+from lumbung.pipelines import apbdes, bumdes, idm, village_master
 from lumbung.pipelines.marts import audit, publish_marts
 from lumbung.publish import build
 
 REGENCIES = ("1811", "1812", "1813")  # flat CSV, Siskeudes zip, flat XLSX
 YEAR = 2026
-SELECT = ("+mart_bumdes", "+mart_bumdes_regency")
+SELECT = ("+mart_bumdes", "+mart_bumdes_regency", "+mart_idm")
 UPSTREAM_TESTS = [  # as in test_mart_bumdes: staging is tested by its own modules
     *(f"resource_type:{kind},path:models/{folder}"
       for kind in ("test", "unit_test")
@@ -42,7 +43,8 @@ def _exists(conn: psycopg.Connection, relation: str) -> bool:
 def generated(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("coherence")
     generate(GenerateConfig(out=out, regencies=REGENCIES, years=(YEAR,), seed=7,
-                            defects=0.01, disagreements=0.1, sources=("apbdes", "bumdes")))
+                            defects=0.01, disagreements=0.1,
+                            sources=("apbdes", "bumdes", "idm")))
     return out
 
 
@@ -50,7 +52,7 @@ def generated(tmp_path_factory) -> Path:
 def built(warehouse, paths, generated, tmp_path_factory):
     landing = tmp_path_factory.mktemp("coherence_landing")
     shutil.copytree(REPO_LANDING / "region", landing / "region")
-    for folder in ("apbdes", "bumdes"):
+    for folder in ("apbdes", "bumdes", "idm"):
         shutil.copytree(generated / folder, landing / folder)
     village_master.gate(warehouse, village_master.land(warehouse, landing))
     with psycopg.connect(warehouse.url()) as conn:
@@ -58,7 +60,7 @@ def built(warehouse, paths, generated, tmp_path_factory):
     if not published:  # the APBDes gate checks desa codes against it
         tables = village_master.transform(paths, warehouse)
         publish_marts(warehouse, audit(warehouse, tables)["audited"])
-    for pipeline in (bumdes, apbdes):
+    for pipeline in (bumdes, apbdes, idm):
         # defective files are rejected and rows quarantined (failures collected); the rest
         # goes on to staging
         pipeline.gate(warehouse, pipeline.land(warehouse, landing))
@@ -93,3 +95,13 @@ def test_reconciliation_flags_exactly_the_injected_disagreements(built, db):
         (YEAR, list(REGENCIES)),
     ).fetchone()[0]
     assert counted == len(injected)
+
+
+def test_idm_consistency_flags_exactly_the_injected_disagreements(built, db):
+    injected = {Path(d["file"]).stem for d in built if d["kind"] == "published_index_disagrees"}
+    assert injected
+    assert any(d["source"] == "idm" and d["expect"] != "flag" for d in built)
+    inconsistent = {code for (code,) in db.execute(
+        "select village_code from marts.mart_idm where year = %s and regency_code = any(%s) "
+        "and consistency = 'inconsistent'", (YEAR, list(REGENCIES)))}
+    assert inconsistent == injected
