@@ -16,6 +16,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from lumbung.generate import generated_files, is_generated
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -29,10 +31,20 @@ _STATE = Path(tempfile.mkdtemp(prefix="lumbung-test-"))
 # As root the server runs as the service user, which must be able to reach its data dir.
 _STATE.chmod(0o755)
 _LANDING = _STATE / "landing"
-# Only the vendored real data: folders that `lumbung run` generated in a working tree
-# (git-ignored) must not leak into the tests.
+# Only the vendored real data: folders and IDM responses that `lumbung run` generated in a
+# working tree (git-ignored, listed in generated_manifest.json) must not leak into the tests.
+_GENERATED = generated_files(REPO / "data" / "landing")
+
+
+def _generated_here(folder: str, names: list[str]) -> list[str]:
+    base = REPO / "data" / "landing"
+    return [n for n in names
+            if is_generated(base, (Path(folder) / n).relative_to(base).as_posix(), _GENERATED)]
+
+
 for _vendored in ("region", "idm"):
-    shutil.copytree(REPO / "data" / "landing" / _vendored, _LANDING / _vendored)
+    shutil.copytree(REPO / "data" / "landing" / _vendored, _LANDING / _vendored,
+                    ignore=_generated_here)
 
 os.environ.pop("LUMBUNG_WAREHOUSE_URL", None)
 os.environ.pop("LUMBUNG_AIRFLOW_DB_URL", None)

@@ -22,7 +22,8 @@ def defective(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("bumdes_defects")
     # Seed 20 on the three smallest regencies injects every registry and report defect kind.
     generate(GenerateConfig(out=out, regencies=("1811", "1812", "1813"), years=(2021, 2022),
-                            seed=20, defects=0.12, sources=("bumdes",)))
+                            seed=20, defects=0.12, disagreements=0,
+                            sources=("bumdes",)))
     return out
 
 

@@ -374,7 +374,8 @@ def test_generated_defects_are_all_found_and_nothing_else(idm_run, warehouse, db
     from lumbung.pipelines.idm import gate, land
 
     manifest = generate(GenerateConfig(out=tmp_path, regencies=("1801",), years=(2019,),
-                                       seed=11, defects=0.06, sources=("idm",)))
+                                       seed=11, defects=0.06, disagreements=0,
+                                       sources=("idm",)))
     kinds = {d.kind for d in manifest.defects}
     assert kinds == {"non_numeric_score", "unknown_indicator", "truncated_json",
                      "missing_mapdata"}

@@ -267,6 +267,16 @@ def test_rollups_count_and_weigh_the_desa(built, db):
     assert (regency[11], regency[12]) == (min(r["smart_village_index"] for r in scored),
                                           max(r["smart_village_index"] for r in scored))
     assert regency[13] == _category(regency[2])
+    # the regency row rests on at least 90 % of its desa (issue 14's coverage target), and
+    # every dimension mean says how many desa it stands on
+    assert regency[1] >= 0.9 * regency[0]
+    dimensions = ("a_institution", "b_infrastructure", "c_service_delivery",
+                  "d_technology_innovation", "e_societies", "f_economy")
+    counts = db.execute(
+        "select " + ", ".join(f"{d}_village_count" for d in dimensions)
+        + " from marts.mart_smart_village_regency where regency_code = %s and year = %s",
+        (REGENCY, YEAR)).fetchone()
+    assert list(counts) == [sum(r[d] is not None for r in villages) for d in dimensions]
     # districts add up to the regency, the province to all desa of the mart
     districts = db.execute(
         "select sum(village_count), sum(scored_village_count) "

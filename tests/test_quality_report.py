@@ -97,7 +97,7 @@ def landed(warehouse, landing, tmp_path_factory) -> dict:
     village_master.land(warehouse, landing)  # regency names (already landed: no-op)
     out = tmp_path_factory.mktemp("report_defects")
     manifest = generate(GenerateConfig(out=out, regencies=REGENCIES, years=(YEAR,), seed=SEED,
-                                       defects=0.05))
+                                       defects=0.05, disagreements=0))
     defects = _effective([d.__dict__ for d in manifest.defects])
     batches = {}
     for pipeline in (survey, idm, apbdes, bumdes, ojk):

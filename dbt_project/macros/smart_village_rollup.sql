@@ -4,7 +4,8 @@
     level: 'district', 'regency' or 'province'.
     The mean index is the plain mean over the desa with an index; the population-weighted
     index weighs each of them by its surveyed population, over those whose population is
-    known (population_known_village_count says how many). Category counts follow
+    known (population_known_village_count says how many); each dimension's mean is over the
+    desa with a value for it (<dimension>_village_count says how many). Category counts follow
     ref_idm_status_thresholds' status_order (1 Sangat Tertinggal ... 5 Mandiri).
 #}
 {% macro smart_village_rollup(level) -%}
@@ -68,6 +69,12 @@ aggregated as (
         avg(d_technology_innovation) as mean_d_technology_innovation,
         avg(e_societies) as mean_e_societies,
         avg(f_economy) as mean_f_economy,
+        count(a_institution) as a_institution_village_count,
+        count(b_infrastructure) as b_infrastructure_village_count,
+        count(c_service_delivery) as c_service_delivery_village_count,
+        count(d_technology_innovation) as d_technology_innovation_village_count,
+        count(e_societies) as e_societies_village_count,
+        count(f_economy) as f_economy_village_count,
         avg(completeness) as mean_completeness
     from villages
     group by year, {{ area_columns | join(', ') }}
@@ -108,6 +115,12 @@ final as (
         {{ smart_village_round('aggregated.mean_d_technology_innovation') }} as mean_d_technology_innovation,
         {{ smart_village_round('aggregated.mean_e_societies') }} as mean_e_societies,
         {{ smart_village_round('aggregated.mean_f_economy') }} as mean_f_economy,
+        aggregated.a_institution_village_count::integer as a_institution_village_count,
+        aggregated.b_infrastructure_village_count::integer as b_infrastructure_village_count,
+        aggregated.c_service_delivery_village_count::integer as c_service_delivery_village_count,
+        aggregated.d_technology_innovation_village_count::integer as d_technology_innovation_village_count,
+        aggregated.e_societies_village_count::integer as e_societies_village_count,
+        aggregated.f_economy_village_count::integer as f_economy_village_count,
         {{ smart_village_round('aggregated.mean_completeness') }} as mean_completeness
     from aggregated
     left join thresholds

@@ -160,12 +160,13 @@ def cmd_generate(args: argparse.Namespace) -> int:
             seed=args.seed,
             scale=args.scale,
             defects=args.defects,
+            disagreements=args.disagreements,
             sources=tuple(args.sources),
         )
     )
     print(f"landing files written to {args.out}"
-          + (f"; {len(manifest.defects)} defect(s) injected, see defects_manifest.json"
-             if args.defects else ""))
+          + (f"; {len(manifest.defects)} defect(s) and disagreement(s) injected, see "
+             "defects_manifest.json" if manifest.defects else ""))
     return 0
 
 
@@ -232,6 +233,8 @@ def cmd_airflow(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from lumbung.generate import DEFAULT_DISAGREEMENTS, DEFAULT_YEARS
+
     parser = argparse.ArgumentParser(
         prog="lumbung",
         description="Lumbung, the village data warehouse of the Smart Village programme. "
@@ -299,13 +302,18 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--out", type=Path, required=True, help="output landing folder")
     gen.add_argument("--regencies", nargs="*", default=[],
                      help="regency codes (18.01 or 1801); default: all 15")
-    gen.add_argument("--years", nargs="+", type=int, default=[2024], help="fiscal years")
+    gen.add_argument("--years", nargs="+", type=int, default=list(DEFAULT_YEARS),
+                     help="fiscal years (default: 2021-2024)")
     gen.add_argument("--seed", type=int, default=1, help="random seed (same seed, same files)")
     gen.add_argument("--scale", type=int, default=1,
                      help="multiply villages with synthetic codes valid in shape (load tests); "
                      "K>1 also writes their region master, region/edition=<year>/synthetic_*.csv")
     gen.add_argument("--defects", type=float, default=0.0,
-                     help="rate of injected defects (0-1); writes defects_manifest.json")
+                     help="rate of injected defects (0-1); listed in defects_manifest.json")
+    gen.add_argument("--disagreements", type=float, default=DEFAULT_DISAGREEMENTS,
+                     help="rate of injected disagreements between figures the marts cross-check "
+                     "(IDM published index vs its scores, BUMDes report vs APBDes), listed in "
+                     "defects_manifest.json with expect 'flag' (default 0.03)")
     gen.add_argument("--sources", nargs="*", default=[], help="only these source families")
     gen.set_defaults(func=cmd_generate)
 

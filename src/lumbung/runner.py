@@ -130,19 +130,39 @@ def render_origins(origins: dict[str, dict[str, int]]) -> list[str]:
     return lines
 
 
+def generate_years() -> tuple[int, ...]:
+    """The fiscal years ``lumbung run`` generates: ``LUMBUNG_GENERATE_YEARS`` (space
+    separated), default those of ``lumbung generate`` (2021-2024)."""
+    from lumbung.generate import DEFAULT_YEARS
+
+    value = os.environ.get("LUMBUNG_GENERATE_YEARS", "").split()
+    return tuple(int(y) for y in value) if value else DEFAULT_YEARS
+
+
 def ensure_landing(paths: Paths, dag_ids: tuple[str, ...] = DAG_ORDER) -> list[str]:
-    """Sources with an empty landing folder get generated files (the demo / first-run case)."""
-    from lumbung.generate import GENERATORS, GenerateConfig, generate
+    """Sources with an empty landing folder get generated files (the demo / first-run case);
+    the IDM folder, which holds the vendored real responses, gets a generated response for
+    every desa-year that has none. Idempotent: a second call writes nothing."""
+    from lumbung.generate import GENERATORS, GenerateConfig, generate, region_villages
+    from lumbung.sources import idm
 
     wanted = {DAG_SOURCE[d] for d in dag_ids if d in DAG_SOURCE}
+    years = generate_years()
     empty = [
         source for source in GENERATORS
         if source in wanted
         and not any(p.is_file() for p in (paths.landing / source).rglob("*"))
     ]
+    if "idm" in wanted and "idm" not in empty:
+        missing = sum(
+            1 for v in region_villages(paths) if v.village_type == "desa" for y in years
+            if not idm.landing_path(paths.landing, v.code, y).exists()
+        )
+        if missing:
+            log.info("IDM responses missing for %d desa-year(s): generating them", missing)
+            empty.append("idm")
     if empty:
-        years = tuple(int(y) for y in os.environ.get("LUMBUNG_GENERATE_YEARS", "2024").split())
-        log.info("landing folders of %s are empty: generating files for years %s (seed 1)",
+        log.info("generating landing files of %s for years %s (seed 1)",
                  ", ".join(empty), ", ".join(map(str, years)))
         generate(GenerateConfig(out=paths.landing, years=years, seed=1, sources=tuple(empty)))
     return empty

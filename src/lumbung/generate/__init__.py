@@ -3,7 +3,19 @@
 ``generate(config)`` writes, under ``config.out``, the landing tree the DAGs read
 (``<out>/<source folder>/...``), one module per source family (``lumbung.generate.<source>``,
 each exposing ``generate(ctx: GenerateContext) -> None``). With a defect rate, known defects
-are injected and every one is written to ``<out>/defects_manifest.json``.
+are injected; with a disagreement rate (default 3 %), known disagreements between figures that
+should agree (an IDM published index and its own scores, a BUMDes report and its desa's
+APBDes) are injected. Every one is written to ``<out>/defects_manifest.json``.
+
+The sources describe the same villages: a BUMDes's reported contribution to PADes is its
+desa's APBDes 4.1.1 realisation, its village capital participation the desa's 6.2.2
+realisation (``lumbung.generate.bumdes.village_year``), except for the injected disagreements.
+
+Every file written is listed with its SHA-256 in ``<out>/generated_manifest.json``
+(``{"generator": "lumbung generate", "files": {"<posix path relative to out>": "<sha256>"}}``),
+merged with the one already there: a landing file is generated iff it is listed there with
+the same digest. Real files found in the output folder (the vendored IDM responses) are never
+overwritten.
 """
 
 from __future__ import annotations
@@ -14,6 +26,7 @@ import importlib
 import json
 import logging
 import random
+from collections.abc import Set as AbstractSet
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -33,6 +46,10 @@ GENERATORS: dict[str, str] = {
 }
 
 MANIFEST = "defects_manifest.json"
+GENERATED_MANIFEST = "generated_manifest.json"
+GENERATOR = "lumbung generate"
+DEFAULT_YEARS: tuple[int, ...] = (2021, 2022, 2023, 2024)
+DEFAULT_DISAGREEMENTS = 0.03
 
 
 @dataclass(frozen=True)
@@ -50,10 +67,11 @@ class Village:
 class GenerateConfig:
     out: Path
     regencies: tuple[str, ...] = ()  # 4-digit codes; empty = all
-    years: tuple[int, ...] = (2024,)
+    years: tuple[int, ...] = DEFAULT_YEARS
     seed: int = 1
     scale: int = 1
     defects: float = 0.0
+    disagreements: float = DEFAULT_DISAGREEMENTS  # share of cross-checked figures made to disagree
     sources: tuple[str, ...] = ()  # empty = all
 
 
@@ -64,7 +82,9 @@ class Defect:
     source: str
     file: str  # relative to the output folder
     kind: str  # e.g. non_numeric_amount, unknown_village, duplicate_row, wrong_encoding
-    expect: str  # "quarantine" (one row) or "reject" (the whole file)
+    # "quarantine" (one row), "reject" (the whole file), "accept" (a quirk to tolerate) or
+    # "flag" (the row lands; a consistency mart flags it)
+    expect: str
     row: int | None = None  # the record's number as the landing reports it
     detail: str = ""
 
@@ -76,9 +96,19 @@ class Manifest:
     def add(self, defect: Defect) -> None:
         self.defects.append(defect)
 
-    def write(self, out: Path) -> Path:
+    def write(self, out: Path, rewritten: AbstractSet[str] = frozenset()) -> Path:
+        """Write the manifest, keeping the entries of an existing one whose file this run
+        neither rewrote nor described (generating sources one by one into a folder
+        accumulates)."""
         path = out / MANIFEST
-        path.write_text(json.dumps([asdict(d) for d in self.defects], indent=1) + "\n")
+        replaced = set(rewritten) | {d.file for d in self.defects}
+        kept: list[dict[str, object]] = []
+        if path.exists():
+            kept = [d for d in json.loads(path.read_text()) if d["file"] not in replaced]
+        entries = kept + [asdict(d) for d in self.defects]
+        text = json.dumps(entries, indent=1) + "\n"
+        if not path.exists() or path.read_text() != text:
+            path.write_text(text)
         return path
 
 
@@ -103,6 +133,15 @@ class GenerateContext:
     def inject(self, rng: random.Random) -> bool:
         """Whether to inject a defect at this point, at the configured rate."""
         return self.config.defects > 0 and rng.random() < self.config.defects
+
+    def disagree(self, rng: random.Random) -> bool:
+        """Whether to make this cross-checked figure disagree, at the configured rate."""
+        return self.config.disagreements > 0 and rng.random() < self.config.disagreements
+
+    def as_source(self, source: str) -> GenerateContext:
+        """The same run seen as another source's generator: its random draws, so two sources
+        can compute the figures they share (a BUMDes report and the APBDes)."""
+        return GenerateContext(self.config, self.villages, self.manifest, source)
 
 
 def region_villages(paths: Paths | None = None) -> list[Village]:
@@ -149,6 +188,52 @@ def scaled(villages: list[Village], scale: int) -> list[Village]:
     return result
 
 
+def _file_states(out: Path) -> dict[str, tuple[int, int, int]]:
+    """(inode, size, mtime) of every file under ``out``, by posix path relative to it."""
+    states = {}
+    for path in out.rglob("*"):
+        if path.is_file():
+            st = path.stat()
+            states[path.relative_to(out).as_posix()] = (st.st_ino, st.st_size, st.st_mtime_ns)
+    return states
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def generated_files(out: Path) -> dict[str, str]:
+    """The files of ``<out>/generated_manifest.json``: posix path relative to out -> sha256."""
+    path = out / GENERATED_MANIFEST
+    if not path.exists():
+        return {}
+    return dict(json.loads(path.read_text(encoding="utf-8"))["files"])
+
+
+def is_generated(out: Path, relative: str, files: dict[str, str] | None = None) -> bool:
+    """Whether ``out/relative`` is a file this generator wrote, unchanged since."""
+    files = generated_files(out) if files is None else files
+    path = out / relative
+    return relative in files and path.is_file() and _sha256(path) == files[relative]
+
+
+def write_generated_manifest(out: Path, written: set[str]) -> Path:
+    """Merge the files written in this run (their current digest) into the manifest; entries
+    of files that no longer exist are dropped."""
+    path = out / GENERATED_MANIFEST
+    files = generated_files(out)
+    files.update({rel: _sha256(out / rel) for rel in written})
+    files = {rel: digest for rel, digest in sorted(files.items()) if (out / rel).is_file()}
+    text = json.dumps({"generator": GENERATOR, "files": files}, indent=1) + "\n"
+    if not path.exists() or path.read_text(encoding="utf-8") != text:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
 def generate(config: GenerateConfig) -> Manifest:
     villages = region_villages()
     if config.regencies:
@@ -162,6 +247,9 @@ def generate(config: GenerateConfig) -> Manifest:
     if unknown:
         raise ValueError(f"unknown source(s) {', '.join(sorted(unknown))}; "
                          f"known: {', '.join(GENERATORS)}")
+    # A file counts as written by this run when it is new or its inode, size or mtime changed
+    # (the writers need not report what they write; untouched real files stay out).
+    before = _file_states(config.out)
     for source, module in GENERATORS.items():
         if config.sources and source not in config.sources:
             continue
@@ -169,7 +257,12 @@ def generate(config: GenerateConfig) -> Manifest:
                  ", ".join(map(str, config.years)))
         ctx = GenerateContext(config, villages, manifest, source)
         importlib.import_module(module).generate(ctx)
-    if config.defects > 0:
-        path = manifest.write(config.out)
-        log.info("injected %d defect(s); manifest %s", len(manifest.defects), path)
+    after = _file_states(config.out)
+    own = {MANIFEST, GENERATED_MANIFEST}
+    written = {rel for rel, state in after.items() if before.get(rel) != state and rel not in own}
+    if manifest.defects or (config.out / MANIFEST).exists():
+        path = manifest.write(config.out, written)
+        log.info("injected %d defect(s) and disagreement(s); manifest %s",
+                 len(manifest.defects), path)
+    write_generated_manifest(config.out, written)
     return manifest

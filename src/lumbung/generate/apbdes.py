@@ -8,13 +8,16 @@ also sends a corrected resubmission for the last year (``..._rev1.zip``): about 
 its desa have a revised budget and realisation there.
 
 Every desa gets a balanced budget in rupiah (revenue + financing receipts = spending +
-financing expenditure): Dana Desa Rp 0.7-1.5 billion, ADD, tax sharing, PADes (BUMDes income
-4.1.1 in some), transfers from province and regency in some; spending by bidang 1-5 over
-kegiatan of the Permendagri 20/2018 chart (``dbt_project/seeds/ref_apbdes_accounts.csv``);
-SiLPA (6.1.1) in most and capital participation into the BUMDes (6.2.2) in some. Realisation
-is dated through the year (Dana Desa in three tranches, ADD quarterly, salaries quarterly,
-projects paid directly (SPP LS) or through an advance and its accountability report (SPP UM,
-SPJ)); most desa realise less than their budget.
+financing expenditure): Dana Desa Rp 0.7-1.5 billion, ADD, tax sharing, PADes, transfers from
+province and regency in some; spending by bidang 1-5 over kegiatan of the Permendagri 20/2018
+chart (``dbt_project/seeds/ref_apbdes_accounts.csv``); SiLPA (6.1.1) in most. BUMDes income
+(4.1.1) and capital participation into the BUMDes (6.2.2) are those of the desa's BUMDes
+report (``lumbung.generate.bumdes.village_year``): 4.1.1 realises exactly the contribution
+the BUMDes reports, 6.2.2 the participation, in every submission, and no row defect touches
+those lines, so the BUMDes reconciliation finds only the disagreements injected on purpose.
+Realisation is dated through the year (Dana Desa in three tranches, ADD quarterly, salaries
+quarterly, projects paid directly (SPP LS) or through an advance and its accountability
+report (SPP UM, SPJ)); most desa realise less than their budget.
 
 With ``--defects``, rows get unreadable or negative amounts and repeated lines (quarantined),
 and whole files get cut off, lose a column or name an unknown desa (not accepted); format
@@ -27,17 +30,20 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import multiprocessing
+import os
 import random
 import re
 import shutil
 import tempfile
 import zipfile
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from lumbung.config import Paths
-from lumbung.generate import Defect, GenerateContext, Village
+from lumbung.generate import Defect, GenerateContext, Manifest, Village, bumdes
 from lumbung.sources.apbdes import FLAT_TABLE, SISKEUDES_TABLES, Table
 
 SOURCE = "apbdes"
@@ -67,8 +73,9 @@ LAST_NAMES = ("Santoso", "Saputra", "Wijaya", "Hidayat", "Setiawan", "Gunawan", 
               "Lestari", "Anwar", "Syahputra", "Yulianto")
 
 # Revenue: (objek, description, funding source, share of villages, low, high) in rupiah.
+PADES_BUMDES = ("4.1.1.01.", "Bagi Hasil BUMDes", "PAD")  # amounts from the BUMDes report
+CROSS_CHECKED = ("4.1.1", "6.2.2")  # accounts the BUMDes reconciliation compares: no defects
 REVENUE = (
-    ("4.1.1.01.", "Bagi Hasil BUMDes", "PAD", 0.35, 5_000_000, 60_000_000),
     ("4.1.2.01.", "Hasil Pengelolaan Tanah Kas Desa", "PAD", 0.40, 5_000_000, 40_000_000),
     ("4.1.3.01.", "Swadaya, Partisipasi dan Gotong Royong", "PAD", 0.10, 2_000_000, 15_000_000),
     ("4.2.1.01.", "Dana Desa", "DDS", 1.0, 700_000_000, 1_500_000_000),
@@ -79,7 +86,7 @@ REVENUE = (
     ("4.3.6.01.", "Bunga Bank", "DLL", 0.60, 500_000, 5_000_000),
 )
 SILPA = ("6.1.1.01.", "SILPA Tahun Sebelumnya", 0.80, 5_000_000, 150_000_000)
-CAPITAL = ("6.2.2.01.", "Penyertaan Modal Desa kepada BUM Desa", 0.25, 20_000_000, 150_000_000)
+CAPITAL = ("6.2.2.01.", "Penyertaan Modal Desa kepada BUM Desa")  # from the BUMDes report
 
 
 @dataclass(frozen=True)
@@ -256,6 +263,14 @@ def plan_village(ctx: GenerateContext, village: Village, year: int, revision: in
     rng = ctx.rng(year, village.code, salt)
     items: list[Item] = []
     revenue_total = 0
+    shared = bumdes.village_year(ctx, village, year)
+    contribution = shared.contribution if shared else 0
+    if contribution:  # budgeted near what the BUMDes then pays, the same in every submission
+        budget = _amount(ctx.rng(year, village.code, "pades"), contribution * 4 // 5,
+                         contribution * 5 // 4) or contribution
+        revenue_total += budget
+        items.append(Item(REVENUE_KEG, PADES_BUMDES[0], "01", "01", PADES_BUMDES[1],
+                          PADES_BUMDES[2], "Tahun", 1, budget, budget, budget))
     for rincian, uraian, source, share, low, high in REVENUE:
         if rng.random() < share:
             amount = _amount(rng, low, high)
@@ -263,7 +278,7 @@ def plan_village(ctx: GenerateContext, village: Village, year: int, revision: in
             items.append(Item(REVENUE_KEG, rincian, "01", "01", uraian, source, "Tahun", 1,
                               amount, amount, amount))
     silpa = _amount(rng, *SILPA[3:]) if rng.random() < SILPA[2] else 0
-    capital = _amount(rng, *CAPITAL[3:]) if rng.random() < CAPITAL[2] else 0
+    capital = shared.participation if shared else 0
     for (rincian, uraian, *_), amount in ((SILPA, silpa), (CAPITAL, capital)):
         if amount:
             items.append(Item(REVENUE_KEG, rincian, "01", "01", uraian, "DLL", "Tahun", 1,
@@ -287,13 +302,14 @@ def plan_village(ctx: GenerateContext, village: Village, year: int, revision: in
         (keg.code, sum(i.anggaran for i in lines), sum(i.final for i in lines), keg.source)
         for keg, lines in spend_items
     ]
-    receipts = _receipts(rng, year, [i for i in items if i.rincian.startswith("4.")])
+    receipts = _receipts(rng, year, [i for i in items if i.rincian.startswith("4.")],
+                         contribution)
     payments = _payments(rng, year, spend_items)
     journals = []
     if silpa:
         journals.append(Journal(_date(rng, year, (1,)), SILPA[0], silpa, True,
                                 f"Penerimaan SiLPA Tahun {year - 1}"))
-    if capital and rng.random() < 0.8:
+    if capital:
         journals.append(Journal(_date(rng, year, (5, 6, 7, 8, 9, 10)), CAPITAL[0], capital,
                                 False, "Penyertaan Modal Desa kepada BUM Desa"))
     return VillagePlan(village, items, kegiatan, receipts, payments, journals)
@@ -329,11 +345,20 @@ def _budget_change(rng: random.Random, packages: list[Item]) -> None:
     give.price, take.price = give.final, take.final
 
 
-def _receipts(rng: random.Random, year: int, revenue: list[Item]) -> list[Receipt]:
-    """Revenue received: Dana Desa in three tranches, ADD quarterly, the rest in one or two."""
+def _receipts(rng: random.Random, year: int, revenue: list[Item],
+              contribution: int) -> list[Receipt]:
+    """Revenue received: Dana Desa in three tranches, ADD quarterly, the BUMDes contribution
+    exactly in two halves, the rest in one or two."""
     late = rng.random() < 0.12  # the last Dana Desa tranche has not arrived
     receipts = []
     for item in revenue:
+        if item.rincian == PADES_BUMDES[0]:
+            first = contribution // 2000 * 1000
+            for amount, when in ((first, (4, 5, 6)), (contribution - first, (10, 11, 12))):
+                if amount > 0:
+                    receipts.append(Receipt(_date(rng, year, when), item.rincian, item.source,
+                                            amount, f"Penerimaan {item.uraian}"))
+            continue
         if item.rincian == "4.2.1.01.":
             shares, months = [0.4, 0.4, 0.2], [(3, 4, 5), (6, 7, 8), (9, 10, 11)]
             if late:
@@ -414,7 +439,7 @@ def idr(amount: int) -> str:
 
 
 def _day(date: dt.date | None) -> str:
-    return date.strftime("%d/%m/%Y") if date else ""
+    return f"{date.day:02d}/{date.month:02d}/{date.year}" if date else ""
 
 
 def file_format(regency: str) -> str:
@@ -486,6 +511,7 @@ class TableWriter:
             fh.write("\ufeff")
         self.writer = csv.writer(fh, delimiter=delimiter, lineterminator="\r\n")
         self.writer.writerow([self.columns[i] for i in self.keep])
+        self.keep_all = len(self.keep) == len(self.columns)
         self.line = 1
         self.data_rows = 0
         self.rng = ctx.rng(plan.rel, table.name, "row-defects")
@@ -493,17 +519,21 @@ class TableWriter:
         self.where = "" if table.name == "flat" else f"{table.member}: "
 
     def row(self, values: dict[str, object]) -> None:
-        fields = [_text(values.get(c, "")) for c in self.columns]
+        get = values.get
+        fields = [_text(get(c, "")) for c in self.columns]
         duplicate = False
         if self.plan.unknown == (self.table.name, self.data_rows):
             self._unknown_village(fields)
-        elif self.inject_rows and self.ctx.inject(self.rng):
+        elif (self.inject_rows
+              and not str(values.get("Kd_Rincian", "")).startswith(CROSS_CHECKED)
+              and self.ctx.inject(self.rng)):
             duplicate = self._defect(fields)
-        self.writer.writerow([fields[i] for i in self.keep])
+        written = fields if self.keep_all else [fields[i] for i in self.keep]
+        self.writer.writerow(written)
         self.line += 1
         self.data_rows += 1
         if duplicate:
-            self.writer.writerow([fields[i] for i in self.keep])
+            self.writer.writerow(written)
             self.line += 1
 
     def _record(self, kind: str, expect: str, detail: str, row: int | None = None) -> None:
@@ -549,6 +579,13 @@ def _garbled(rng: random.Random, value: str) -> str:
 
 
 def _text(value: object) -> str:
+    kind = type(value)  # exact types first: this runs for every cell written
+    if kind is str:
+        return value  # type: ignore[return-value]
+    if kind is int:
+        return idr(value)  # type: ignore[arg-type]
+    if kind is dt.date:
+        return _day(value)  # type: ignore[arg-type]
     if isinstance(value, int):
         return idr(value)
     if isinstance(value, dt.date):
@@ -881,7 +918,8 @@ class _XlsxSheet:
             self._record("unknown_village", "reject", line,
                          f"Kd_Desa {row['Kd_Desa']!r} is no desa of the region master "
                          "(stopped by the gate)")
-        elif self.plan.rows and self.ctx.inject(self.rng):
+        elif (self.plan.rows and not str(row["Kd_Rincian"]).startswith(CROSS_CHECKED)
+              and self.ctx.inject(self.rng)):
             kind = self.rng.choice(("non_numeric_amount", "negative_amount", "duplicate_row"))
             column = self.rng.choice([c for c in FLAT_TABLE.amounts if c in self.columns])
             amount = int(row[column])  # type: ignore[call-overload]
@@ -922,27 +960,62 @@ def _rezip_fixed(data: bytes, path: Path, year: int) -> None:
 # --- entry point ---------------------------------------------------------------------------
 
 
-def generate(ctx: GenerateContext) -> None:
-    """Write every regency's APBDes file for every year (kelurahan have no APBDes)."""
+def _desa(ctx: GenerateContext) -> dict[str, list[Village]]:
     desa: dict[str, list[Village]] = {}
     for village in ctx.villages:
         if village.village_type == "desa":
             desa.setdefault(village.regency_code, []).append(village)
-    if not desa:
-        return
-    region, chart = Region.load(), _chart()
-    siskeudes = [r for r in sorted(desa) if file_format(r) == "zip"]
+    return desa
+
+
+def _revisions(ctx: GenerateContext, regencies: list[str], regency: str, year: int) -> list[int]:
+    """The first Siskeudes regency resubmits its last year once; the others submit once."""
+    siskeudes = [r for r in sorted(regencies) if file_format(r) == "zip"]
     resubmitted = (siskeudes[0], max(ctx.config.years)) if siskeudes else None
-    for year in ctx.config.years:
-        for regency in sorted(desa):
-            fmt = file_format(regency)
-            revisions = [0, 1] if (regency, year) == resubmitted else [0]
-            for revision in revisions:
-                path = ctx.out / SOURCE / str(year) / file_name(regency, year, fmt, revision)
-                if fmt == "zip":
-                    write_siskeudes(ctx, desa[regency], regency, year, revision, path, region,
-                                    chart)
-                elif fmt == "csv":
-                    write_flat_csv(ctx, desa[regency], year, revision, path)
-                else:
-                    write_flat_xlsx(ctx, desa[regency], year, revision, path)
+    return [0, 1] if (regency, year) == resubmitted else [0]
+
+
+def lands(ctx: GenerateContext, regency: str, year: int) -> bool:
+    """Whether some APBDes submission of the regency and year escapes a whole-file defect
+    (so its desa have APBDes figures to compare with); for any source's generator."""
+    ctx = ctx.as_source(SOURCE)
+    fmt = file_format(regency)
+    return any(
+        FileDefects.choose(ctx, f"{SOURCE}/{year}/{file_name(regency, year, fmt, r)}",
+                           fmt).whole is None
+        for r in _revisions(ctx, list(_desa(ctx)), regency, year)
+    )
+
+
+def _write_file(ctx: GenerateContext, villages: list[Village], regency: str, year: int,
+                revision: int) -> list[Defect]:
+    """One submission file; returns the defects it holds (run in a worker process)."""
+    ctx = GenerateContext(ctx.config, ctx.villages, Manifest(), ctx.source)
+    fmt = file_format(regency)
+    path = ctx.out / SOURCE / str(year) / file_name(regency, year, fmt, revision)
+    if fmt == "zip":
+        write_siskeudes(ctx, villages, regency, year, revision, path, Region.load(), _chart())
+    elif fmt == "csv":
+        write_flat_csv(ctx, villages, year, revision, path)
+    else:
+        write_flat_xlsx(ctx, villages, year, revision, path)
+    return ctx.manifest.defects
+
+
+def generate(ctx: GenerateContext) -> None:
+    """Write every regency's APBDes file for every year (kelurahan have no APBDes), the files
+    in parallel worker processes (one per core; files are independent and deterministic),
+    their defects recorded in file order."""
+    desa = _desa(ctx)
+    jobs = [(desa[regency], regency, year, revision)
+            for year in ctx.config.years for regency in sorted(desa)
+            for revision in _revisions(ctx, list(desa), regency, year)]
+    workers = min(len(jobs), os.cpu_count() or 1)
+    if workers <= 1:
+        results = [_write_file(ctx, *job) for job in jobs]
+    else:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            results = list(pool.map(_write_file, [ctx] * len(jobs), *zip(*jobs, strict=True)))
+    for defects in results:
+        for defect in defects:
+            ctx.manifest.add(defect)

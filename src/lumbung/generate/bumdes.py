@@ -4,8 +4,15 @@
 About 60-80 % of desa (by regency) have a BUMDes; a minority is already a legal entity
 (PP 11/2021). The registry is one snapshot at the end of the last year, 100 BUMDes a page.
 Each year about 85 % of the BUMDes founded by then report: capital (with the village's
-capital participation), assets, turnover, profit (sometimes a loss), contribution to PADes
-and the ranking class (Perintis, Pemula, Berkembang, Maju).
+capital participation of the year), assets, turnover, profit (sometimes a loss), contribution
+to PADes and the ranking class (Perintis, Pemula, Berkembang, Maju).
+
+The reports and the APBDes describe the same villages (``village_year``): the contribution to
+PADes a BUMDes reports is its desa's APBDes 4.1.1 realisation and the capital participation
+its 6.2.2 realisation, except for a share (the disagreement rate) of reports whose
+contribution disagrees, each listed in the manifest (kind ``pades_disagrees_with_apbdes``,
+expect ``flag``: ``mart_bumdes`` flags it). Disagreements go only where the comparison can be
+made: into rows and files without a defect, of regency-years whose APBDes file lands.
 
 Defects (``--defects``): registry items with an unknown village code, no name, a founding
 date that is no date, or repeated on the page; a page cut short (reject). Report rows with
@@ -18,6 +25,7 @@ from __future__ import annotations
 
 import json
 import random
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 from lumbung.generate import Defect, GenerateContext, Village
@@ -78,17 +86,46 @@ def _bumdes(ctx: GenerateContext, village: Village, snapshot: date) -> dict[str,
     }
 
 
+def _has_bumdes(ctx: GenerateContext, village: Village) -> bool:
+    if village.village_type != "desa":
+        return False  # a kelurahan has no village budget, hence no BUMDes
+    share = 0.6 + 0.2 * ctx.rng("share", village.regency_code).random()
+    return ctx.rng("has", village.code).random() < share
+
+
 def _registry(ctx: GenerateContext) -> list[dict[str, object]]:
     snapshot = date(max(ctx.config.years), 12, 31)
-    share = {r: 0.6 + 0.2 * ctx.rng("share", r).random()
-             for r in {v.regency_code for v in ctx.villages}}
-    items = []
-    for village in sorted(ctx.villages, key=lambda v: v.code):
-        if village.village_type != "desa":
-            continue  # a kelurahan has no village budget, hence no BUMDes
-        if ctx.rng("has", village.code).random() < share[village.regency_code]:
-            items.append(_bumdes(ctx, village, snapshot))
-    return items
+    return [_bumdes(ctx, village, snapshot)
+            for village in sorted(ctx.villages, key=lambda v: v.code)
+            if _has_bumdes(ctx, village)]
+
+
+@dataclass(frozen=True)
+class VillageYear:
+    """What a desa's BUMDes report and its APBDes share for a year, in rupiah."""
+
+    contribution: int  # Kontribusi PADes = APBDes 4.1.1 realisation
+    participation: int  # Penyertaan Modal Desa = APBDes 6.2.2 realisation
+
+
+def _reports(ctx: GenerateContext, item: dict[str, object], year: int) -> bool:
+    """Whether the BUMDes reports for the year: founded by then, and 85 % of those."""
+    return (int(str(item["tanggal_berdiri"])[:4]) <= year
+            and ctx.rng("reports", item["id"], year).random() < 0.85)
+
+
+def village_year(ctx: GenerateContext, village: Village, year: int) -> VillageYear | None:
+    """The figures a desa's BUMDes reports for the year, as any source's generator sees them;
+    None when the desa has no BUMDes reporting that year."""
+    ctx = ctx.as_source(SOURCE)
+    if not _has_bumdes(ctx, village):
+        return None
+    item = _bumdes(ctx, village, date(year, 12, 31))  # the snapshot only dates certificates
+    if not _reports(ctx, item, year):
+        return None
+    report = _report(ctx, item, year)
+    return VillageYear(int(report["Kontribusi PADes (Rp)"]),
+                       int(report["Penyertaan Modal Desa (Rp)"]))
 
 
 def _write_registry(ctx: GenerateContext, items: list[dict[str, object]]) -> None:
@@ -146,8 +183,9 @@ def _rupiah(value: int) -> str:
 def _report(ctx: GenerateContext, item: dict[str, object], year: int) -> dict[str, object]:
     rng = ctx.rng("report", item["id"], year)
     age = year - int(str(item["tanggal_berdiri"])[:4])
-    capital = round(rng.uniform(30e6, 300e6) * (1 + 0.25 * age), -5)
-    participation = round(capital * rng.uniform(0.4, 1.0), -5)
+    # the desa's capital participation of the year (its APBDes 6.2.2), in about a third of years
+    participation = rng.randrange(20_000, 150_001) * 1000 if rng.random() < 0.3 else 0
+    capital = max(round(rng.uniform(30e6, 300e6) * (1 + 0.25 * age), -5), participation)
     assets = round(capital * rng.uniform(0.8, 1.8), -3)
     turnover = round(assets * rng.uniform(0.1, 1.5), -3)
     profit = round(turnover * rng.uniform(-0.08, 0.22), -3)
@@ -229,16 +267,38 @@ def _inject_report_rows(ctx: GenerateContext, rows: list[dict[str, object]], reg
     return found
 
 
+def _disagree(ctx: GenerateContext, rows: list[dict[str, object]],
+              found: list[tuple[int, str, str]], year: int) -> list[tuple[int, str]]:
+    """Make the contribution of some rows disagree with the APBDes, far beyond the
+    reconciliation's tolerance (Rp 100.000 or 5 %); rows with a defect (and the original of a
+    repeated row) are left alone. Returns (row index, detail)."""
+    touched = {i for i, _, _ in found} | {i - 1 for i, k, _ in found if k == "duplicate_row"}
+    result = []
+    for index, row in enumerate(rows):
+        rng = ctx.rng("disagreement", row["ID BUMDes"], year)
+        if index in touched or not ctx.disagree(rng):
+            continue
+        booked = int(row["Kontribusi PADes (Rp)"])  # type: ignore[call-overload]
+        if booked >= 2_000_000 and rng.random() < 0.5:
+            reported = booked // 2000 * 1000  # half of it
+        else:
+            reported = booked + max(500_000, round(booked * rng.uniform(0.3, 1.0), -3))
+        row["Kontribusi PADes (Rp)"] = reported
+        result.append((index, f"Kode Desa {row['Kode Desa']}: Kontribusi PADes {reported} "
+                              f"against APBDes 4.1.1 {booked}"))
+    return result
+
+
 def _write_reports(ctx: GenerateContext, items: list[dict[str, object]]) -> None:
+    from lumbung.generate import apbdes  # which APBDes files land (it reads village_year)
+
     by_regency: dict[str, list[dict[str, object]]] = {}
     for item in items:
         by_regency.setdefault(str(item["kode_desa"])[:4], []).append(item)
     for year in ctx.config.years:
         folder = ctx.out / FOLDER / "laporan" / f"tahun={year}"
         for regency, members in sorted(by_regency.items()):
-            rows = [_report(ctx, item, year) for item in members
-                    if int(str(item["tanggal_berdiri"])[:4]) <= year
-                    and ctx.rng("reports", item["id"], year).random() < 0.85]
+            rows = [_report(ctx, item, year) for item in members if _reports(ctx, item, year)]
             if not rows:
                 continue
             rng = ctx.rng("report-file", regency, year)
@@ -250,6 +310,8 @@ def _write_reports(ctx: GenerateContext, items: list[dict[str, object]]) -> None
             if not is_csv and ctx.inject(rng):
                 file_defect = rng.choice(["truncated_xlsx", "header_below_data"])
             found = [] if file_defect else _inject_report_rows(ctx, rows, regency, year, is_csv)
+            disagreeing = ([] if file_defect or not apbdes.lands(ctx, regency, year)
+                           else _disagree(ctx, rows, found, year))
             cells = [_cells(r, n, form) for n, r in enumerate(rows, start=1)]
             if is_csv:
                 numbers = write_csv(path, REPORT_LABELS, cells,
@@ -267,6 +329,9 @@ def _write_reports(ctx: GenerateContext, items: list[dict[str, object]]) -> None
             for index, kind, detail in found:
                 ctx.manifest.add(Defect(SOURCE, relative, kind, "quarantine", numbers[index],
                                         detail))
+            for index, detail in disagreeing:
+                ctx.manifest.add(Defect(SOURCE, relative, "pades_disagrees_with_apbdes", "flag",
+                                        numbers[index], detail))
             if file_defect == "truncated_xlsx":
                 truncate(path)
             if file_defect:

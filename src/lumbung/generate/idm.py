@@ -8,14 +8,24 @@ indicators change, more often up than down. The texts of an item (KETERANGAN, KE
 NILAI, actors) are those the API gives that indicator at that score. Published IKS, IKE,
 IKL, IDM, status and SUMMARIES are computed from the scores as Kemendesa does.
 
+Real responses win: a desa-year whose file already exists and is not one this generator
+wrote (listed in ``generated_manifest.json`` with the same digest) is skipped, so the
+vendored real files are never touched and generating into ``data/landing`` fills in only the
+missing desa-years. A file is rewritten only when its bytes would change.
+
 Defects (at the configured rate, at most one per file): a non-numeric score or an unknown
 indicator number (the item is quarantined; its number is its position in ``ROW``), a
-truncated response or one without ``mapData`` (the file is rejected).
+truncated response or one without ``mapData`` (the file is rejected). Disagreements (at the
+disagreement rate, in files without a defect): one dimension's published index is off by one
+to three indicator points from its own scores, as a missed or double-counted indicator leaves
+it, and IDM and status follow it (``mart_idm`` flags the desa-year).
 """
 
 from __future__ import annotations
 
+import bisect
 import csv
+import itertools
 import json
 import math
 import random
@@ -105,30 +115,33 @@ def _phi(x: float) -> float:
     return 0.5 * (1.0 + math.erf(x / math.sqrt(2.0)))
 
 
-def _quantile(scores: dict[str, int], q: float) -> int:
-    total = sum(scores.values())
-    cumulative = 0
-    for score, n in scores.items():
-        cumulative += n
-        if q * total <= cumulative:
-            return int(score)
-    return int(next(reversed(scores)))
+@cache
+def _distributions() -> tuple[tuple[list[int], list[int], int], ...]:
+    """Per indicator: its scores, their cumulative counts and the total (for ``_draw``)."""
+    result = []
+    for indicator in profile()["indicators"]:
+        scores = [int(s) for s in indicator["scores"]]
+        cumulative = list(itertools.accumulate(indicator["scores"].values()))
+        result.append((scores, cumulative, cumulative[-1]))
+    return tuple(result)
 
 
-def _draw(indicator: dict[str, Any], level: float, rng: random.Random) -> int:
+def _draw(n: int, level: float, rng: random.Random) -> int:
+    """Indicator n's score at the quantile of a latent draw: the first score whose cumulative
+    count reaches q * total."""
     noise = rng.gauss(0.0, 1.0)
     latent = LEVEL_WEIGHT * level + math.sqrt(1.0 - LEVEL_WEIGHT**2) * noise
-    return _quantile(indicator["scores"], _phi(latent))
+    scores, cumulative, total = _distributions()[n]
+    return scores[min(bisect.bisect_left(cumulative, _phi(latent) * total), len(scores) - 1)]
 
 
 def _evolve(scores: list[int], level: float, rng: random.Random, forward: bool) -> list[int]:
     """One year on (or back): a few indicators redrawn, worse draws often discarded."""
-    indicators = profile()["indicators"]
     changed = list(scores)
-    for n, indicator in enumerate(indicators):
-        if rng.random() >= REDRAWS_PER_YEAR / len(indicators):
+    for n in range(len(changed)):
+        if rng.random() >= REDRAWS_PER_YEAR / len(changed):
             continue
-        new = _draw(indicator, level, rng)
+        new = _draw(n, level, rng)
         worse = new < changed[n] if forward else new > changed[n]
         if worse and rng.random() < KEEP_BETTER:
             continue
@@ -139,13 +152,26 @@ def _evolve(scores: list[int], level: float, rng: random.Random, forward: bool) 
 def village_scores(ctx: GenerateContext, village: Village, year: int) -> list[int]:
     """The 50 scores of a desa in a year, in ROW order; deterministic for (seed, village,
     year) whatever other years are generated."""
+    return village_years_scores(ctx, village, (year,))[year]
+
+
+def village_years_scores(ctx: GenerateContext, village: Village,
+                         years: tuple[int, ...]) -> dict[int, list[int]]:
+    """``village_scores`` of several years, each year's evolution computed once."""
     level = ctx.rng(village.code, "level").gauss(0.0, 1.0)
     base_rng = ctx.rng(village.code, BASE_YEAR)
-    scores = [_draw(ind, level, base_rng) for ind in profile()["indicators"]]
-    step = 1 if year >= BASE_YEAR else -1
-    for y in range(BASE_YEAR + step, year + step, step):
-        scores = _evolve(scores, level, ctx.rng(village.code, y), forward=step > 0)
-    return scores
+    base = [_draw(n, level, base_rng) for n in range(len(_distributions()))]
+    result: dict[int, list[int]] = {BASE_YEAR: base}
+    for step in (1, -1):
+        wanted = [y for y in years if (y - BASE_YEAR) * step > 0]
+        if not wanted:
+            continue
+        farthest = max(wanted) if step > 0 else min(wanted)
+        scores = base
+        for y in range(BASE_YEAR + step, farthest + step, step):
+            scores = _evolve(scores, level, ctx.rng(village.code, y), forward=step > 0)
+            result[y] = scores
+    return {y: result[y] for y in years}
 
 
 # --- the response ---------------------------------------------------------------------------
@@ -165,8 +191,9 @@ def _class_of(value: float) -> tuple[str, str, str]:
 
 
 def response(village: Village, year: int, scores: list[int], names: dict[str, str],
-             with_identity: bool) -> dict[str, Any]:
-    """The API response for one desa and year, keys in the API's order."""
+             with_identity: bool, shift: tuple[str, int] | None = None) -> dict[str, Any]:
+    """The API response for one desa and year, keys in the API's order; ``shift`` = (dimension,
+    points) publishes that dimension's index off by as many indicator points."""
     indicators = profile()["indicators"]
     cells = profile()["index_row_cells"]
     rows: list[dict[str, Any]] = []
@@ -186,7 +213,8 @@ def response(village: Village, year: int, scores: list[int], names: dict[str, st
         sums[dimension] = sums.get(dimension, 0) + score
         if n + 1 == len(indicators) or indicators[n + 1]["dimensi"] != dimension:
             # the index row closing the dimension's section
-            published[dimension] = _published(sums[dimension] / (5 * idm.DIMENSIONS[dimension]))
+            points = sums[dimension] + (shift[1] if shift and shift[0] == dimension else 0)
+            published[dimension] = _published(points / (5 * idm.DIMENSIONS[dimension]))
             rows.append(index_row(dimension, published[dimension]))
     value = _published((published["IKS"] + published["IKE"] + published["IKL"]) / 3)
     status, minimum, target = _class_of(float(value))
@@ -263,16 +291,41 @@ def _inject(doc: dict[str, Any], rng: random.Random) -> tuple[str, str, int | No
     return kind, "reject", None, "response cut short"
 
 
+def _disagreement(scores: list[int], rng: random.Random) -> tuple[str, int]:
+    """A dimension and a number of points (1-3, either way) that keeps its index in 0-1."""
+    dimension = rng.choices(list(idm.DIMENSIONS), weights=[3, 2, 1])[0]
+    indicators = profile()["indicators"]
+    total = sum(s for s, i in zip(scores, indicators, strict=True) if i["dimensi"] == dimension)
+    ceiling = 5 * idm.DIMENSIONS[dimension]
+    points = rng.randint(1, 3)
+    if total + points > ceiling or (total - points >= 0 and rng.random() < 0.5):
+        points = -points
+    return dimension, points
+
+
 def generate(ctx: GenerateContext) -> None:
+    from lumbung.generate import generated_files, is_generated
+
     names = region_names()
+    generated = generated_files(ctx.out)
     for village in ctx.villages:
         if village.village_type != "desa":
             continue  # the IDM covers desa only
+        todo = {}
         for year in ctx.config.years:
-            rng = ctx.rng(village.code, year, "file")
-            doc = response(village, year, village_scores(ctx, village, year), names,
-                           with_identity=rng.random() >= IDENTITY_MISSING)
             path = idm.landing_path(ctx.out, village.code, year)
+            relative = path.relative_to(ctx.out).as_posix()
+            if path.exists() and not is_generated(ctx.out, relative, generated):
+                continue  # a real response (or one delivered by hand): never replaced
+            todo[year] = (path, relative)
+        if not todo:
+            continue
+        all_scores = village_years_scores(ctx, village, tuple(todo))
+        for year, (path, relative) in todo.items():
+            rng = ctx.rng(village.code, year, "file")
+            scores = all_scores[year]
+            with_identity = rng.random() >= IDENTITY_MISSING
+            doc = response(village, year, scores, names, with_identity)
             path.parent.mkdir(parents=True, exist_ok=True)
             text = dumps(doc)
             if ctx.inject(rng):
@@ -283,6 +336,12 @@ def generate(ctx: GenerateContext) -> None:
                     text = dumps({"status": 200, "error": False, "data": None})
                 else:
                     text = dumps(doc)
-                ctx.manifest.add(Defect("idm", str(path.relative_to(ctx.out)), kind, expect,
-                                        row, detail))
-            path.write_text(text, encoding="utf-8")
+                ctx.manifest.add(Defect("idm", relative, kind, expect, row, detail))
+            elif ctx.disagree(ctx.rng(village.code, year, "disagreement")):
+                shift = _disagreement(scores, ctx.rng(village.code, year, "shift"))
+                text = dumps(response(village, year, scores, names, with_identity, shift))
+                ctx.manifest.add(Defect(
+                    "idm", relative, "published_index_disagrees", "flag", None,
+                    f"{shift[0]} published {shift[1]:+d} indicator point(s) off its scores"))
+            if not path.exists() or path.read_text(encoding="utf-8") != text:
+                path.write_text(text, encoding="utf-8")
