@@ -54,10 +54,33 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    """Progress and the summary on the console; everything else (Airflow's task logs, dbt,
+    the dbt server) in ``<state>/logs/run-<UTC time>.log``, or all of it streamed with -v."""
+    from lumbung.run_console import Console, first_line, log_path, output_to_log
     from lumbung.runner import DAG_ORDER, run
 
-    summary = run(Paths.from_env(), tuple(args.dags) if args.dags else DAG_ORDER)
-    print(summary.render())
+    paths = Paths.from_env()
+    dag_ids = tuple(args.dags) if args.dags else DAG_ORDER
+    if args.verbose:
+        summary = run(paths, dag_ids, Console(sys.stdout))
+        print(summary.render())
+        return 0 if summary.ok else 1
+    path = log_path(paths.state)
+    with output_to_log(path) as console:
+        console.line(f"lumbung run: {', '.join(dag_ids)}; detail in {path}")
+        try:
+            summary = run(paths, dag_ids, console)
+        except BaseException as err:
+            log.exception("lumbung run stopped")  # the trace, in the log
+            console.summarise_log()
+            console.line(f"lumbung run stopped: {first_line(str(err) or type(err).__name__)}")
+            console.line(f"Detail: {path}")
+            if isinstance(err, Exception):
+                return 1
+            raise
+        console.summarise_log()
+        console.line(summary.render())
+        console.line(f"Log of this run (Airflow task logs, dbt): {path}")
     return 0 if summary.ok else 1
 
 
