@@ -156,10 +156,13 @@ def cmd_airflow(args: argparse.Namespace) -> int:
     import signal
     import time
 
-    from lumbung import airflow_env, dbt_server
+    from lumbung import airflow_env, dbt_server, service_record
     from lumbung.runner import prepare
 
     paths = Paths.from_env()
+    # another one alive for this state folder: refuse; one killed with kill -9: stop what
+    # it left running (its ports, its dbt server) before starting again
+    service_record.recover(paths)
     prepare(paths)
     port = os.environ["AIRFLOW__API__PORT"]
     print(f"Airflow UI on http://127.0.0.1:{port} (user admin; password in "
@@ -172,16 +175,20 @@ def cmd_airflow(args: argparse.Namespace) -> int:
     # this environment's bin.
     bin_dir = os.path.dirname(sys.executable)
     path = os.pathsep.join([str(airflow_env.shim_dir(paths)), bin_dir, os.environ.get("PATH", "")])
-    with dbt_server.running(paths.state):  # the tasks' dbt builds fork it (see lumbung run)
-        env = {**os.environ, "PATH": path}
-        # its own session: the stop below reaches all of it, and nothing outlives us
-        process = subprocess.Popen([airflow_env.airflow_executable(), "standalone"], env=env,
-                                   start_new_session=True)
-        try:
-            while process.poll() is None and not stopping:
-                time.sleep(0.2)
-        finally:
-            airflow_env.stop_tree(process)
+    try:
+        with dbt_server.running(paths.state):  # the tasks' dbt builds fork it (see lumbung run)
+            env = {**os.environ, "PATH": path}
+            # its own session: the stop below reaches all of it, and nothing outlives us
+            process = subprocess.Popen([airflow_env.airflow_executable(), "standalone"],
+                                       env=env, start_new_session=True)
+            service_record.write(paths, process.pid)
+            try:
+                while process.poll() is None and not stopping:
+                    time.sleep(0.2)
+            finally:
+                airflow_env.stop_tree(process)
+    finally:
+        service_record.clear(paths)
     return 128 + stopping[0] if stopping else process.returncode
 
 
