@@ -39,7 +39,7 @@ def _wait_up(process: subprocess.Popen, ports: dict[str, int], out) -> set:
     """Until the API answers and both log servers listen; returns the listening addresses.
     (A generous bound: the start migrates, imports dbt and starts four Airflow services, on a
     machine that may be busy.)"""
-    deadline = time.monotonic() + 600
+    deadline = time.monotonic() + 900
     while not _answers(ports["api"]):
         assert process.poll() is None, out.read_text()[-3000:]
         assert time.monotonic() < deadline, out.read_text()[-3000:]

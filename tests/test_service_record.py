@@ -40,7 +40,8 @@ def test_a_live_service_refuses_a_second_and_a_killed_ones_leftovers_are_stopped
     session = subprocess.Popen(
         [sys.executable, "-c", "import os, time\n"
          "if os.fork() == 0:\n    os.setpgid(0, 0)\n    print(os.getpid(), flush=True)\n"
-         "time.sleep(120)"], start_new_session=True, stdout=subprocess.PIPE, text=True)
+         "time.sleep(120)", "lumbung-airflow-test"],  # the argument marks them as ours
+        start_new_session=True, stdout=subprocess.PIPE, text=True)
     task = psutil.Process(int(session.stdout.readline()))
     try:
         _record(paths, parent, session, child)
@@ -61,6 +62,18 @@ def test_a_live_service_refuses_a_second_and_a_killed_ones_leftovers_are_stopped
                 p.kill()
         if task.is_running():
             task.kill()
+
+
+def test_a_reused_session_id_does_not_cost_a_stranger(paths):
+    stranger = _sleeper(start_new_session=True)  # neither Airflow nor Lumbung
+    try:
+        service_record.record_path(paths).parent.mkdir(parents=True)
+        service_record.record_path(paths).write_text(json.dumps(
+            {"session": {"pid": stranger.pid, "started": 1.0}}))
+        assert service_record.recover(paths) == []
+        assert stranger.poll() is None
+    finally:
+        stranger.kill()
 
 
 def test_a_reused_pid_is_not_taken_for_the_recorded_process(paths):

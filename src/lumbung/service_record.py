@@ -73,11 +73,18 @@ def session_members(sid: int) -> list[psutil.Process]:
     members = []
     for process in psutil.process_iter():
         try:
-            if os.getsid(process.pid) == sid and process.status() != psutil.STATUS_ZOMBIE:
+            if (os.getsid(process.pid) == sid and process.status() != psutil.STATUS_ZOMBIE
+                    and _ours(process.cmdline())):
                 members.append(process)
-        except (ProcessLookupError, PermissionError, psutil.NoSuchProcess):
+        except (ProcessLookupError, PermissionError, psutil.Error):
             continue
     return members
+
+
+def _ours(cmdline: list[str]) -> bool:
+    """An Airflow or Lumbung process: a session id reused since the record was written
+    (the leader gone, its pid taken by another session's leader) must not cost a stranger."""
+    return any("airflow" in arg or "lumbung" in arg for arg in cmdline)
 
 
 def recover(paths: Paths, timeout: float = 20.0) -> list[int]:
