@@ -51,6 +51,14 @@ def _on_failure(context) -> None:
     on_task_failure(context)
 
 
+def _on_run_failure(context) -> None:
+    """Record and alert the task that failed the run when its own callback never ran (its
+    process was killed); see lumbung.alerts.on_dag_failure."""
+    from lumbung.alerts import on_dag_failure
+
+    on_dag_failure(context)
+
+
 @dag(
     dag_id="smart_village_marts",
     schedule=_any(SOURCES),
@@ -61,6 +69,7 @@ def _on_failure(context) -> None:
     default_args={"owner": "lumbung-data-engineering", "retries": 1,
                   "retry_delay": timedelta(minutes=5),
                   "on_failure_callback": _on_failure},
+    on_failure_callback=_on_run_failure,
     doc_md=__doc__,
 )
 def smart_village_marts():

@@ -21,6 +21,14 @@ def _on_failure(context) -> None:
     on_task_failure(context)
 
 
+def _on_run_failure(context) -> None:
+    """Record and alert the task that failed the run when its own callback never ran (its
+    process was killed); see lumbung.alerts.on_dag_failure."""
+    from lumbung.alerts import on_dag_failure
+
+    on_dag_failure(context)
+
+
 def _alert_gate_warnings(context) -> None:
     """Alert the warnings of the batches that passed the gate in this run, if any."""
     from lumbung.alerts import on_gate_success
@@ -38,6 +46,7 @@ def _alert_gate_warnings(context) -> None:
     default_args={"owner": "lumbung-data-engineering", "retries": 1,
                   "retry_delay": timedelta(minutes=5),
                   "on_failure_callback": _on_failure},
+    on_failure_callback=_on_run_failure,
     doc_md=__doc__,
 )
 def village_master():

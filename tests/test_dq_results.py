@@ -320,6 +320,36 @@ def test_failure_errors_are_stored_and_alerted_without_terminal_codes(warehouse,
     assert alert["error"] == stored and "\x1b" not in alert["text"]
 
 
+def test_a_killed_task_is_recorded_and_alerted_once(warehouse, db, webhook, monkeypatch):
+    """A task whose process was killed runs no callback of its own: the DAG's failure callback
+    records it with a sentence saying so and alerts it. A heartbeat timeout (Airflow calls the
+    task's callback without an exception) says the same; a task already recorded by its own
+    callback is not recorded or alerted twice."""
+    from lumbung.alerts import TASK_DIED, on_dag_failure, on_task_failure
+
+    url, received = webhook
+    monkeypatch.setenv("AIRFLOW_CONN_LUMBUNG_ALERTS", url)
+    received.clear()
+    killed = SimpleNamespace(dag_id="apbdes", run_id="killed-run", task_id="build_staging",
+                             start_date=None)
+    context = {"ti": killed, "run_id": "killed-run", "reason": "task_failure"}
+    assert on_dag_failure(context) == "webhook"
+    assert on_dag_failure(context) is None  # recorded already: no second alert
+    stored = db.execute("select error from audit.failed_runs where run_id = 'killed-run'"
+                        ).fetchall()
+    assert stored == [(TASK_DIED + " (run failed: task_failure)",)]
+    (alert,) = received
+    assert alert["task_id"] == "build_staging" and "killed" in alert["error"]
+
+    lost = SimpleNamespace(dag_id="apbdes", run_id="lost-run", task_id="land_apbdes_files",
+                           start_date=None)
+    on_task_failure({"ti": lost, "run_id": "lost-run"})  # the heartbeat-timeout callback
+    assert on_dag_failure({"ti": lost, "run_id": "lost-run", "reason": "task_failure"}) is None
+    assert db.execute("select error from audit.failed_runs where run_id = 'lost-run'"
+                      ).fetchall() == [(TASK_DIED,)]
+    assert len(received) == 2
+
+
 def test_gate_warnings_are_alerted(gated, webhook, monkeypatch):
     """After a gate task, the batches that passed with warnings are alerted (not the failed
     ones: the task that fails the run alerts those)."""

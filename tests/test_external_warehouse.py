@@ -27,6 +27,17 @@ def test_lumbung_run_on_another_postgres(warehouse):
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "province_dw" in result.stdout and "marts.dim_village" in result.stdout
+    # The console shows progress and names the log; the log holds the detail.
+    console = result.stdout.splitlines()
+    assert len(console) <= 200 and result.stderr == ""
+    logs = list((state / "logs").glob("run-*.log"))
+    assert len(logs) == 1 and console[-1].endswith(str(logs[0]))
+    assert any(ln.split()[:2] == ["land_region_files", "success"]
+               and "batch(es) landed" in ln for ln in console)
+    assert "village_master: success in" in result.stdout
+    detail = logs[0].read_text()
+    assert "[DAG TEST] starting task_id=land_region_files" in detail
+    assert "dbt |" in detail and "[DAG TEST]" not in result.stdout
     assert not (state / "postgres").exists()  # no embedded server was initialised
     with psycopg.connect(external.url()) as conn:
         current = conn.execute(

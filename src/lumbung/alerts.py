@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 ALERT_CONN_ID = "lumbung_alerts"
 FAILURE = "failure"
 WARNING = "warning"
+TASK_DIED = ("the task stopped without an error of its own: its process was killed (SIGKILL, "
+             "out of memory) or stopped heartbeating; see its log in Airflow")
 TIMEOUT_SECONDS = 10
 MAX_ERROR = 10_000  # characters of an error kept
 # Terminal colour and cursor codes (dbt and Airflow colour their errors): not for a table or mail.
@@ -204,6 +206,22 @@ def record_failure(
         )
 
 
+def record_if_missing(
+    warehouse_url: str, dag_id: str, run_id: str, task_id: str, error: str
+) -> bool:
+    """Record the failed task unless its own callback already did; True when recorded here."""
+    with psycopg.connect(warehouse_url, autocommit=True) as conn:
+        return conn.execute(
+            """
+            insert into audit.failed_runs (dag_id, run_id, task_id, error)
+            values (%s, %s, %s, %s)
+            on conflict (dag_id, run_id, task_id) do nothing
+            returning 1
+            """,
+            (dag_id, run_id, task_id, error[:MAX_ERROR]),
+        ).fetchone() is not None
+
+
 def gate_findings(
     warehouse_url: str, dag_id: str, run_id: str, since: datetime | None = None,
     warnings_only: bool = False,
@@ -261,7 +279,8 @@ def on_task_failure(context: Any) -> str:
     exception = context.get("exception")
     error = f"{type(exception).__name__}: {exception}" if isinstance(exception, BaseException) \
         else (str(exception) if exception else None)
-    error = plain_text(error)
+    # no exception: Airflow failed the task for it (heartbeat timeout), its process is gone
+    error = plain_text(error) or TASK_DIED
     findings: list[dict[str, Any]] = []
     url = _warehouse_url()
     if url:
@@ -270,6 +289,28 @@ def on_task_failure(context: Any) -> str:
             findings = gate_findings(url, dag_id, run_id, since)
         except Exception:
             log.exception("alerts: could not record the failure of %s.%s", dag_id, task_id)
+    return send(Alert(FAILURE, dag_id, run_id, task_id, error, findings))
+
+
+def on_dag_failure(context: Any) -> str | None:
+    """DAG ``on_failure_callback``: the task that failed the run, when its own callback never
+    ran (its process was killed, by SIGKILL or the out-of-memory killer: nothing runs in it
+    after that), is recorded and alerted here. Returns where the alert went; never raises."""
+    dag_id, run_id, task_id, since = _identity(context)
+    if not (dag_id and run_id and task_id):
+        return None
+    reason = context.get("reason")
+    error = TASK_DIED + (f" (run failed: {reason})" if reason else "")
+    url = _warehouse_url()
+    if not url:
+        return None
+    try:
+        if not record_if_missing(url, dag_id, run_id, task_id, error):
+            return None  # the task's own callback recorded and alerted it
+        findings = gate_findings(url, dag_id, run_id, since)
+    except Exception:
+        log.exception("alerts: could not record the failure of %s.%s", dag_id, task_id)
+        return None
     return send(Alert(FAILURE, dag_id, run_id, task_id, error, findings))
 
 

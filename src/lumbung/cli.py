@@ -111,10 +111,33 @@ def cmd_api_token(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    """Progress and the summary on the console; everything else (Airflow's task logs, dbt,
+    the dbt server) in ``<state>/logs/run-<UTC time>.log``, or all of it streamed with -v."""
+    from lumbung.run_console import Console, first_line, log_path, output_to_log
     from lumbung.runner import DAG_ORDER, run
 
-    summary = run(Paths.from_env(), tuple(args.dags) if args.dags else DAG_ORDER)
-    print(summary.render())
+    paths = Paths.from_env()
+    dag_ids = tuple(args.dags) if args.dags else DAG_ORDER
+    if args.verbose:
+        summary = run(paths, dag_ids, Console(sys.stdout))
+        print(summary.render())
+        return 0 if summary.ok else 1
+    path = log_path(paths.state)
+    with output_to_log(path) as console:
+        console.line(f"lumbung run: {', '.join(dag_ids)}; detail in {path}")
+        try:
+            summary = run(paths, dag_ids, console)
+        except BaseException as err:
+            log.exception("lumbung run stopped")  # the trace, in the log
+            console.summarise_log()
+            console.line(f"lumbung run stopped: {first_line(str(err) or type(err).__name__)}")
+            console.line(f"Detail: {path}")
+            if isinstance(err, Exception):
+                return 1
+            raise
+        console.summarise_log()
+        console.line(summary.render())
+        console.line(f"Log of this run (Airflow task logs, dbt): {path}")
     return 0 if summary.ok else 1
 
 
@@ -203,10 +226,13 @@ def cmd_airflow(args: argparse.Namespace) -> int:
     import signal
     import time
 
-    from lumbung import airflow_env, dbt_server
+    from lumbung import airflow_env, dbt_server, service_record
     from lumbung.runner import prepare
 
     paths = Paths.from_env()
+    # another one alive for this state folder: refuse; one killed with kill -9: stop what
+    # it left running (its ports, its dbt server) before starting again
+    service_record.recover(paths)
     prepare(paths)
     port = os.environ["AIRFLOW__API__PORT"]
     print(f"Airflow UI on http://127.0.0.1:{port} (user admin; password in "
@@ -219,16 +245,20 @@ def cmd_airflow(args: argparse.Namespace) -> int:
     # this environment's bin.
     bin_dir = os.path.dirname(sys.executable)
     path = os.pathsep.join([str(airflow_env.shim_dir(paths)), bin_dir, os.environ.get("PATH", "")])
-    with dbt_server.running(paths.state):  # the tasks' dbt builds fork it (see lumbung run)
-        env = {**os.environ, "PATH": path}
-        # its own session: the stop below reaches all of it, and nothing outlives us
-        process = subprocess.Popen([airflow_env.airflow_executable(), "standalone"], env=env,
-                                   start_new_session=True)
-        try:
-            while process.poll() is None and not stopping:
-                time.sleep(0.2)
-        finally:
-            airflow_env.stop_tree(process)
+    try:
+        with dbt_server.running(paths.state):  # the tasks' dbt builds fork it (see lumbung run)
+            env = {**os.environ, "PATH": path}
+            # its own session: the stop below reaches all of it, and nothing outlives us
+            process = subprocess.Popen([airflow_env.airflow_executable(), "standalone"],
+                                       env=env, start_new_session=True)
+            service_record.write(paths, process.pid)
+            try:
+                while process.poll() is None and not stopping:
+                    time.sleep(0.2)
+            finally:
+                airflow_env.stop_tree(process)
+    finally:
+        service_record.clear(paths)
     return 128 + stopping[0] if stopping else process.returncode
 
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import psycopg
 from psycopg import sql
@@ -19,6 +21,9 @@ from lumbung import airflow_env, dbt_server
 from lumbung.config import Paths, PgUrl, redact
 from lumbung.db import count_rows
 from lumbung.warehouse import bootstrap, warehouse_url
+
+if TYPE_CHECKING:
+    from lumbung.run_console import Console
 
 log = logging.getLogger(__name__)
 
@@ -179,9 +184,14 @@ def prepare(paths: Paths) -> PgUrl:
 
 
 def run_dags(
-    paths: Paths, warehouse: PgUrl, dag_ids: tuple[str, ...] = DAG_ORDER
+    paths: Paths, warehouse: PgUrl, dag_ids: tuple[str, ...] = DAG_ORDER,
+    console: Console | None = None,
 ) -> list[DagOutcome]:
     from airflow.dag_processing.dagbag import DagBag
+
+    from lumbung.run_console import TaskProgress, dag_line, task_line
+
+    console = console or _log_console()
 
     bag = DagBag(dag_folder=str(paths.dags))
     if bag.import_errors:
@@ -192,21 +202,33 @@ def run_dags(
         if dag is None:
             raise RuntimeError(f"DAG {dag_id} not found in {paths.dags}")
         log.info("running DAG %s", dag_id)
+        console.line(dag_line(dag_id, f"running {len(dag.tasks)} task(s)"))
         started = time.monotonic()
-        dag_run = dag.test()
-        failed = [
-            ti.task_id for ti in dag_run.get_task_instances() if ti.state in ("failed",)
-        ]
-        outcomes.append(
-            DagOutcome(
-                dag_id=dag_id,
-                state=str(dag_run.state),
-                seconds=time.monotonic() - started,
-                failed_tasks=failed,
-                error=_failure_reason(warehouse, dag_id, dag_run.run_id) if failed else None,
-            )
+        progress = TaskProgress(console, warehouse)
+        with progress.listening():
+            dag_run = dag.test()
+        instances = dag_run.get_task_instances()
+        failed = [ti.task_id for ti in instances if ti.state in ("failed",)]
+        for ti in instances:  # tasks that never ran (upstream failed) or ended unseen
+            if ti.task_id not in progress.reported:
+                console.line(task_line(ti.task_id, str(ti.state or "not run"), None))
+        outcome = DagOutcome(
+            dag_id=dag_id,
+            state=str(dag_run.state),
+            seconds=time.monotonic() - started,
+            failed_tasks=failed,
+            error=_failure_reason(warehouse, dag_id, dag_run.run_id) if failed else None,
         )
+        outcomes.append(outcome)
+        console.line(dag_line(dag_id, outcome.state, outcome.seconds))
     return outcomes
+
+
+def _log_console() -> Console:
+    """Progress lines into the log, for callers without a terminal of their own."""
+    from lumbung.run_console import Console
+
+    return Console(sys.stdout)
 
 
 def _failure_reason(warehouse: PgUrl, dag_id: str, run_id: str | None) -> str | None:
@@ -219,7 +241,7 @@ def _failure_reason(warehouse: PgUrl, dag_id: str, run_id: str | None) -> str | 
             (dag_id, run_id),
         ).fetchall()
     if not rows:
-        return "see the task log above for the error"
+        return "no error recorded: see the run's log"
     return "\n".join(f"{task}: {error or 'no message'}" for task, error in rows)
 
 
@@ -263,17 +285,24 @@ def summarise(paths: Paths, warehouse: PgUrl, dags: list[DagOutcome]) -> RunSumm
     )
 
 
-def run(paths: Paths, dag_ids: tuple[str, ...] = DAG_ORDER) -> RunSummary:
+def run(
+    paths: Paths, dag_ids: tuple[str, ...] = DAG_ORDER, console: Console | None = None
+) -> RunSummary:
     unknown = set(dag_ids) - set(DAG_ORDER)
     if unknown:
         raise ValueError(f"unknown DAG(s) {', '.join(sorted(unknown))}; "
                          f"known: {', '.join(DAG_ORDER)}")
+    console = console or _log_console()
+    started = time.monotonic()
     warehouse = prepare(paths)
-    ensure_landing(paths, dag_ids)
+    console.line(f"warehouse ready, Airflow metadata migrated ({time.monotonic() - started:.1f}s)")
+    generated = ensure_landing(paths, dag_ids)
+    if generated:
+        console.line(f"generated landing files for {', '.join(generated)}")
     started_at = datetime.now(UTC)
     # every dbt build of the run forks one dbt imported once, not a new process each
     with dbt_server.running(paths.state):
-        dags = run_dags(paths, warehouse, dag_ids)
+        dags = run_dags(paths, warehouse, dag_ids, console)
     summary = summarise(paths, warehouse, dags)
     summary.reports = auditor_outputs(paths, warehouse, started_at)
     return summary
