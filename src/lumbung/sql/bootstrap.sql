@@ -41,6 +41,10 @@ create table if not exists audit.load_batches (
 comment on table audit.load_batches is
     'One row per landed file: where it came from, its content hash, row accounting and gate status.';
 
+-- Warnings of landing (no data rows, a spreadsheet that was really an HTML table, an encoding
+-- other than UTF-8): the file landed, and the gate reports these as warnings.
+alter table audit.load_batches add column if not exists landing_notes text;
+
 -- Rows that could not be loaded, kept exactly as received with the reason.
 create table if not exists audit.quarantine (
     quarantine_id bigserial primary key,
