@@ -89,17 +89,20 @@ def detect(head: bytes) -> Encoding:
         raise NotText(f"{what}, not text: {EXPORT_INSTEAD}")
     if b"\x00" in head:
         even, odd = head[0::2].count(0), head[1::2].count(0)
-        if max(even, odd) > len(head) // 4:
+        if len(head) >= 16 and max(even, odd) > len(head) // 4:
             order = "BE" if even > odd else "LE"
             raise NotText(f"UTF-16 {order} text without a byte-order mark: {EXPORT_INSTEAD} "
                           "(or as 'Unicode Text', which writes the mark)")
-    try:
-        head.decode("utf-8")
-    except UnicodeDecodeError as err:
-        # A sample may end inside a character; anything else invalid means another encoding.
-        if err.start < len(head) - 3 or err.reason != "unexpected end of data":
-            return CP1252
-    return UTF8
+    if head.isascii():
+        return UTF8
+    # Text with valid UTF-8 characters in it is UTF-8 (a line in another encoding is that
+    # line's defect, quarantined); text whose every non-ASCII byte is invalid UTF-8 is not.
+    if len(head) >= SAMPLE and b"\n" in head:  # the sample may end inside a character
+        head = head[: head.rfind(b"\n") + 1]
+    decoded = head.decode("utf-8", "surrogateescape")
+    if not _SURROGATES.search(decoded) or not _SURROGATES.sub("", decoded).isascii():
+        return UTF8
+    return CP1252
 
 
 def _escape(err: UnicodeError) -> tuple[str, int]:
