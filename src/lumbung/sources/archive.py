@@ -53,12 +53,13 @@ def check_directory(zf: zipfile.ZipFile, archive_bytes: int, what: str = "archiv
             "archive bomb or a damaged archive")
 
 
-def open_zip(path: Path, what: str = "archive") -> zipfile.ZipFile:
+def open_zip(path: Path, what: str = "archive",
+             unreadable: str = "not a readable zip archive") -> zipfile.ZipFile:
     """The archive, its directory checked; BatchRejected if unreadable or over a limit."""
     try:
         zf = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as err:
-        raise BatchRejected(f"not a readable zip archive (truncated or damaged?): {err}") from None
+        raise BatchRejected(f"{unreadable} (truncated or damaged?): {err}") from None
     try:
         check_directory(zf, path.stat().st_size, what)
     except BaseException:

@@ -202,7 +202,7 @@ def open_sheet(path: Path, sheet: str | None = None) -> Sheet:
 def _open(path: Path):
     from openpyxl import load_workbook
 
-    with archive.open_zip(path, "the workbook"):
+    with archive.open_zip(path, "the workbook", "not a readable XLSX workbook"):
         pass  # its directory is within the archive limits
     try:
         return load_workbook(path, read_only=True, data_only=True)
