@@ -404,19 +404,18 @@ def land_file(
                 if received == 0:
                     notes.add("no data rows: the file holds a header only")
         except (BatchRejected, encoding.NotText) as err:
-            reason = f"{shown}: {encoding.shown(str(err))}"
+            reason = f"{shown}: {_storable(str(err))}"
             examples = getattr(err, "examples", [])
         except Exception as err:
             if isinstance(err, psycopg.OperationalError) and conn.closed:
                 raise  # the warehouse is gone: nothing can be recorded
-            reason = (f"{shown}: could not be read ({type(err).__name__}: "
-                      f"{encoding.shown(str(err))})")
+            reason = f"{shown}: could not be read ({type(err).__name__}: {_storable(str(err))})"
             log.exception("landing %s failed", shown)
         else:
             reason = None
         finally:
             _NOTES.pop()
-        noted = "; ".join(notes.items) or None
+        noted = _storable("; ".join(notes.items)) or None
         if reason is not None:
             log.error("rejected %s", reason)
             conn.execute(
