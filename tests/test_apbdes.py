@@ -85,7 +85,7 @@ def _expected(path: Path) -> dict:
                 realised[village(row)] += credit - debit
             elif row["Kd_Rincian"].startswith("6.2."):
                 realised[village(row)] += debit - credit
-        rows = sum(len(t) for t in tables.values()) + len(tables)  # + the member list
+        rows = sum(len(t) for t in tables.values())  # the member list is no data row
     else:
         flat = _flat_rows(path)
         for row in flat:
@@ -94,7 +94,7 @@ def _expected(path: Path) -> dict:
                 else _idr(row["Nilai_Anggaran"])
             realised[code] += Decimal(row["Nilai_Realisasi"]) if path.suffix == ".xlsx" \
                 else _idr(row["Nilai_Realisasi"])
-        rows = len(flat) + 1
+        rows = len(flat)
     return {"budget": dict(budget), "realised": dict(realised), "rows": rows}
 
 

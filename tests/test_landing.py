@@ -84,7 +84,6 @@ def test_same_file_twice_lands_once(conn, tmp_path, request):
     ("content", "reason"),
     [
         (b"", "empty file"),
-        (HEADER, "no data rows"),
         (b"code,code_10,parent_code\n18.01.04,180104,18.01\n", "missing column(s) name"),
         (b"code,code_10,name,parent_code,colour\n1,2,3,4,5\n", "unknown column(s) colour"),
     ],
@@ -101,3 +100,13 @@ def test_files_of_the_wrong_shape_are_rejected_whole(conn, tmp_path, content, re
         (outcome.batch_id,),
     ).fetchone()[0]
     assert rows == 0
+
+
+def test_a_header_only_file_lands_with_zero_rows_and_a_note(conn, tmp_path, request):
+    path = _write(tmp_path, "header_only.csv", HEADER)
+    outcome = land_csv(conn, SPEC, path, request.node.name)
+    assert (outcome.status, outcome.rows_received, outcome.rows_loaded) == ("loaded", 0, 0)
+    assert "no data rows" in outcome.notes
+    stored = conn.execute("select rows_received, landing_notes from audit.load_batches "
+                          "where batch_id = %s", (outcome.batch_id,)).fetchone()
+    assert stored[0] == 0 and "no data rows" in stored[1]

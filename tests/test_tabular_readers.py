@@ -79,7 +79,7 @@ def test_truncated_or_foreign_workbook_is_rejected(tmp_path: Path):
         read_sheet(path, LAYOUT)
     renamed = tmp_path / "really.xlsx"
     renamed.write_text("Kode Desa,Nilai (Rp)\n")
-    with pytest.raises(BatchRejected, match="not a readable XLSX"):
+    with pytest.raises(BatchRejected, match=r"UTF-8 text \(a CSV file\?\), not an XLSX"):
         read_sheet(renamed, LAYOUT)
 
 

@@ -156,3 +156,49 @@ def redact(url: str) -> str:
         netloc = parts.netloc.replace(":" + parts.password + "@", ":***@")
         return urlunsplit(parts._replace(netloc=netloc))
     return url
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one received file may cost before it is rejected whole (README, "Configuration").
+
+    Each is read from its environment variable when a file is landed, so a test or an
+    operator can change it without a restart of anything but the landing task.
+    """
+
+    field_chars: int = 131_072  # one value (Python's csv module has the same default)
+    quarantined_rows: int = 10_000  # rows of one file quarantined before the file is rejected
+    archive_bytes: int = 2 << 30  # uncompressed size of a whole archive (zip, XLSX)
+    member_bytes: int = 1 << 30  # uncompressed size of one archive member
+    compression_ratio: float = 100.0  # uncompressed / compressed, of a whole archive or member
+
+    ENV = {
+        "field_chars": "LUMBUNG_MAX_FIELD_CHARS",
+        "quarantined_rows": "LUMBUNG_MAX_QUARANTINED_ROWS",
+        "archive_bytes": "LUMBUNG_MAX_ARCHIVE_BYTES",
+        "member_bytes": "LUMBUNG_MAX_MEMBER_BYTES",
+        "compression_ratio": "LUMBUNG_MAX_COMPRESSION_RATIO",
+    }
+
+    @classmethod
+    def from_env(cls) -> Limits:
+        values = {}
+        for field, name in cls.ENV.items():
+            raw = os.environ.get(name)
+            if raw:
+                kind = float if field == "compression_ratio" else int
+                try:
+                    values[field] = kind(raw)
+                except ValueError:
+                    raise ValueError(f"{name}={raw!r} is not a number") from None
+        return cls(**values)
+
+    def name(self, field: str) -> str:
+        """The limit as a reason names it: its variable and value."""
+        value = getattr(self, field)
+        return f"{self.ENV[field]}={value:g}" if isinstance(value, float) else (
+            f"{self.ENV[field]}={value}")
+
+
+def limits() -> Limits:
+    return Limits.from_env()

@@ -11,6 +11,14 @@ the file's header, and its records). CSV is built in (``read_csv``); sources wit
 formats (JSON, XLSX, zip archives of tables) provide their own reader. A part may instead
 bring its rows as ready ``Chunk`` of CSV bytes (its reader numbered and checked them in bulk):
 PostgreSQL then parses them, which is several times faster than passing rows one by one.
+
+Whatever a file holds, landing it ends with exactly one batch row and a verdict: text is read
+in the encoding it came in (``sources.encoding``), a file over a limit (``config.Limits``: one
+field's length, rows quarantined, an archive's size) is rejected whole naming the limit, and
+an unexpected error while reading rejects the file with the error as its reason instead of
+leaving no trace. Rows count data rows only: a part marked ``file_level`` (a file's inventory
+of its members) is loaded but is no row of the file, and a file with a header and no data
+lands with zero rows and a note that the gate reports as a warning.
 """
 
 from __future__ import annotations
@@ -21,15 +29,20 @@ import hashlib
 import io
 import json
 import logging
+import re
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import psycopg
 from psycopg import sql
 from psycopg.copy import LibpqWriter
+
+from lumbung.config import Limits, limits
+from lumbung.sources import encoding
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +110,7 @@ class Part:
     name: str = ""
     chunks: Callable[[int], Iterator[Chunk]] | None = None
     delimiter: str = ","
+    file_level: bool = False  # records about the file (an inventory), not rows of its data
 
 
 Reader = Callable[[Path, DatasetSpec], Iterator[Part]]
@@ -118,6 +132,7 @@ class BatchOutcome:
     reason: str | None
     already_landed: bool
     seconds: float
+    notes: str | None = None  # warnings of landing (no data rows, a disguised format)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -130,12 +145,91 @@ class BatchOutcome:
         return (
             f"{self.file_path}: batch {self.batch_id} received {self.rows_received}, "
             f"loaded {self.rows_loaded}, quarantined {self.rows_quarantined} "
-            f"in {self.seconds:.2f}s"
+            f"in {self.seconds:.2f}s" + (f" ({self.notes})" if self.notes else "")
         )
 
 
 class BatchRejected(ValueError):
     """The file as a whole cannot be landed."""
+
+
+class TooManyQuarantined(BatchRejected):
+    """More rows of one file would be quarantined than the limit allows; ``examples`` are
+    the first of them, kept in audit.quarantine with the rejected batch."""
+
+    def __init__(self, message: str, examples: list[tuple]) -> None:
+        super().__init__(message)
+        self.examples = examples
+
+
+EXAMPLES_KEPT = 20  # quarantined rows kept of a file rejected for quarantining too many
+
+
+@dataclass
+class Notes:
+    """Warnings the readers of one file leave for its batch (the gate reports them)."""
+
+    items: list[str] = field(default_factory=list)
+
+    def add(self, note: str) -> None:
+        if note not in self.items:
+            self.items.append(note)
+
+
+_NOTES: list[Notes] = []  # the file being landed (a stack: landing does not nest, tests may)
+
+
+def note(text: str) -> None:
+    """Leave a warning on the batch of the file being landed (a no-op outside landing)."""
+    if _NOTES:
+        _NOTES[-1].add(text)
+
+
+class Rows:
+    """``csv.reader`` over a text stream with a bounded cost: no line is read whole past
+    ``width`` fields of the field limit, and a field over the limit rejects the file (the
+    csv module's own limit is set to it), so memory never grows with the longest value."""
+
+    def __init__(self, text: Iterable[str], width: int, delimiter: str = ",",
+                 limit: int | None = None) -> None:
+        self.limit = limit if limit is not None else limits().field_chars
+        self.cap = max(width, 1) * (self.limit + 3) + 2  # the longest line of fields in limit
+        self.text = text
+        csv.field_size_limit(self.limit)
+        self.reader = csv.reader(self._lines(), delimiter=delimiter, strict=False)
+
+    @property
+    def line_num(self) -> int:
+        return self.reader.line_num
+
+    def _lines(self) -> Iterator[str]:
+        readline = getattr(self.text, "readline", None)
+        if readline is None:
+            for line in self.text:
+                self._check(line)
+                yield line
+            return
+        while line := readline(self.cap + 1):
+            self._check(line)
+            yield line
+
+    def _check(self, line: str) -> None:
+        if len(line) > self.cap:
+            raise BatchRejected(
+                f"line {self.reader.line_num + 2} is longer than {self.cap:,} characters: a "
+                f"value is over the limit of one field "
+                f"({Limits.ENV['field_chars']}={self.limit})")
+
+    def __iter__(self) -> Iterator[list[str]]:
+        try:
+            yield from self.reader
+        except csv.Error as err:
+            if "field larger than field limit" in str(err):
+                raise BatchRejected(
+                    f"near line {self.reader.line_num + 1}: a value is over the limit of one "
+                    f"field ({Limits.ENV['field_chars']}={self.limit})") from None
+            raise BatchRejected(f"unreadable CSV near line {self.reader.line_num + 1}: "
+                                f"{err}") from None
 
 
 def file_digest(path: Path) -> tuple[str, int]:
@@ -175,12 +269,22 @@ def check_header(header: list[str], spec: DatasetSpec) -> list[str]:
 def _as_received(record: list[str]) -> str:
     buf = io.StringIO()
     csv.writer(buf, lineterminator="").writerow(record)
-    return buf.getvalue().encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return encoding.shown(buf.getvalue())
+
+
+def text_problem(value: str) -> str | None:
+    """Why a value read as text cannot be stored as received (PostgreSQL text holds neither
+    undecodable bytes nor NUL), or None."""
+    if encoding.undecodable(value):
+        return "not valid UTF-8 text"
+    if "\x00" in value:
+        return "NUL character in the text (binary data?)"
+    return None
 
 
 def csv_records(lines: Iterable[str], header: list[str], first_line: int = 2) -> Iterator[Record]:
-    """Records of a CSV body: field count and UTF-8 checked; blank lines are no records."""
-    reader = csv.reader(lines, strict=False)
+    """Records of a CSV body: field count and text checked; blank lines are no records."""
+    reader = Rows(lines, len(header))
     line = first_line
     for fields in reader:
         number, line = line, first_line + reader.line_num
@@ -190,27 +294,43 @@ def csv_records(lines: Iterable[str], header: list[str], first_line: int = 2) ->
             yield Record(number, None, _as_received(fields),
                          f"expected {len(header)} fields, found {len(fields)}")
             continue
-        bad = next((i for i, v in enumerate(fields) if not v.isascii() and _undecodable(v)), None)
+        bad = next(((i, p) for i, v in enumerate(fields)
+                    if not v.isascii() or "\x00" in v if (p := text_problem(v))), None)
         if bad is not None:
-            shown = fields[bad].encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-            yield Record(number, None, _as_received(fields), "not valid UTF-8 text", header[bad],
-                         shown)
+            i, problem = bad
+            yield Record(number, None, _as_received(fields), problem, header[i],
+                         encoding.shown(fields[i]))
             continue
         yield Record(number, fields)
 
 
-def _undecodable(value: str) -> bool:
+def open_text(path: Path) -> io.TextIOWrapper:
+    """A text file in the encoding it came in (``sources.encoding``; NotText rejects it)."""
+    raw = path.open("rb")
     try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
+        found = encoding.detect(raw.read(encoding.SAMPLE))
+        raw.seek(0)
+        if not found.is_utf8:
+            note(f"read as {found.name} text")
+        return encoding.text(raw, found)
+    except BaseException:
+        raw.close()
+        raise
+
+
+def header_line(text: io.TextIOWrapper) -> str:
+    """The first line of a text file, bounded like ``Rows``' lines."""
+    cap = 64 * 1024
+    line = text.readline(cap + 1)
+    if len(line) > cap:
+        raise BatchRejected(f"the header line is longer than {cap:,} characters")
+    return line
 
 
 def read_csv(path: Path, spec: DatasetSpec) -> Iterator[Part]:
-    """A UTF-8 CSV file (a BOM is fine) with a header row naming the spec's columns."""
-    with path.open("r", encoding="utf-8-sig", errors="surrogateescape", newline="") as fh:
-        first = next(csv.reader([fh.readline()]), None)
+    """A CSV file in any recognised encoding with a header row naming the spec's columns."""
+    with open_text(path) as fh:
+        first = next(csv.reader([header_line(fh)]), None)
         if not first:
             raise BatchRejected("empty file: no header and no rows")
         header = check_header(first, spec)
@@ -237,8 +357,13 @@ GENERATED_MANIFEST = "generated_manifest.json"
 def _manifest_files(manifest: Path, mtime_ns: int) -> dict[str, str]:
     """The files a generator manifest lists (path relative to its folder -> sha256); read
     once per manifest version, not once per landed file."""
-    data = json.loads(manifest.read_text(encoding="utf-8"))
-    return dict(data.get("files", {}))
+    try:
+        files = json.loads(manifest.read_text(encoding="utf-8")).get("files", {})
+    except (OSError, ValueError, AttributeError):
+        # an unreadable manifest marks nothing generated: the file still gets its batch
+        log.warning("ignoring unreadable generator manifest %s", manifest)
+        return {}
+    return dict(files) if isinstance(files, dict) else {}
 
 
 def data_origin(path: Path, content_hash: str) -> str:
@@ -270,10 +395,12 @@ def land_file(
     """Land one file as one batch, in one transaction (all or nothing).
 
     ``spec`` names the batch's source and dataset; the reader's parts say which raw table
-    each record goes to.
+    each record goes to. Whatever the file holds, it ends as one batch row: loaded, or
+    rejected with a reason (an error while reading rejects it too, with the error).
     """
     started = time.monotonic()
-    shown = display_path or str(path)
+    shown = encoding.shown(display_path or str(path))
+    name = encoding.shown(path.name)
     content_hash, size = file_digest(path)
     with conn.transaction():
         # Two runs landing the same file at once would otherwise both insert it.
@@ -293,19 +420,36 @@ def land_file(
             values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
             returning batch_id
             """,
-            (spec.source, spec.dataset, partition_key, path.name, shown, content_hash, size,
+            (spec.source, spec.dataset, partition_key, name, shown, content_hash, size,
              dag_id, run_id, data_origin(path, content_hash)),
         ).fetchone()[0]
+        notes = Notes()
+        _NOTES.append(notes)
+        examples: list[tuple] = []
         try:
             with conn.transaction():  # a savepoint: a rejected file leaves no rows behind
                 received = loaded = 0
+                budget = _Budget(limits().quarantined_rows)
                 for part in reader(path, spec):
-                    got, ok = _copy_part(conn, part, batch_id, shown)
-                    received, loaded = received + got, loaded + ok
+                    got, ok = _copy_part(conn, part, batch_id, shown, budget)
+                    if not part.file_level:
+                        received, loaded = received + got, loaded + ok
                 if received == 0:
-                    raise BatchRejected("no data rows after the header")
-        except BatchRejected as err:
-            reason = f"{shown}: {err}"
+                    notes.add("no data rows: the file holds a header only")
+        except (BatchRejected, encoding.NotText) as err:
+            reason = f"{shown}: {_storable(str(err))}"
+            examples = getattr(err, "examples", [])
+        except Exception as err:
+            if isinstance(err, psycopg.OperationalError) and conn.closed:
+                raise  # the warehouse is gone: nothing can be recorded
+            reason = f"{shown}: could not be read ({type(err).__name__}: {_storable(str(err))})"
+            log.exception("landing %s failed", shown)
+        else:
+            reason = None
+        finally:
+            _NOTES.pop()
+        noted = _storable("; ".join(notes.items)) or None
+        if reason is not None:
             log.error("rejected %s", reason)
             conn.execute(
                 """
@@ -315,26 +459,65 @@ def land_file(
                 """,
                 (reason, batch_id),
             )
+            _keep_examples(conn, examples)
             return BatchOutcome(
                 batch_id, spec.source, spec.dataset, partition_key, shown, "rejected", None,
-                None, None, reason, False, time.monotonic() - started,
+                None, None, reason, False, time.monotonic() - started, noted,
             )
         quarantined = received - loaded
         conn.execute(
             """
             update audit.load_batches
             set status = 'loaded', rows_received = %s, rows_loaded = %s,
-                rows_quarantined = %s, loaded_at = now()
+                rows_quarantined = %s, loaded_at = now(), landing_notes = %s
             where batch_id = %s
             """,
-            (received, loaded, quarantined, batch_id),
+            (received, loaded, quarantined, noted, batch_id),
         )
     outcome = BatchOutcome(
         batch_id, spec.source, spec.dataset, partition_key, shown, "loaded", received, loaded,
-        quarantined, None, False, time.monotonic() - started,
+        quarantined, None, False, time.monotonic() - started, noted,
     )
     log.info("%s", outcome.describe())
     return outcome
+
+
+def _keep_examples(conn: psycopg.Connection, examples: list[tuple]) -> None:
+    if not examples:
+        return
+    with conn.cursor() as cur, cur.copy(
+        "copy audit.quarantine (batch_id, row_number, raw_record, reason, column_name, value) "
+        "from stdin"
+    ) as copy:
+        for row in examples:
+            copy.write_row(row)
+
+
+_NUMBERS = re.compile(r"\d+")
+
+
+class _Budget:
+    """Rows one file may still quarantine; past it the file is rejected with a summary."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.used = limit, 0
+        self.reasons: Counter[str] = Counter()
+        self.examples: list[tuple] = []
+
+    def spend(self, row: tuple) -> None:
+        """Count one quarantined row (batch, number, raw, reason, column, value)."""
+        self.used += 1
+        self.reasons[_NUMBERS.sub("N", row[3])] += 1
+        if len(self.examples) < EXAMPLES_KEPT:
+            self.examples.append(row)
+        if self.used > self.limit:
+            counts = "; ".join(f"{reason}: {n:,}" for reason, n in self.reasons.most_common(5))
+            raise TooManyQuarantined(
+                f"more than {self.limit:,} rows would be quarantined "
+                f"({Limits.ENV['quarantined_rows']}={self.limit}); rejected whole after "
+                f"{self.used:,} bad rows, by reason: {counts}; the first "
+                f"{len(self.examples)} are kept in audit.quarantine",
+                self.examples)
 
 
 def land_csv(
@@ -343,11 +526,19 @@ def land_csv(
     return land_file(conn, spec, path, partition_key, reader=read_csv, **kwargs)
 
 
+def _storable(text: str | None) -> str | None:
+    """Text PostgreSQL can store: undecodable bytes and NUL shown as replacement marks."""
+    return None if text is None else encoding.shown(text).replace("\x00", "\u2400")
+
+
 def _copy_part(
-    conn: psycopg.Connection, part: Part, batch_id: int, shown: str
+    conn: psycopg.Connection, part: Part, batch_id: int, shown: str,
+    budget: _Budget | None = None,
 ) -> tuple[int, int]:
     """COPY one part's good records; quarantine the others. Memory stays flat: rejected
-    records are spilled to a temporary file and copied after the part's COPY ends."""
+    records are spilled to a temporary file and copied after the part's COPY ends. Each
+    quarantined row spends the file's ``budget`` (TooManyQuarantined past it)."""
+    budget = budget or _Budget(limits().quarantined_rows)
     spec = part.spec
     columns = sql.SQL(", ").join(map(sql.Identifier, ["_batch_id", "_row_number", *part.header]))
     received = loaded = 0
@@ -356,9 +547,11 @@ def _copy_part(
         rejects = csv.writer(spill)
 
         def reject(record: Record) -> None:
-            rejects.writerow((batch_id, record.number, record.raw,
-                              (record.problem or "unreadable") + where,
-                              record.column, record.value))
+            row = (batch_id, record.number, _storable(record.raw),
+                   _storable(record.problem or "unreadable") + where,
+                   _storable(record.column), _storable(record.value))
+            budget.spend(row)
+            rejects.writerow(row)
 
         if part.chunks is not None:
             # Empty values stay '' (not NULL), as on the record path.

@@ -33,11 +33,15 @@ def write_csv(
     cp1252_rows: frozenset[int] = frozenset(),
 ) -> list[int]:
     """Write a CSV; rows whose index is in ``cp1252_rows`` are encoded in Windows-1252 (the
-    wrong-encoding defect). Returns the line number of each row."""
+    wrong-encoding defect). Returns the line number of each row.
+
+    A file with such rows starts with a UTF-8 byte-order mark: it declares the file UTF-8, so
+    the rows are a defect. Without one, a file whose only non-ASCII text is Windows-1252 is
+    a Windows-1252 file, and is read as one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     numbers = []
     with path.open("wb") as fh:
-        if bom:
+        if bom or cp1252_rows:
             fh.write("\ufeff".encode())
         fh.write(_line(header, delimiter).encode("utf-8"))
         for index, row in enumerate(rows):

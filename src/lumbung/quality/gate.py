@@ -280,6 +280,20 @@ def _lock(conn: psycopg.Connection) -> None:
     conn.execute("reset lock_timeout")
 
 
+LANDING_RULE = "landing"
+
+
+def landing_warnings(conn: psycopg.Connection, batch_id: int) -> list[RuleFailure]:
+    """What landing noted about the file (no data rows, a disguised format, an encoding
+    other than UTF-8), as warnings of its verdict."""
+    row = conn.execute(
+        "select landing_notes from audit.load_batches where batch_id = %s", (batch_id,)
+    ).fetchone()
+    if not row or not row[0]:
+        return []
+    return [RuleFailure(LANDING_RULE, "landing", None, "warning", None, [], row[0])]
+
+
 def _load_batch(conn: psycopg.Connection, batch_id: int) -> _Batch:
     row = conn.execute(
         """
@@ -519,6 +533,7 @@ def validate_batch(
                 run_name=f"batch-{batch.batch_id}",
             )
             failures, warnings = rule_failures(validation, spec)
+            warnings += landing_warnings(conn, batch.batch_id)
             result = GateResult(
                 batch_id=batch.batch_id,
                 dataset=batch.dataset,
@@ -684,6 +699,7 @@ def _validate_together(
                     batch = pending.pop(batch_id)
                     view = batch_view(validation, per_batch[batch_id]["results"])
                     failures, warnings = rule_failures(view, spec)
+                    warnings += landing_warnings(conn, batch_id)
                     result = GateResult(
                         batch_id=batch.batch_id,
                         dataset=batch.dataset,

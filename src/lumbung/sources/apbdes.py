@@ -43,9 +43,14 @@ from lumbung.landing import (
     Part,
     Reader,
     Record,
+    Rows,
     check_header,
+    note,
+    text_problem,
 )
+from lumbung.sources import archive, encoding
 from lumbung.sources.apbdes_bulk import BulkTable
+from lumbung.sources.encoding import Encoding
 
 SOURCE = "apbdes"
 FOLDER = "apbdes"
@@ -258,15 +263,7 @@ def _amount_problem(value: str) -> str:
 def _as_received(fields: list[str], delimiter: str) -> str:
     buf = io.StringIO()
     csv.writer(buf, delimiter=delimiter, lineterminator="").writerow(fields)
-    return buf.getvalue().encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-
-
-def _undecodable(value: str) -> bool:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
+    return encoding.shown(buf.getvalue())
 
 
 class _Rows(Protocol):
@@ -331,12 +328,13 @@ def checked_records(
                          f"duplicate of the record on line {previous_number}")
             continue
         previous, previous_number = fields, number
-        if not _JOIN.join(fields).isascii():
-            bad = next((i for i, v in enumerate(fields) if _undecodable(v)), None)
+        joined = _JOIN.join(fields)
+        if not joined.isascii() or "\x00" in joined:
+            bad = next(((i, p) for i, v in enumerate(fields) if (p := text_problem(v))), None)
             if bad is not None:
-                shown = fields[bad].encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-                yield Record(number, None, _as_received(fields, delimiter),
-                             "not valid UTF-8 text", header[bad], shown)
+                i, problem = bad
+                yield Record(number, None, _as_received(fields, delimiter), problem,
+                             header[i], encoding.shown(fields[i]))
                 continue
         if (fast is not None and not fast(
             amounts_of(fields) if single else _JOIN.join(amounts_of(fields))
@@ -354,7 +352,7 @@ def csv_part_records(
     text: Iterable[str], header: list[str], table: Table, delimiter: str
 ) -> Iterator[Record]:
     """Checked records of a CSV body (after its header line), numbered by file line."""
-    reader = csv.reader(text, delimiter=delimiter, strict=False)
+    reader = Rows(text, len(header), delimiter)
     return checked_records(reader, header, _Checks(table, header), delimiter)
 
 
@@ -397,16 +395,13 @@ def _raw_columns(names: list[str]) -> list[str]:
 
 
 def _inventory(rows: list[tuple[str, str, str, str, str]]) -> Part:
-    records = [Record(n, list(row)) for n, row in enumerate(rows, start=1)]
-    return Part(INVENTORY, list(INVENTORY_COLUMNS), records, name="file members")
+    records = [Record(n, [encoding.shown(v) for v in row]) for n, row in enumerate(rows, start=1)]
+    # The inventory describes the file: its records are no rows of the file's data.
+    return Part(INVENTORY, list(INVENTORY_COLUMNS), records, name="file members",
+                file_level=True)
 
 
 # --- Siskeudes zip -------------------------------------------------------------------------
-
-
-def _open_text(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> io.TextIOWrapper:
-    return io.TextIOWrapper(zf.open(info), encoding="utf-8", errors="surrogateescape",
-                            newline="")
 
 
 def _guarded(records: Iterator[Record], where: str) -> Iterator[Record]:
@@ -415,6 +410,9 @@ def _guarded(records: Iterator[Record], where: str) -> Iterator[Record]:
         yield from records
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as err:
         raise BatchRejected(f"{where}: damaged archive member: {err}") from None
+
+
+_HEADER_CAP = 64 * 1024  # a header line is a few hundred bytes; more is no header
 
 
 def _first_line(first: bytes) -> str | None:
@@ -426,17 +424,44 @@ def _first_line(first: bytes) -> str | None:
     return first.decode("utf-8", errors="surrogateescape")
 
 
+def _read_header(open_bytes: Callable[[], IO[bytes]], table: Table,
+                 where: str) -> tuple[Header, Encoding]:
+    """The header of a CSV table in whatever encoding it came (``encoding.detect``): read
+    from its bytes when it is UTF-8 (the body may then go the bulk path), as text otherwise."""
+    with open_bytes() as raw:
+        head = raw.read(encoding.SAMPLE)
+    try:
+        found = encoding.detect(head)
+    except encoding.NotText as err:
+        raise BatchRejected(f"{where}: {err}") from None
+    if not found.is_utf8:
+        note(f"{where} read as {found.name} text")
+    end = head.find(b"\n")
+    first = head[: end + 1] if end >= 0 else head
+    line = _first_line(first) if found.is_utf8 else None
+    bulk = line is not None
+    if line is None:  # read the header as the row-by-row reader does
+        with encoding.text(open_bytes(), found) as text:
+            line = text.readline(_HEADER_CAP + 1)
+    if len(line) > _HEADER_CAP or (end < 0 and len(head) == encoding.SAMPLE):
+        raise BatchRejected(f"{where}: the header line is longer than {_HEADER_CAP:,} "
+                            "characters: not a table of this layout")
+    return read_header(line, table, where, bulk=bulk), found
+
+
 def _table_part(table: Table, header: Header, open_bytes: Callable[[], IO[bytes]],
-                name: str, guard: Callable[[Iterator], Iterator]) -> Part:
-    """The part of one CSV table, read in bulk (``apbdes_bulk``) when its header line reads
-    the same as bytes and as text, row by row otherwise. ``open_bytes`` opens the table's
-    bytes from the start; ``guard`` turns damage found while reading into BatchRejected."""
+                name: str, guard: Callable[[Iterator], Iterator],
+                found: Encoding = encoding.UTF8) -> Part:
+    """The part of one CSV table, read in bulk (``apbdes_bulk``) when it is UTF-8 and its
+    header line reads the same as bytes and as text, row by row otherwise. ``open_bytes``
+    opens the table's bytes from the start; ``guard`` turns damage found while reading into
+    BatchRejected; ``found`` is the table's encoding."""
     names, delimiter = header.names, header.delimiter
     checks = _Checks(table, names)
 
     def parsed(text: Iterable[str], first_line: int, previous: list[str] | None,
                previous_number: int) -> Iterator[Record]:
-        rows = csv.reader(text, delimiter=delimiter, strict=False)
+        rows = Rows(text, len(names), delimiter)
         return checked_records(rows, names, checks, delimiter, first_line, previous,
                                previous_number)
 
@@ -449,13 +474,11 @@ def _table_part(table: Table, header: Header, open_bytes: Callable[[], IO[bytes]
             yield from bulk.chunks(body, batch_id)
 
     def records() -> Iterator[Record]:
-        with open_bytes() as raw, io.TextIOWrapper(
-            raw, encoding="utf-8", errors="surrogateescape", newline=""
-        ) as text:
-            text.readline()
+        with encoding.text(open_bytes(), found) as text:
+            text.readline(_HEADER_CAP + 1)
             yield from parsed(text, 2, None, 0)
 
-    if header.bulk:
+    if header.bulk and found.is_utf8:
         return Part(table.spec, _raw_columns(names), (), name=name,
                     chunks=lambda batch_id: guard(chunks(batch_id)), delimiter=delimiter)
     return Part(table.spec, _raw_columns(names), guard(records()), name=name)
@@ -463,10 +486,8 @@ def _table_part(table: Table, header: Header, open_bytes: Callable[[], IO[bytes]
 
 def read_siskeudes_zip(path: Path, spec: DatasetSpec) -> Iterator[Part]:
     """A Siskeudes export: the inventory of its members, then one part per known table."""
-    try:
-        zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as err:
-        raise BatchRejected(f"not a readable zip archive (truncated or damaged?): {err}") from None
+    zf = archive.open_zip(path, "the Siskeudes export")
+    meter = archive.Meter()
     with zf:
         members: dict[str, zipfile.ZipInfo] = {}
         others: list[str] = []
@@ -486,19 +507,15 @@ def read_siskeudes_zip(path: Path, spec: DatasetSpec) -> Iterator[Part]:
             raise BatchRejected(
                 f"Siskeudes table(s) missing from the archive: {', '.join(missing)}")
         headers: dict[str, Header] = {}
+        encodings: dict[str, Encoding] = {}
         for table in SISKEUDES_TABLES:
             info = members.get(table.member.lower())
             if info is None:
                 continue
             try:
-                with zf.open(info) as raw:
-                    first = raw.readline()
-                line = _first_line(first)
-                if line is None:  # read the header as the row-by-row reader does
-                    with _open_text(zf, info) as fh:
-                        line = fh.readline()
-                headers[table.name] = read_header(line, table, info.filename,
-                                                  bulk=_first_line(first) is not None)
+                headers[table.name], encodings[table.name] = _read_header(
+                    functools.partial(archive.open_member, zf, info, meter), table,
+                    info.filename)
             except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as err:
                 raise BatchRejected(f"{info.filename}: damaged archive member: {err}") from None
         inventory = [
@@ -513,27 +530,23 @@ def read_siskeudes_zip(path: Path, spec: DatasetSpec) -> Iterator[Part]:
             if header is None:
                 continue
             info = members[table.member.lower()]
-            yield _table_part(table, header, functools.partial(zf.open, info), info.filename,
-                              functools.partial(_guarded, where=info.filename))
+            yield _table_part(table, header,
+                              functools.partial(archive.open_member, zf, info, meter),
+                              info.filename, functools.partial(_guarded, where=info.filename),
+                              encodings[table.name])
 
 
 # --- flat template -------------------------------------------------------------------------
 
 
 def read_flat_csv(path: Path, spec: DatasetSpec) -> Iterator[Part]:
-    """The flat template as CSV: delimiter detected from the header, BOM tolerated."""
-    with path.open("rb") as raw:
-        first = raw.readline()
-    line = _first_line(first)
-    bulk = line is not None
-    if line is None:
-        with path.open("r", encoding="utf-8", errors="surrogateescape", newline="") as fh:
-            line = fh.readline()
-    header = read_header(line, FLAT_TABLE, path.name, bulk=bulk)
+    """The flat template as CSV in any recognised encoding: delimiter detected from the
+    header, byte-order mark tolerated."""
+    opener = functools.partial(path.open, "rb")
+    header, found = _read_header(opener, FLAT_TABLE, path.name)
     yield _inventory([(path.name, f"raw.{FLAT_TABLE.raw_table}", header.delimiter,
-                       "yes" if header.bom else "no", header.text)])
-    yield _table_part(FLAT_TABLE, header, functools.partial(path.open, "rb"), path.name,
-                      lambda records: records)
+                       "yes" if header.bom or found.bom else "no", header.text)])
+    yield _table_part(FLAT_TABLE, header, opener, path.name, lambda records: records, found)
 
 
 def _cell_text(value: object) -> str:
@@ -572,16 +585,13 @@ class _SheetRows:
 
 
 def read_flat_xlsx(path: Path, spec: DatasetSpec) -> Iterator[Part]:
-    """The flat template as XLSX (first sheet), streamed in read-only mode."""
-    import openpyxl
+    """The flat template as XLSX (first sheet), streamed in read-only mode, or as the HTML
+    table some systems save under an .xlsx name (``spreadsheet.open_sheet``)."""
+    from lumbung.sources import spreadsheet
 
+    sheet = spreadsheet.open_sheet(path)
     try:
-        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as err:  # openpyxl raises zip, XML and key errors for damaged files
-        raise BatchRejected(f"not a readable XLSX workbook: {type(err).__name__}: {err}") from None
-    try:
-        sheet = workbook.worksheets[0]
-        rows = sheet.iter_rows(values_only=True)
+        rows = sheet.rows
         first = next(rows, None)
         if not first or not any(c is not None for c in first):
             raise BatchRejected(f"{sheet.title}: empty sheet: no header and no rows")
@@ -599,7 +609,7 @@ def read_flat_xlsx(path: Path, spec: DatasetSpec) -> Iterator[Part]:
         yield Part(FLAT_TABLE.spec, _raw_columns(header), _guarded_xlsx(records, sheet.title),
                    name=f"{path.name}:{sheet.title}")
     finally:
-        workbook.close()
+        sheet.close()
 
 
 def _guarded_xlsx(records: Iterator[Record], where: str) -> Iterator[Record]:

@@ -19,7 +19,10 @@ the body of a table is read in blocks of whole lines, and each block is checked 
 The first block that is not plain CSV hands the rest of the table to the row-by-row reader
 (same numbering, same checks, same reasons), whose good rows are written back as CSV. So
 every row is loaded or quarantined exactly as before, only faster on the files regencies
-really send. Memory stays flat: one block (about 1 MiB of text) at a time.
+really send. Memory stays flat: one block (about 1 MiB of text) at a time. A value longer
+than the field limit, or a line longer than the header's fields at that limit, hands over to
+the row-by-row reader too, which reads lines at a bounded cost and rejects the file naming
+the limit (``landing.Rows``). Only UTF-8 tables come here; others are read row by row.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from typing import IO
 
 import numpy as np
 
+from lumbung.config import limits
 from lumbung.landing import Chunk, Record
 
 BLOCK = 1 << 20  # bytes read at a time; a block is cut after its last line break
@@ -124,6 +128,8 @@ class BulkTable:
         self.previous: tuple[bytes, bytes] | None = None
         self.previous_origin = 0
         self.eol = b""  # the line end of the COPY data, set by the first block sent
+        self.limit = limits().field_chars  # a longer value is looked at row by row
+        self.cap = self.width * (self.limit + 3) + 2  # as landing.Rows' longest line
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -137,6 +143,9 @@ class BulkTable:
             # Whole lines only; at the end, the last line even without a line break.
             cut = block.rfind(b"\n") + 1 if data else len(block)
             block, rest = block[:cut], block[cut:]
+            if len(rest) > self.cap:  # no line end in sight: not the bulk path's to judge
+                yield from self._row_by_row(block, rest, body, prefix)
+                return
             if block:
                 try:
                     yield self._plain_block(block, prefix)
@@ -209,6 +218,9 @@ class BulkTable:
             raise _NotPlain
         starts = np.empty(n, dtype=np.int64)
         starts[0], starts[1:] = 0, ends[:-1] + 1
+        bounds = np.sort(np.concatenate((starts - 1, separators, ends)))
+        if (np.diff(bounds) - 1).max(initial=0) > self.limit:
+            raise _NotPlain  # a value over the field limit: rejected row by row, by name
         grid = separators.reshape(n, fields)
         if fields and ((grid[:, -1] >= ends).any() or (grid[:, 0] < starts).any()):
             raise _NotPlain  # the right number of separators, not on the right lines

@@ -25,7 +25,7 @@ from datetime import date
 from pathlib import Path
 
 from lumbung.landing import BatchRejected, DatasetSpec, Part, Record
-from lumbung.sources import spreadsheet
+from lumbung.sources import encoding, spreadsheet
 from lumbung.sources.tabular import (
     Column,
     Layout,
@@ -184,9 +184,9 @@ def _units(value: str | None) -> str | None:
 def read_registry_page(path: Path, spec: DatasetSpec) -> Iterator[Part]:
     """One API page: its items, numbered by their position in ``data`` (1 = first)."""
     try:
-        page = json.loads(path.read_bytes())
-    except UnicodeDecodeError as err:
-        raise BatchRejected(f"not UTF-8 JSON ({err})") from err
+        page = json.loads(encoding.decode(path.read_bytes())[0])
+    except encoding.NotText as err:
+        raise BatchRejected(str(err)) from None
     except ValueError as err:
         raise BatchRejected(f"not valid JSON, the page may be truncated ({err})") from err
     if not isinstance(page, dict) or not isinstance(page.get("data"), list):

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from lumbung.landing import BatchRejected, DatasetSpec, Part, Reader, Record
+from lumbung.sources import encoding
 
 SOURCE = "idm"
 FOLDER = "idm"
@@ -169,9 +170,9 @@ def parse_response(data: bytes) -> dict[str, Any]:
     if not data.strip():
         raise BatchRejected("empty file: no JSON response")
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise BatchRejected(f"not UTF-8 text (byte {err.start})") from None
+        text, _ = encoding.decode(data)
+    except encoding.NotText as err:
+        raise BatchRejected(str(err)) from None
     try:
         doc = json.loads(text, parse_float=_Number, parse_int=_Number, parse_constant=_Number)
     except json.JSONDecodeError as err:

@@ -16,7 +16,18 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from lumbung.landing import BatchRejected, DatasetSpec, Part, Record, csv_records
+from lumbung.landing import (
+    BatchRejected,
+    DatasetSpec,
+    Part,
+    Record,
+    Rows,
+    csv_records,
+    header_line,
+    open_text,
+    text_problem,
+)
+from lumbung.sources import encoding
 
 # Kemendagri regency codes of Lampung (province 18): 13 kabupaten and 2 kota.
 LAMPUNG_REGENCIES = frozenset(
@@ -262,9 +273,17 @@ def checked(
 
 def read_delimited(path: Path, layout: Layout) -> tuple[list[str], Iterator[Record]]:
     """A CSV export, comma or semicolon separated (Excel in an Indonesian locale writes ';'),
-    UTF-8 with or without BOM. Returns raw column names and the records (line numbers)."""
-    fh = path.open("r", encoding="utf-8-sig", errors="surrogateescape", newline="")
-    first = fh.readline()
+    in any recognised encoding (``sources.encoding``). Returns raw column names and the
+    records (line numbers)."""
+    try:
+        fh = open_text(path)
+    except encoding.NotText as err:
+        raise BatchRejected(str(err)) from None
+    try:
+        first = header_line(fh)
+    except BaseException:
+        fh.close()
+        raise
     if not first.strip():
         fh.close()
         raise BatchRejected("empty file: no header and no rows")
@@ -286,30 +305,22 @@ def delimited_records(
     if delimiter == ",":
         yield from csv_records(lines, header)
         return
-    reader = csv.reader(lines, delimiter=delimiter, strict=False)
+    reader = Rows(lines, len(header), delimiter)
     line = 2
     for fields in reader:
         number, line = line, 2 + reader.line_num
         if not fields:
             continue
-        shown = as_text(fields).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        shown = encoding.shown(as_text(fields))
         if len(fields) != len(header):
             yield Record(number, None, shown, f"expected {len(header)} fields, found {len(fields)}")
             continue
-        bad = next((i for i, v in enumerate(fields) if not _utf8(v)), None)
+        bad = next(((i, p) for i, v in enumerate(fields) if (p := text_problem(v))), None)
         if bad is not None:
-            value = fields[bad].encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-            yield Record(number, None, shown, "not valid UTF-8 text", header[bad], value)
+            i, problem = bad
+            yield Record(number, None, shown, problem, header[i], encoding.shown(fields[i]))
             continue
         yield Record(number, fields)
-
-
-def _utf8(value: str) -> bool:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def part(layout: Layout, header: list[str], records: Iterable[Record], name: str = "") -> Part:

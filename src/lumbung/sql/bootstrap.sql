@@ -48,6 +48,10 @@ alter table audit.load_batches add column if not exists data_origin text not nul
 comment on column audit.load_batches.data_origin is
     'real (public data as delivered) or generated (listed by lumbung generate''s manifest).';
 
+-- Warnings of landing (no data rows, a spreadsheet that was really an HTML table, an encoding
+-- other than UTF-8): the file landed, and the gate reports these as warnings.
+alter table audit.load_batches add column if not exists landing_notes text;
+
 -- Rows that could not be loaded, kept exactly as received with the reason.
 create table if not exists audit.quarantine (
     quarantine_id bigserial primary key,

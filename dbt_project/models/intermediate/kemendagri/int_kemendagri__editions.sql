@@ -1,6 +1,9 @@
 -- Editions usable downstream: those with a validated batch for every dataset of the region
 -- master (regencies, districts and villages), ordered by the date they took effect. A
--- synthetic supplement (lumbung generate --scale) never makes an edition complete.
+-- synthetic supplement (lumbung generate --scale) never makes an edition complete, and
+-- neither does a delivery with a file stopped at the gate: the previous edition stays the
+-- latest. An edition is accepted from its data: the seed ref_kemendagri_editions only adds
+-- its decree and the date it took effect when known (else 1 January of the edition year).
 
 with
 
@@ -26,17 +29,33 @@ complete_editions as (
 
 ),
 
+known as (
+
+    select
+        complete_editions.edition,
+        coalesce(
+            editions.decree,
+            'Kepmendagri edition ' || complete_editions.edition
+            || ' (decree not recorded in ref_kemendagri_editions)'
+        ) as decree,
+        coalesce(
+            editions.valid_from, make_date(cast(complete_editions.edition as integer), 1, 1)
+        ) as valid_from
+    from complete_editions
+    left join editions on complete_editions.edition = editions.edition
+
+),
+
 ordered as (
 
     select
-        editions.edition,
-        editions.decree,
-        editions.valid_from,
-        row_number() over (order by editions.valid_from) as edition_seq,
-        lead(editions.edition) over (order by editions.valid_from) as next_edition,
-        lead(editions.valid_from) over (order by editions.valid_from) as next_valid_from
-    from editions
-    inner join complete_editions on editions.edition = complete_editions.edition
+        edition,
+        decree,
+        valid_from,
+        row_number() over (order by valid_from) as edition_seq,
+        lead(edition) over (order by valid_from) as next_edition,
+        lead(valid_from) over (order by valid_from) as next_valid_from
+    from known
 
 ),
 
