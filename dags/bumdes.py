@@ -76,25 +76,16 @@ def bumdes():
         return gate(warehouse_from_connection(), landed)
 
     @task(retries=0, outlets=[STG_BUMDES_REGISTRY, STG_BUMDES_UNITS, STG_BUMDES_ANNUAL_REPORTS])
-    def build_staging() -> None:
-        """dbt build of the BUMDes staging models, with their tests."""
-        from lumbung.airflow_tasks import warehouse_from_connection
-        from lumbung.config import Paths
-        from lumbung.pipelines.bumdes import transform
+    def announce_release(gated: dict) -> dict:
+        """Update the Assets (the marts DAG builds this source's staging and what it
+        feeds); skipped when the gate released nothing new to dbt."""
+        from lumbung.airflow_tasks import announce_release as announce
 
-        transform(Paths.from_env(), warehouse_from_connection())
-
-    @task
-    def report_published() -> dict:
-        """Row counts of what was published, for the run log."""
-        from lumbung.airflow_tasks import warehouse_from_connection
-        from lumbung.pipelines.bumdes import published_counts
-
-        return published_counts(warehouse_from_connection())
+        return announce(gated)
 
     landed = land_bumdes_files()
     bootstrap_warehouse() >> landed
-    quality_gate(landed) >> build_staging() >> report_published()
+    announce_release(quality_gate(landed))
 
 
 bumdes()

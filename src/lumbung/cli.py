@@ -134,10 +134,16 @@ def cmd_airflow(args: argparse.Namespace) -> int:
     import time
 
     from lumbung import airflow_env, dbt_server
-    from lumbung.runner import prepare
+    from lumbung.runner import ensure_landing, prepare
 
     paths = Paths.from_env()
     prepare(paths)
+    # As `lumbung run` does: a source whose landing folder is empty gets generated files,
+    # so a first start under the scheduler has something to land.
+    generated = ensure_landing(paths)
+    if generated:
+        print(f"landing folders of {', '.join(generated)} were empty: filled with generated "
+              f"files (lumbung generate, seed 1) under {paths.landing}", flush=True)
     port = os.environ["AIRFLOW__API__PORT"]
     print(f"Airflow UI on http://127.0.0.1:{port} (user admin; password in "
           f"{airflow_env.passwords_file(paths)}). Ctrl-C stops.", flush=True)

@@ -21,7 +21,9 @@ from lumbung.config import Paths, PgUrl
 from lumbung.db import count_rows
 from lumbung.dbt_runner import run_dbt
 from lumbung.landing import BatchOutcome, land_file
+from lumbung.pipelines.batches import released_ids
 from lumbung.sources import idm
+from lumbung.visibility import release
 
 log = logging.getLogger(__name__)
 
@@ -100,8 +102,9 @@ def gate(warehouse: PgUrl, landed: dict) -> dict:
     for result in warned:
         log.warning("gate: %s", result.message())
     problems.extend(r.message() for r in failed)
+    released = release(warehouse, released_ids(landed))
     return {"batches_checked": len(results), "failed": len(failed), "warned": len(warned),
-            "problems": problems}
+            "problems": problems, "released": released}
 
 
 def transform(paths: Paths, warehouse: PgUrl) -> None:
