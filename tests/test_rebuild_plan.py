@@ -49,8 +49,7 @@ def test_first_build_rebuilds_everything(builds, paths, warehouse):
     assert "no build of the marts was published yet" in chosen.reason
 
 
-def test_unchanged_sources_rebuild_only_the_quality_mart(builds, paths, warehouse,
-                                                        nothing_missing):
+def test_unchanged_sources_rebuild_only_the_quality_mart(builds, paths, warehouse):
     _published_build(builds, paths, warehouse, "r1")
     chosen = rebuild_plan.plan(paths, warehouse)
     assert chosen.changed == ()
