@@ -8,6 +8,8 @@ source's batches are accounted for and gated alike.
 from __future__ import annotations
 
 import logging
+import os
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
@@ -77,6 +79,7 @@ def validate_all(warehouse: PgUrl, landed: dict) -> dict:
         log.info("gate: %s", result.message())
         if not result.passed:
             failures.append(result.message())
+        pause_point()
     released = release(warehouse, released_ids(landed))
     return {"batches_checked": checked, "warnings": warnings, "failures": failures,
             "released": released}
@@ -87,6 +90,23 @@ def released_ids(landed: dict) -> list[int]:
     takes the validated ones not yet visible, so a batch accepted by a run that died before
     releasing it is released by the next)."""
     return [b["batch_id"] for b in landed["batches"] if b.get("batch_id") is not None]
+
+
+# Names a file: while it exists, a gate stops after each batch it judged, before releasing
+# anything (the tests hold a gate half-way there, to build the marts meanwhile).
+PAUSE_ENV = "LUMBUNG_GATE_PAUSE"
+
+
+def pause_point() -> None:
+    """Wait while the file named by ``LUMBUNG_GATE_PAUSE`` exists, after touching
+    ``<file>.reached`` so that whoever holds the gate knows it is half-way (tests only)."""
+    flag = os.environ.get(PAUSE_ENV)
+    if not flag or not Path(flag).exists():
+        return
+    Path(f"{flag}.reached").touch()
+    log.warning("gate paused half-way while %s exists", flag)
+    while Path(flag).exists():
+        time.sleep(0.1)
 
 
 def gate_all(warehouse: PgUrl, landed: dict, what: str) -> dict:
