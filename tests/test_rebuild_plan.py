@@ -170,7 +170,9 @@ def test_fqn_selectors_select_what_their_folders_hold(paths, warehouse):
     for changed in (None, ("apbdes",)):
         chosen = rebuild_plan.RebuildPlan("p", {}, changed, "test")
         assert any(arg.startswith("fqn:") for arg in chosen.selection())
-        listed = [_listed(paths, warehouse, "--select", *args, resource_type="all")
+        # (sources, named "<source>.<table>", are listed by path but never built)
+        listed = [{n for n in _listed(paths, warehouse, "--select", *args,
+                                      resource_type="all") if "." not in n}
                   for args in (chosen.selection(), as_paths(chosen.selection()))]
         assert listed[0] == listed[1], changed
         assert any(name.startswith("unique_combination_of_columns_mart_village_finance")
