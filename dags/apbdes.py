@@ -1,4 +1,9 @@
-"""APBDes (village budgets and realisation) -> raw -> quality gate -> dbt staging.
+"""APBDes (village budgets and realisation) -> raw -> quality gate -> released to dbt.
+
+The gate ends by releasing every batch it accepted to dbt at once (``lumbung.visibility``);
+the staging models are built, with their tests, by ``smart_village_marts``, which
+``announce_release`` triggers through this DAG's Assets (skipped when nothing new was
+released).
 
 Regencies deliver one file per fiscal year under ``landing/apbdes/<year>/``: their Siskeudes
 export (``siskeudes_<regency>_<year>.zip``, one batch filling every Siskeudes table) or the

@@ -1,4 +1,9 @@
-"""BUMDes registry pages and yearly reports -> raw -> quality gate -> dbt BUMDes staging.
+"""BUMDes registry pages and yearly reports -> raw -> quality gate -> released to dbt.
+
+The gate ends by releasing every batch it accepted to dbt at once (``lumbung.visibility``);
+the staging models are built, with their tests, by ``smart_village_marts``, which
+``announce_release`` triggers through this DAG's Assets (skipped when nothing new was
+released).
 
 The Kemendesa BUMDes registry arrives as paged JSON (one file per API page) under
 ``landing/bumdes/registry/snapshot=<date>/``, the yearly BUMDes reports (capital, village

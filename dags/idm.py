@@ -1,4 +1,9 @@
-"""IDM (Indeks Desa Membangun, Kemendesa) -> raw -> quality gate -> dbt staging ``stg_idm__*``.
+"""IDM (Indeks Desa Membangun, Kemendesa) -> raw -> quality gate -> released to dbt.
+
+The gate ends by releasing every batch it accepted to dbt at once (``lumbung.visibility``);
+the staging models are built, with their tests, by ``smart_village_marts``, which
+``announce_release`` triggers through this DAG's Assets (skipped when nothing new was
+released).
 
 One JSON response per desa and year under ``landing/idm/tahun=<year>/<kode_desa>.json``.
 When the Airflow connection ``kemendesa_idm_api`` (type http, host = the API's base URL) is

@@ -1,4 +1,9 @@
-"""Smart Village survey exports -> raw -> quality gate -> dbt ``stg_survey__responses``.
+"""Smart Village survey exports -> raw -> quality gate -> released to dbt.
+
+The gate ends by releasing every batch it accepted to dbt at once (``lumbung.visibility``);
+the staging models are built, with their tests, by ``smart_village_marts``, which
+``announce_release`` triggers through this DAG's Assets (skipped when nothing new was
+released).
 
 The province's yearly self-assessment of each village arrives as form-tool exports (CSV or
 XLSX) under ``landing/survey/tahun=<year>/``. One batch per file; rows without a usable

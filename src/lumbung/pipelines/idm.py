@@ -108,7 +108,9 @@ def gate(warehouse: PgUrl, landed: dict) -> dict:
 
 
 def transform(paths: Paths, warehouse: PgUrl) -> None:
-    """Build the IDM staging models and the seed they use (dbt build: models, seeds, tests)."""
+    """Build the IDM staging models and the seed they use (dbt build: models, seeds,
+    tests): this source's staging alone (tests, maintenance); in production the marts DAG
+    builds it with what it feeds."""
     run_dbt(paths, warehouse, "build", "--select", DBT_SELECT)
 
 
