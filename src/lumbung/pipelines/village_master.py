@@ -88,7 +88,9 @@ def gate(warehouse: PgUrl, landed: dict) -> dict:
 def transform(paths: Paths, warehouse: PgUrl) -> list[str]:
     """Build the region staging models and marts (dbt build: models, seeds and tests) into
     the build schema; returns the mart tables built, for :func:`publish_marts`."""
-    return build(paths, warehouse, DBT_SELECT)
+    # The region batches are read whole, unpinned; the pin stays the marts build's, whose
+    # audit reads the staging views after its build.
+    return build(paths, warehouse, DBT_SELECT, repin=False)
 
 
 def region_master_ready(warehouse: PgUrl) -> bool:
