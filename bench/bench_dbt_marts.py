@@ -207,7 +207,8 @@ def _server_against_new_process(paths, url, repeat: int) -> dict[str, list[float
     server = os.environ.get(dbt_server.ENV)
     if not server:
         return None
-    args = rebuild_plan.RebuildPlan("bench", {}, ("apbdes",), "paired").selection()
+    args = rebuild_plan.RebuildPlan("bench", dict.fromkeys(rebuild_plan.SOURCE_SELECT, "x"),
+                                  ("apbdes",), "paired").selection()
     seconds: dict[str, list[float]] = {"server": [], "new_process": []}
     try:
         for _ in range(repeat):
