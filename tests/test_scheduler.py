@@ -169,7 +169,11 @@ def test_first_start_runs_every_dag_without_a_failure(scheduled, paths, warehous
     bootstrap(ref_paths, reference)
     outcomes = runner.run_dags(ref_paths, reference)
     assert all(o.state == "success" for o in outcomes), outcomes
-    assert _published(reference) == published
+    # mart_data_quality counts the runs themselves (a mart audit per marts run): not data
+    ours, theirs = _published(reference), dict(published)
+    for counted in (ours, theirs):
+        counted.pop("mart_data_quality")
+    assert ours == theirs
 
 
 def test_whole_marts_builds_in_a_row_never_fail(scheduled):
