@@ -1,6 +1,7 @@
 """The whole pipeline under Airflow's real scheduler (`lumbung airflow`: standalone,
 LocalExecutor), started once for this module on a fresh warehouse database of the session's
-server: every DAG unpaused at once, as a new user does after `make airflow`. Every DAG must
+server: once the API answers, every DAG unpaused at once, as a new user does after
+`make airflow`. Every DAG must
 succeed with no failed task instance on the way (the region master first, through sensors,
 not retries), and the published marts must equal those of a `dag.test()` run of the same
 files. Then several whole marts builds in a row (2 dbt threads) must all succeed."""
@@ -8,12 +9,14 @@ files. Then several whole marts builds in a row (2 dbt threads) must all succeed
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
 
 import psycopg
 import pytest
@@ -102,6 +105,50 @@ def _airflow_environ(env: dict[str, str], url) -> dict[str, str]:
         os.environ.update(saved)
 
 
+def _unpause_everything(airflow: dict[str, str], meta, process, out) -> None:
+    """What a new user does in the UI once it answers: unpause every DAG (REST API v2)."""
+    from lumbung import airflow_env
+    from lumbung.config import Paths
+
+    port = int(airflow["AIRFLOW__API__PORT"])
+    deadline = time.monotonic() + 600
+    while True:  # the API answers and the DAG processor has stored every DAG
+        assert process.poll() is None, out.read_text()[-3000:]
+        dags = {r[0] for r in meta.execute("select dag_id from dag")}
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/monitor/health",
+                                        timeout=5) as r:
+                healthy = r.status == 200
+        except OSError:
+            healthy = False
+        if healthy and set(DAG_ORDER) <= dags:
+            break
+        assert time.monotonic() < deadline, (dags, out.read_text()[-3000:])
+        time.sleep(3)
+    saved = dict(os.environ)
+    try:
+        os.environ.update(airflow)
+        passwords = airflow_env.passwords_file(Paths.from_env())
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    password = json.loads(passwords.read_text())["admin"]
+    token = json.loads(_http(port, "/auth/token", "POST",
+                             {"username": "admin", "password": password}))["access_token"]
+    for dag_id in DAG_ORDER:
+        _http(port, f"/api/v2/dags/{dag_id}", "PATCH", {"is_paused": False}, token)
+
+
+def _http(port: int, path: str, method: str, body: dict, token: str | None = None) -> bytes:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method,
+                                     data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 (http://127.0.0.1)
+        return response.read()
+
+
 @pytest.fixture(scope="module")
 def scheduled(warehouse, tmp_path_factory):
     """`lumbung airflow` over a fresh warehouse database, every DAG unpaused from the start;
@@ -116,9 +163,7 @@ def scheduled(warehouse, tmp_path_factory):
            "LUMBUNG_AIRFLOW_PORT": str(free_port()),
            "LUMBUNG_AIRFLOW_LOG_PORT": str(free_port()),
            "LUMBUNG_AIRFLOW_TRIGGERER_LOG_PORT": str(free_port()),
-           "LUMBUNG_DBT_THREADS": "2",
-           # a new user unpauses every DAG at once; here they start unpaused
-           "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False"}
+           "LUMBUNG_DBT_THREADS": "2"}
     env.pop("LUMBUNG_DBT_SERVER", None)  # its own, as a user's
     out = root / "airflow.out"
     with out.open("wb") as sink:
@@ -135,8 +180,10 @@ def scheduled(warehouse, tmp_path_factory):
             except psycopg.Error:
                 assert time.monotonic() < deadline, out.read_text()[-3000:]
                 time.sleep(2)
+        airflow = {**env, **_airflow_environ(env, url)}
+        _unpause_everything(airflow, meta, process, out)
         with meta:
-            yield url, meta, {**env, **_airflow_environ(env, url)}, process, out
+            yield url, meta, airflow, process, out
     finally:
         process.send_signal(signal.SIGTERM)
         try:
