@@ -13,12 +13,12 @@ responses, then, in a fresh warehouse per scale:
    costs; its marts are then audited and published the way the marts DAG does, which makes
    it the build the next one starts from (``audit.mart_builds``);
 3. lands one regency's corrected resubmission for the last year (the generator's
-   ``_rev1``) and gates it; then the APBDes DAG's own dbt step (its staging and tests)
-   runs, timed and reported apart;
+   ``_rev1``) and gates it (which releases it to dbt; the APBDes DAG runs no dbt);
 4. **rebuild**: the ``smart_village_marts`` DAG's build (``lumbung.pipelines.marts``), which
-   the resubmission triggers: ``lumbung.rebuild_plan`` selects what the APBDes feeds (the
-   finance, BUMDes and Smart Village models, and the quality mart), and the incremental
-   APBDes models read only that regency-year. Its audit and publication are timed apart.
+   the resubmission triggers: ``lumbung.rebuild_plan`` selects the APBDes staging with its
+   tests and everything it feeds (the finance, BUMDes and Smart Village models, and the
+   quality mart), and the incremental APBDes models read only that regency-year. Its audit
+   and publication are timed apart.
 
 Both builds run as production does: dbt unit tests (fixed inputs, no data) are left out
 (``LUMBUNG_DBT_UNIT_TESTS`` unset; ``make test`` runs them), and each dbt build runs in a
@@ -35,9 +35,8 @@ is the median of the rounds' ratios: each rebuild against the full build just be
 (paired), since this shared machine's speed swings by a factor of two between spells and a
 ratio of the fastest of each could pair a fast spell with a slow one.
 
-It prints seconds, the ratio rebuild / full (target: at most 0.20), the ratio including the
-APBDes DAG's staging step, and from dbt's ``run_results.json`` where each build spent its
-time. The exit status judges rebuild / full.
+It prints seconds, the ratio rebuild / full (target: at most 0.20), and from dbt's
+``run_results.json`` where each build spent its time. The exit status judges rebuild / full.
 
 Without ``LUMBUNG_WAREHOUSE_URL`` each scale gets its own embedded PostgreSQL in the work
 folder, stopped at the end. A script, not a test: ``make test`` does not run it.
@@ -208,7 +207,8 @@ def _server_against_new_process(paths, url, repeat: int) -> dict[str, list[float
     server = os.environ.get(dbt_server.ENV)
     if not server:
         return None
-    args = rebuild_plan.RebuildPlan("bench", {}, ("apbdes",), "paired").selection()
+    args = rebuild_plan.RebuildPlan("bench", dict.fromkeys(rebuild_plan.SOURCE_SELECT, "x"),
+                                  ("apbdes",), "paired").selection()
     seconds: dict[str, list[float]] = {"server": [], "new_process": []}
     try:
         for _ in range(repeat):
@@ -271,7 +271,7 @@ def run_scale(workdir: Path, scale: int, years: tuple[int, ...], seed: int,
     from lumbung import dbt_server as server_module
     from lumbung import rebuild_plan
     from lumbung.dbt_runner import run_dbt
-    from lumbung.pipelines import apbdes, marts, village_master
+    from lumbung.pipelines import marts, village_master
     from lumbung.publish import built_marts
 
     base = workdir / f"scale{scale}"
@@ -287,7 +287,7 @@ def run_scale(workdir: Path, scale: int, years: tuple[int, ...], seed: int,
         village_master.gate(url, village_master.land(url, landing))
         village_master.refresh_marts(paths, url)
         land_s = _land_and_gate(url, landing, ("idm", "survey", "bumdes", "ojk", "apbdes"))
-        fulls, stagings, rebuilds, resubmit_land_s, rebuild_publish_s = [], [], [], [], []
+        fulls, rebuilds, resubmit_land_s, rebuild_publish_s = [], [], [], []
         target = landing / revision.relative_to(generated)
         for i in range(repeat):
             # Round i: a full build (the first from nothing, the next ones --full-refresh:
@@ -314,8 +314,6 @@ def run_scale(workdir: Path, scale: int, years: tuple[int, ...], seed: int,
                 again = re.sub(r"_rev[0-9]+", f"_rev{i + 1}", target.name)
                 _repacked(revision, target.with_name(again), i)
             resubmit_land_s.append(_land_and_gate(url, landing, ("apbdes",)))
-            stagings.append(_timed(paths, lambda: apbdes.transform(paths, url),
-                                   base / f"staging{i + 1}.json"))
             run_id = f"rebuild{i + 1}"
             rebuilds.append(_timed(paths, lambda r=run_id: marts.transform(paths, url, "bench", r),
                                    base / f"rebuild{i + 1}.json"))
@@ -332,7 +330,7 @@ def run_scale(workdir: Path, scale: int, years: tuple[int, ...], seed: int,
             server.stop()
     return {"scale": scale, "years": years, "generate_s": gen_s, "region": region_from,
             "land_gate_s": land_s, "resubmit_land_gate_s": min(resubmit_land_s),
-            "resubmission": revision.name, "fulls": fulls, "apbdes_stagings": stagings,
+            "resubmission": revision.name, "fulls": fulls,
             "rebuilds": rebuilds, "full_audit_publish_s": full_publish_s,
             "rebuild_audit_publish_s": min(rebuild_publish_s), "rebuilt_marts": tables,
             "same_as_whole_rebuild": same, "dbt_server": dbt_server,
@@ -343,18 +341,15 @@ def _seconds(runs: list[dict]) -> list[float]:
     return [run["seconds"] for run in runs]
 
 
-def _rebuilds(r: dict, staging: bool = False) -> list[float]:
-    """Seconds of each round's rebuild (``staging``: with the APBDes DAG's staging step)."""
-    if not staging:
-        return _seconds(r["rebuilds"])
-    return [rebuild + step for rebuild, step in
-            zip(_seconds(r["rebuilds"]), _seconds(r["apbdes_stagings"]), strict=True)]
+def _rebuilds(r: dict) -> list[float]:
+    """Seconds of each round's rebuild (the APBDes staging included)."""
+    return _seconds(r["rebuilds"])
 
 
-def _ratios(r: dict, staging: bool = False) -> list[float]:
+def _ratios(r: dict) -> list[float]:
     """rebuild / full of each round (a full build and the rebuild right after it)."""
     return [rebuild / full for rebuild, full in
-            zip(_rebuilds(r, staging), _seconds(r["fulls"]), strict=True)]
+            zip(_rebuilds(r), _seconds(r["fulls"]), strict=True)]
 
 
 def _ratio(r: dict) -> float:
@@ -369,21 +364,19 @@ def _print(report: list[dict]) -> None:
           + ("in forks of a dbt server" if all(r["dbt_server"] for r in report)
              else "in a new process per build"))
     print(f"{'scale':>5} {'years':>9} {'staging lines':>14} {'index rows':>10} {'full s':>7} "
-          f"{'rebuild s':>9} {'ratio':>6} {'+staging s':>10} {'ratio':>6}")
+          f"{'rebuild s':>9} {'ratio':>6}")
     for r in report:
         full = statistics.median(_seconds(r["fulls"]))
         rebuild = statistics.median(_rebuilds(r))
-        with_staging = statistics.median(_rebuilds(r, staging=True))
         years = f"{min(r['years'])}-{max(r['years'])}"
         print(f"{r['scale']:>5} {years:>9} {r['staging_lines']:>14,} {r['mart_rows']:>10,} "
-              f"{full:>7.1f} {rebuild:>9.1f} {_ratio(r):>6.2f} {with_staging:>10.1f} "
-              f"{statistics.median(_ratios(r, staging=True)):>6.2f}")
+              f"{full:>7.1f} {rebuild:>9.1f} {_ratio(r):>6.2f}")
     for r in report:
         print(f"\nscale {r['scale']}: generated in {r['generate_s']:.0f}s; region master "
               f"{r['region']}; sources landed and gated in {r['land_gate_s']:.0f}s; "
               f"resubmission {r['resubmission']} landed and gated in "
               f"{r['resubmit_land_gate_s']:.0f}s")
-        for name in ("fulls", "apbdes_stagings", "rebuilds"):
+        for name in ("fulls", "rebuilds"):
             runs = r[name]
             last = runs[-1]
             kinds = ", ".join(f"{k} {v:.1f}s" for k, v in sorted(last["by_kind"].items()))

@@ -1,4 +1,9 @@
-"""APBDes (village budgets and realisation) -> raw -> quality gate -> dbt staging.
+"""APBDes (village budgets and realisation) -> raw -> quality gate -> released to dbt.
+
+The gate ends by releasing every batch it accepted to dbt at once (``lumbung.visibility``);
+the staging models are built, with their tests, by ``smart_village_marts``, which
+``announce_release`` triggers through this DAG's Assets (skipped when nothing new was
+released).
 
 Regencies deliver one file per fiscal year under ``landing/apbdes/<year>/``: their Siskeudes
 export (``siskeudes_<regency>_<year>.zip``, one batch filling every Siskeudes table) or the
@@ -88,37 +93,35 @@ def apbdes():
 
         return gate(warehouse_from_connection(), landed)
 
-    @task(outlets=[STAGING_APBDES])
-    def build_staging() -> None:
-        """dbt build of the chart of accounts and the APBDes staging models, with tests."""
-        from lumbung.airflow_tasks import warehouse_from_connection
-        from lumbung.config import Paths
-        from lumbung.pipelines.apbdes import transform
+    @task(retries=0, outlets=[STAGING_APBDES])
+    def announce_release(gated: dict) -> dict:
+        """Update the Assets (the marts DAG builds this source's staging and what it
+        feeds); skipped when the gate released nothing new to dbt."""
+        from lumbung.airflow_tasks import announce_release as announce
 
-        transform(Paths.from_env(), warehouse_from_connection())
+        return announce(gated)
 
-    @task(retries=0)
+    @task(retries=0, trigger_rule="none_failed")
     def check_files(gated: dict) -> dict:
         """Fail the run if any file was rejected or failed the gate, naming each."""
         from lumbung.pipelines.apbdes import check
 
         return check(gated)
 
-    @task
-    def report_published() -> dict:
-        """Row counts of the APBDes staging models, for the run log."""
+    @task.sensor(poke_interval=15, timeout=6 * 3600, mode="reschedule")
+    def wait_for_region_master() -> bool:
+        """Wait until the region marts are published with every region batch released (the
+        gate checks each desa code against ``marts.dim_village``): on a first start the
+        region master runs first, without failing and retrying here."""
         from lumbung.airflow_tasks import warehouse_from_connection
-        from lumbung.pipelines.apbdes import published_counts
+        from lumbung.pipelines.village_master import region_master_ready
 
-        return published_counts(warehouse_from_connection())
+        return region_master_ready(warehouse_from_connection())
 
     landed = land_apbdes_files()
-    bootstrap_warehouse() >> landed
+    [bootstrap_warehouse(), wait_for_region_master()] >> landed
     gated = quality_gate(landed)
-    staged = build_staging()
-    gated >> staged
-    staged >> check_files(gated)
-    staged >> report_published()
+    announce_release(gated) >> check_files(gated)
 
 
 apbdes()

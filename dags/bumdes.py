@@ -1,4 +1,9 @@
-"""BUMDes registry pages and yearly reports -> raw -> quality gate -> dbt BUMDes staging.
+"""BUMDes registry pages and yearly reports -> raw -> quality gate -> released to dbt.
+
+The gate ends by releasing every batch it accepted to dbt at once (``lumbung.visibility``);
+the staging models are built, with their tests, by ``smart_village_marts``, which
+``announce_release`` triggers through this DAG's Assets (skipped when nothing new was
+released).
 
 The Kemendesa BUMDes registry arrives as paged JSON (one file per API page) under
 ``landing/bumdes/registry/snapshot=<date>/``, the yearly BUMDes reports (capital, village
@@ -85,25 +90,16 @@ def bumdes():
         return gate(warehouse_from_connection(), landed)
 
     @task(retries=0, outlets=[STG_BUMDES_REGISTRY, STG_BUMDES_UNITS, STG_BUMDES_ANNUAL_REPORTS])
-    def build_staging() -> None:
-        """dbt build of the BUMDes staging models, with their tests."""
-        from lumbung.airflow_tasks import warehouse_from_connection
-        from lumbung.config import Paths
-        from lumbung.pipelines.bumdes import transform
+    def announce_release(gated: dict) -> dict:
+        """Update the Assets (the marts DAG builds this source's staging and what it
+        feeds); skipped when the gate released nothing new to dbt."""
+        from lumbung.airflow_tasks import announce_release as announce
 
-        transform(Paths.from_env(), warehouse_from_connection())
-
-    @task
-    def report_published() -> dict:
-        """Row counts of what was published, for the run log."""
-        from lumbung.airflow_tasks import warehouse_from_connection
-        from lumbung.pipelines.bumdes import published_counts
-
-        return published_counts(warehouse_from_connection())
+        return announce(gated)
 
     landed = land_bumdes_files()
     bootstrap_warehouse() >> landed
-    quality_gate(landed) >> build_staging() >> report_published()
+    announce_release(quality_gate(landed))
 
 
 bumdes()

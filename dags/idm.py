@@ -1,4 +1,9 @@
-"""IDM (Indeks Desa Membangun, Kemendesa) -> raw -> quality gate -> dbt staging ``stg_idm__*``.
+"""IDM (Indeks Desa Membangun, Kemendesa) -> raw -> quality gate -> released to dbt.
+
+The gate ends by releasing every batch it accepted to dbt at once (``lumbung.visibility``);
+the staging models are built, with their tests, by ``smart_village_marts``, which
+``announce_release`` triggers through this DAG's Assets (skipped when nothing new was
+released).
 
 One JSON response per desa and year under ``landing/idm/tahun=<year>/<kode_desa>.json``.
 When the Airflow connection ``kemendesa_idm_api`` (type http, host = the API's base URL) is
@@ -112,29 +117,27 @@ def idm():
 
         return gate(warehouse_from_connection(), landed)
 
-    @task(outlets=[IDM_INDICATOR_SCORES, IDM_PUBLISHED_INDEX])
-    def build_staging() -> None:
-        """dbt build of the IDM staging models, their seed and tests."""
-        from lumbung.airflow_tasks import warehouse_from_connection
-        from lumbung.config import Paths
-        from lumbung.pipelines.idm import transform
+    @task(retries=0, outlets=[IDM_INDICATOR_SCORES, IDM_PUBLISHED_INDEX])
+    def announce_release(gated: dict) -> dict:
+        """Update the Assets (the marts DAG builds the IDM staging and what it feeds);
+        skipped when the gate released nothing new to dbt."""
+        from lumbung.airflow_tasks import announce_release as announce
 
-        transform(Paths.from_env(), warehouse_from_connection())
+        return announce(gated)
 
-    @task(retries=0)
+    @task(retries=0, trigger_rule="none_failed")
     def gate_verdict(gated: dict) -> dict:
         """Fail the run if any file was rejected or failed the gate (naming each); the
-        accepted files are published regardless."""
-        from lumbung.airflow_tasks import warehouse_from_connection
-        from lumbung.pipelines.idm import published_counts, verdict
+        accepted files are released to dbt regardless."""
+        from lumbung.pipelines.idm import verdict
 
         verdict(gated)
-        return published_counts(warehouse_from_connection())
+        return gated
 
     landed = land_idm_files()
     bootstrap_warehouse() >> fetch_from_api() >> landed
     gated = quality_gate(landed)
-    gated >> build_staging() >> gate_verdict(gated)
+    announce_release(gated) >> gate_verdict(gated)
 
 
 idm()

@@ -1,10 +1,15 @@
-"""OJK financial access reports -> raw -> quality gate -> dbt OJK staging.
+"""OJK financial access reports -> raw -> quality gate -> released to dbt.
+
+The gate ends by releasing every batch it accepted to dbt at once (``lumbung.visibility``);
+the staging models are built, with their tests, by ``smart_village_marts``, which
+``announce_release`` triggers through this DAG's Assets (skipped when nothing new was
+released).
 
 The monthly access report (XLSX: Laku Pandai agents per village and bank, bank offices and
 ATMs per district and bank) arrives under ``landing/ojk/akses/periode=<yyyy-mm>/``, the
 quarterly KUR report per district under ``landing/ojk/kur/triwulan=<yyyy>-Q<n>/``. One batch
 per file (an access report fills two raw tables); rows that cannot be used are quarantined.
-Publishes ``stg_ojk__access_points`` and ``stg_ojk__kur_district_quarter``. Thin on
+Feeds ``stg_ojk__access_points`` and ``stg_ojk__kur_district_quarter``. Thin on
 purpose: each task calls one function of ``lumbung.pipelines.ojk``.
 """
 
@@ -83,25 +88,16 @@ def ojk_financial_access():
         return gate(warehouse_from_connection(), landed)
 
     @task(retries=0, outlets=[STG_OJK_ACCESS_POINTS, STG_OJK_KUR])
-    def build_staging() -> None:
-        """dbt build of the OJK staging models, with their tests."""
-        from lumbung.airflow_tasks import warehouse_from_connection
-        from lumbung.config import Paths
-        from lumbung.pipelines.ojk import transform
+    def announce_release(gated: dict) -> dict:
+        """Update the Assets (the marts DAG builds this source's staging and what it
+        feeds); skipped when the gate released nothing new to dbt."""
+        from lumbung.airflow_tasks import announce_release as announce
 
-        transform(Paths.from_env(), warehouse_from_connection())
-
-    @task
-    def report_published() -> dict:
-        """Row counts of what was published, for the run log."""
-        from lumbung.airflow_tasks import warehouse_from_connection
-        from lumbung.pipelines.ojk import published_counts
-
-        return published_counts(warehouse_from_connection())
+        return announce(gated)
 
     landed = land_ojk_reports()
     bootstrap_warehouse() >> landed
-    quality_gate(landed) >> build_staging() >> report_published()
+    announce_release(quality_gate(landed))
 
 
 ojk_financial_access()

@@ -73,7 +73,16 @@ def _on_run_failure(context) -> None:
     doc_md=__doc__,
 )
 def smart_village_marts():
-    @task(retries=0)
+    @task.sensor(poke_interval=15, timeout=6 * 3600, mode="reschedule")
+    def wait_for_region_master() -> bool:
+        """Wait until the region marts are published with every region batch released: the
+        marts read ``dim_village``, so on a first start they wait for village_master."""
+        from lumbung.airflow_tasks import warehouse_from_connection
+        from lumbung.pipelines.village_master import region_master_ready
+
+        return region_master_ready(warehouse_from_connection())
+
+    @task(retries=0, pool="lumbung_dbt")
     def build_marts(**context) -> list[str]:
         """dbt build (models, seeds, tests) into the build schema of what the sources changed
         since the last published build feed (everything the first time, or after the dbt
@@ -128,7 +137,9 @@ def smart_village_marts():
 
         return write(Paths.from_env(), warehouse_from_connection())
 
-    published = publish_marts(audit_marts(build_marts()))
+    built = build_marts()
+    wait_for_region_master() >> built
+    published = publish_marts(audit_marts(built))
     published >> report_published()
     published >> quality_report()
 

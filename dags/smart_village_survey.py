@@ -1,4 +1,9 @@
-"""Smart Village survey exports -> raw -> quality gate -> dbt ``stg_survey__responses``.
+"""Smart Village survey exports -> raw -> quality gate -> released to dbt.
+
+The gate ends by releasing every batch it accepted to dbt at once (``lumbung.visibility``);
+the staging models are built, with their tests, by ``smart_village_marts``, which
+``announce_release`` triggers through this DAG's Assets (skipped when nothing new was
+released).
 
 The province's yearly self-assessment of each village arrives as form-tool exports (CSV or
 XLSX) under ``landing/survey/tahun=<year>/``. One batch per file; rows without a usable
@@ -81,25 +86,16 @@ def smart_village_survey():
         return gate(warehouse_from_connection(), landed)
 
     @task(retries=0, outlets=[STG_SURVEY_RESPONSES])
-    def build_staging() -> None:
-        """dbt build of stg_survey__responses and its answer mapping, with their tests."""
-        from lumbung.airflow_tasks import warehouse_from_connection
-        from lumbung.config import Paths
-        from lumbung.pipelines.survey import transform
+    def announce_release(gated: dict) -> dict:
+        """Update the Assets (the marts DAG builds this source's staging and what it
+        feeds); skipped when the gate released nothing new to dbt."""
+        from lumbung.airflow_tasks import announce_release as announce
 
-        transform(Paths.from_env(), warehouse_from_connection())
-
-    @task
-    def report_published() -> dict:
-        """Row counts of what was published, for the run log."""
-        from lumbung.airflow_tasks import warehouse_from_connection
-        from lumbung.pipelines.survey import published_counts
-
-        return published_counts(warehouse_from_connection())
+        return announce(gated)
 
     landed = land_survey_files()
     bootstrap_warehouse() >> landed
-    quality_gate(landed) >> build_staging() >> report_published()
+    announce_release(quality_gate(landed))
 
 
 smart_village_survey()

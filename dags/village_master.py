@@ -77,15 +77,21 @@ def village_master():
 
         return gate(warehouse_from_connection(), landed)
 
-    @task
-    def build_marts() -> list[str]:
+    @task(pool="lumbung_dbt")
+    def build_marts(gated: dict) -> list[str]:
         """dbt build of the region staging models and marts, with their tests, into the
-        build schema (BI users cannot see it)."""
+        build schema (BI users cannot see it); skipped when the gate released nothing new
+        and the region marts are published. One dbt build at a time (pool lumbung_dbt)."""
+        from airflow.sdk.exceptions import AirflowSkipException
+
         from lumbung.airflow_tasks import warehouse_from_connection
         from lumbung.config import Paths
-        from lumbung.pipelines.village_master import transform
+        from lumbung.pipelines.village_master import region_master_ready, transform
 
-        return transform(Paths.from_env(), warehouse_from_connection())
+        warehouse = warehouse_from_connection()
+        if not gated.get("released") and region_master_ready(warehouse):
+            raise AirflowSkipException("no new region file: the region marts are up to date")
+        return transform(Paths.from_env(), warehouse)
 
     @task(retries=0)
     def audit_marts(tables: list[str], **context) -> list[str]:
@@ -117,8 +123,7 @@ def village_master():
 
     landed = land_region_files()
     bootstrap_warehouse() >> landed
-    built = build_marts()
-    quality_gate(landed) >> built
+    built = build_marts(quality_gate(landed))
     publish_marts(audit_marts(built)) >> report_published()
 
 

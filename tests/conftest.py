@@ -126,6 +126,18 @@ def run_dag(dag_id: str):
     return dag.test()
 
 
+def run_source_dag(dag_id: str, paths, warehouse):
+    """Run a source DAG with dag.test(), then build its staging (with its tests) as the
+    marts DAG would, alone (``transform`` of its pipeline); return the DagRun."""
+    import importlib
+
+    from lumbung.runner import DAG_SOURCE
+
+    dag_run = run_dag(dag_id)
+    importlib.import_module(f"lumbung.pipelines.{DAG_SOURCE[dag_id]}").transform(paths, warehouse)
+    return dag_run
+
+
 def audit_and_publish(paths, warehouse) -> list[str]:
     """The marts DAGs' audit and publish steps on what the last dbt build built."""
     from lumbung.pipelines.marts import audit, publish_marts

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from conftest import run_dag
+from conftest import run_dag, run_source_dag
 
 from lumbung.generate import GenerateConfig, generate
 from lumbung.sources import apbdes
@@ -107,7 +107,7 @@ def generated(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def first_run(warehouse, landing, generated):
+def first_run(paths, warehouse, landing, generated):
     """The region master, then every regency's first submission (no resubmission yet)."""
     run_dag("village_master")
     target = landing / "apbdes" / str(YEAR)
@@ -115,16 +115,16 @@ def first_run(warehouse, landing, generated):
     for path in generated.iterdir():
         if "_rev" not in path.name:
             shutil.copy(path, target / path.name)
-    yield run_dag("apbdes")
+    yield run_source_dag("apbdes", paths, warehouse)
     shutil.rmtree(landing / "apbdes", ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
-def second_run(first_run, landing, generated):
+def second_run(first_run, paths, warehouse, landing, generated):
     """Tulang Bawang Barat (1812) resubmits a corrected export for the year."""
     (rev,) = generated.glob("*_rev1.zip")
     shutil.copy(rev, landing / "apbdes" / str(YEAR) / rev.name)
-    return run_dag("apbdes")
+    return run_source_dag("apbdes", paths, warehouse)
 
 
 def _batches(db, year: int = YEAR) -> dict[str, tuple]:

@@ -10,7 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from conftest import run_dag
+from conftest import run_source_dag
 
 from lumbung.generate import GenerateConfig, generate
 from lumbung.pipelines import bumdes as pipeline
@@ -63,12 +63,12 @@ def test_every_injected_defect_is_caught_and_nothing_else(defective, warehouse, 
 
 
 @pytest.fixture(scope="module")
-def bumdes_run(warehouse, landing):
+def bumdes_run(paths, warehouse, landing):
     out = landing.parent / "bumdes_generated"
     generate(GenerateConfig(out=out, regencies=("1811", "1813"), years=(2023, 2024), seed=3,
                             sources=("bumdes",)))
     shutil.copytree(out / "bumdes", landing / "bumdes", dirs_exist_ok=True)
-    return run_dag("bumdes")
+    return run_source_dag("bumdes", paths, warehouse)
 
 
 def _registry_items(landing: Path) -> list[dict]:

@@ -79,3 +79,24 @@ def test_marts_dag_follows_every_source_dag(dagbag):
     }
     assert produced, "no source DAG declares outlets"
     assert produced == _assets(marts.schedule)
+
+
+def test_dbt_builds_run_one_at_a_time_and_only_in_two_places(dagbag):
+    """One builder per dbt relation: the marts DAG and the region master's build are the
+    only tasks that run dbt, both in the one-slot pool (never two builds at once); source
+    DAGs only land, gate and release, and their Assets are updated by a task that is
+    skipped when nothing new was released (no marts build for a run that landed nothing)."""
+    from lumbung.airflow_env import DBT_POOL
+
+    in_pool = {(d.dag_id, t.task_id) for d in dagbag.dags.values() for t in d.tasks
+               if t.pool == DBT_POOL}
+    assert in_pool == {("village_master", "build_marts"), ("smart_village_marts", "build_marts")}
+    for path in DAGS.glob("*.py"):
+        if path.stem not in ("village_master", "smart_village_marts"):
+            assert "transform" not in path.read_text(encoding="utf-8"), path.name
+    for dag in dagbag.dags.values():
+        if dag.dag_id in ("village_master", "smart_village_marts"):
+            continue
+        announcing = [t.task_id for t in dag.tasks if t.outlets]
+        assert announcing == ["announce_release"], dag.dag_id
+        assert "wait_for_region_master" in dagbag.dags["smart_village_marts"].task_ids

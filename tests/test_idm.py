@@ -12,7 +12,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import REPO, run_dag
+from conftest import REPO, run_dag, run_source_dag
 
 from lumbung.generate import GenerateConfig, generate
 from lumbung.generate import idm as idm_generator
@@ -153,9 +153,9 @@ def test_generated_responses_have_the_real_shape(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def idm_run(warehouse):
+def idm_run(paths, warehouse):
     run_dag("village_master")  # dim_village, which the staging tests check villages against
-    return run_dag("idm")
+    return run_source_dag("idm", paths, warehouse)
 
 
 def test_run_succeeds_without_the_api(idm_run):
@@ -322,7 +322,7 @@ def test_dag_fetches_when_the_api_is_configured(idm_run, local_api, monkeypatch,
     stamps = [p.stat().st_mtime_ns for p in served]
     dag = DagBag(dag_folder=str(REPO / "dags")).get_dag("idm")
     dag_run = dag.test(run_conf={"years": [2021], "regencies": ["1801"]},
-                       mark_success_pattern="build_staging")
+                       mark_success_pattern="announce_release")
     states = {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
     assert str(dag_run.state) == "success" and set(states.values()) == {"success"}, states
     assert len(requests) == 256

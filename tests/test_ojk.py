@@ -9,7 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from conftest import run_dag
+from conftest import run_source_dag
 from openpyxl import load_workbook
 
 from lumbung.generate import GenerateConfig, generate
@@ -58,12 +58,12 @@ def test_every_injected_defect_is_caught_and_nothing_else(defective, warehouse, 
 
 
 @pytest.fixture(scope="module")
-def ojk_run(warehouse, landing):
+def ojk_run(paths, warehouse, landing):
     out = landing.parent / "ojk_generated"
     generate(GenerateConfig(out=out, regencies=REGENCIES, years=(2024,), seed=3,
                             sources=("ojk",)))
     shutil.copytree(out / "ojk", landing / "ojk", dirs_exist_ok=True)
-    return run_dag("ojk_financial_access")
+    return run_source_dag("ojk_financial_access", paths, warehouse)
 
 
 def _sheet(path: Path, name: str) -> list[dict]:

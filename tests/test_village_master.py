@@ -29,7 +29,10 @@ def first_run(warehouse):
 def test_first_run_succeeds(first_run):
     states = {ti.task_id: str(ti.state) for ti in first_run.get_task_instances()}
     assert str(first_run.state) == "success", states
-    assert set(states.values()) == {"success"}
+    # another module of the session may have landed the region master already: then
+    # nothing new was released and the build and publication are skipped
+    assert set(states.values()) <= {"success", "skipped"}, states
+    assert states["quality_gate"] == "success"
 
 
 def test_dim_village_current_counts(first_run, db):
@@ -99,6 +102,9 @@ def test_second_run_changes_nothing(first_run, db):
     batches_before = db.execute("select count(*) from audit.load_batches").fetchone()[0]
     second = run_dag("village_master")
     assert str(second.state) == "success"
+    # nothing new landed: no dbt build, no publication (so no Asset event, no marts run)
+    states = {ti.task_id: str(ti.state) for ti in second.get_task_instances()}
+    assert states["build_marts"] == states["publish_marts"] == "skipped", states
     after = {t: table_fingerprint(db, t) for t in before}
     assert after == before
     assert db.execute("select count(*) from audit.load_batches").fetchone()[0] == batches_before

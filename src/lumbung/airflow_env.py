@@ -122,6 +122,7 @@ def migrate_metadata(paths: Paths, warehouse: PgUrl) -> None:
 
     try:
         check_migrations(timeout=1)
+        ensure_pools()
         return
     except TimeoutError:
         pass
@@ -132,6 +133,22 @@ def migrate_metadata(paths: Paths, warehouse: PgUrl) -> None:
     )
     if result.returncode != 0:
         raise RuntimeError(f"airflow db migrate failed:\n{result.stderr[-3000:]}")
+    ensure_pools()
+
+
+# The one slot every dbt build task takes (the region marts' and the indicator marts'): the
+# scheduler never runs two dbt builds at once, so no two builds touch the project's
+# relations or its target folder together. A task of a pool that does not exist is never
+# scheduled, so the pool is created with the metadata database.
+DBT_POOL = "lumbung_dbt"
+
+
+def ensure_pools() -> None:
+    """Create (or set back to one slot) the pool of the dbt build tasks."""
+    from airflow.models.pool import Pool
+
+    Pool.create_or_update_pool(DBT_POOL, 1, "dbt builds, one at a time (lumbung)",
+                               include_deferred=False)
 
 
 def local_hostname() -> str:

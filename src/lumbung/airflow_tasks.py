@@ -17,3 +17,14 @@ def warehouse_from_connection(conn_id: str = WAREHOUSE_CONN_ID) -> PgUrl:
         port=int(conn.port or 5432),
         dbname=conn.schema or "postgres",
     )
+
+
+def announce_release(gated: dict) -> dict:
+    """The task that updates a source DAG's Assets (its outlets), so the marts DAG runs:
+    skipped, so no Asset event and no marts build, when the gate released nothing new to
+    dbt (no new file, or none accepted)."""
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    if not gated.get("released"):
+        raise AirflowSkipException("nothing new was released to dbt: no marts build needed")
+    return {"released": gated["released"]}

@@ -227,13 +227,19 @@ def cmd_airflow(args: argparse.Namespace) -> int:
     import time
 
     from lumbung import airflow_env, dbt_server, service_record
-    from lumbung.runner import prepare
+    from lumbung.runner import ensure_landing, prepare
 
     paths = Paths.from_env()
     # another one alive for this state folder: refuse; one killed with kill -9: stop what
     # it left running (its ports, its dbt server) before starting again
     service_record.recover(paths)
     prepare(paths)
+    # As `lumbung run` does: a source whose landing folder is empty gets generated files,
+    # so a first start under the scheduler has something to land.
+    generated = ensure_landing(paths)
+    if generated:
+        print(f"landing folders of {', '.join(generated)} were empty: filled with generated "
+              f"files (lumbung generate, seed 1) under {paths.landing}", flush=True)
     port = os.environ["AIRFLOW__API__PORT"]
     print(f"Airflow UI on http://127.0.0.1:{port} (user admin; password in "
           f"{airflow_env.passwords_file(paths)}). Ctrl-C stops.", flush=True)

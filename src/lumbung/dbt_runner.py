@@ -50,12 +50,24 @@ def invocation(paths: Paths, warehouse: PgUrl, *args: str,
     return argv, env
 
 
-def run_dbt(paths: Paths, warehouse: PgUrl, *args: str, manifest: bool = True) -> list[str]:
+# dbt commands that read the warehouse's batches, pinned first (lumbung.visibility).
+_READING = ("build", "run", "test", "seed", "snapshot", "show")
+
+
+def run_dbt(paths: Paths, warehouse: PgUrl, *args: str, manifest: bool = True,
+            pin: int | None = None, repin: bool = True) -> list[str]:
     """Run ``dbt <args>`` on the project; stream its log; raise DbtFailed on failure.
+    A command that reads the warehouse reads the batches released to dbt up to ``pin``
+    (default: all released when it starts; ``lumbung.visibility``); ``repin=False`` leaves
+    the pin as it is (the region build, which reads no pinned batch).
     ``manifest=False`` leaves ``manifest.json`` as the last run wrote it (``run_results.json``
     is written still): for a selective rebuild of a project that has not changed since.
     It runs in the dbt server named by ``LUMBUNG_DBT_SERVER`` (``lumbung.dbt_server``: dbt
     already imported), else in a new process."""
+    if repin and args and args[0] in _READING:
+        from lumbung import visibility
+
+        visibility.set_pin(warehouse, visibility.pin(warehouse) if pin is None else pin)
     argv, env = invocation(paths, warehouse, *args, manifest=manifest)
     server = os.environ.get(dbt_server.ENV)
     log.info("running dbt %s (%s; full log: %s)", " ".join(args),

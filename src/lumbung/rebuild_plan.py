@@ -1,13 +1,20 @@
 """What the indicator marts build must rebuild, and the record of what each build read.
 
-A source DAG refreshes its staging views; the marts DAG then rebuilds only the models
-downstream of the sources whose accepted batches changed since the last *published* build
-(one regency's APBDes resubmission: the finance, BUMDes and Smart Village models, not IDM
-or OJK). Everything is rebuilt when nothing was published yet, when the dbt project (models,
+The marts DAG is the only one that runs dbt on the indicator graph: every staging model of
+the sources (with its tests), the intermediate models and the marts; the source DAGs only
+land, gate and release their batches (``lumbung.visibility``). The region models and
+marts (``+dim_region +dim_village``) are the ``village_master`` DAG's, which the source
+gates need first; the two DAGs' dbt builds share one Airflow pool slot, never running
+together. Each relation has one builder, so dbt's own materializations suffice.
+
+A build reads the batches released up to its pin. It rebuilds what the sources whose
+released batches changed since the last *published* build feed, all of it (a view dropped
+with a rebuilt table it reads, by dbt's ``drop ... cascade``, is downstream of it and so
+rebuilt in the same build): one regency's APBDes resubmission rebuilds the APBDes staging
+(with its tests), the finance, BUMDes and Smart Village models, not IDM or OJK.
+Everything is rebuilt when nothing was published yet, when the dbt project (models,
 macros, seeds, tests, dbt version) changed since, or when a source has no selector here.
 A build whose audit failed is never a reference, so its changes are rebuilt next time.
-Only tables are rebuilt then (views read live data); a view that is gone, dropped when a
-source DAG recreated a staging view it reads, is rebuilt with everything that follows it.
 """
 
 from __future__ import annotations
@@ -20,12 +27,12 @@ from importlib.metadata import version
 
 import psycopg
 
+from lumbung import visibility
 from lumbung.config import Paths, PgUrl
 
 log = logging.getLogger(__name__)
 
-# Every build refreshes the quality mart, since every run of a DAG adds to what it shows
-# (the views under it need no rebuild while the project is unchanged).
+# Every build refreshes the quality mart, since every run of a DAG adds to what it shows.
 AUDIT_SELECT = ("mart_data_quality",)
 
 # Selectors name folders by dbt's fully qualified names (fqn:staging.apbdes), which select
@@ -33,15 +40,11 @@ AUDIT_SELECT = ("mart_data_quality",)
 # path method resolves every node's file and its parents for each selector, about 0.5 s of
 # each marts build, as much as one model.
 
-# Everything this DAG builds: intermediate models, marts and the seeds only it loads.
-# Only what the source DAGs do not build: rebuilding a view drops the views built on it
-# (Postgres cascades), so e.g. stg_audit__region_batches, which the region staging models
-# read, is left to village_master; the seeds the source DAGs load are theirs too.
-EVERYTHING = (
-    "stg_audit__load_batches", "stg_audit__dq_runs", "stg_audit__dq_results",
-    "fqn:intermediate", "fqn:marts",
-    "ref_indicator_catalogue", "ref_idm_status_thresholds",
-)
+# Everything this DAG builds: every model and seed but the region's (REGION, excluded).
+EVERYTHING = ("fqn:staging", "fqn:intermediate", "fqn:marts", "resource_type:seed")
+
+# Built by village_master: the region marts and all they are built from.
+REGION = ("+dim_region", "+dim_village")
 
 # Source (audit.load_batches.source) -> the models whose descendants read it.
 SOURCE_SELECT = {
@@ -53,17 +56,8 @@ SOURCE_SELECT = {
     "ojk": ("fqn:staging.ojk+",),
 }
 
-# Built by other DAGs (the region marts, and each source's staging and its tests).
-EXCLUDE = (
-    "fqn:marts.core", "fqn:intermediate.kemendagri",
-    "fqn:staging.kemendagri", "fqn:staging.idm",
-    "fqn:staging.survey", "fqn:staging.apbdes",
-    "fqn:staging.bumdes", "fqn:staging.ojk",
-    "stg_audit__region_batches",
-)
-
 # What of the dbt project decides what a build produces.
-PROJECT_PARTS = ("dbt_project.yml", "models", "macros", "materializations", "seeds", "tests")
+PROJECT_PARTS = ("dbt_project.yml", "models", "macros", "seeds", "tests")
 
 
 @dataclass(frozen=True)
@@ -74,32 +68,37 @@ class RebuildPlan:
     source_fingerprints: dict[str, str]
     changed: tuple[str, ...] | None  # None: everything
     reason: str
-    missing: tuple[str, ...] = ()  # models whose relation is gone, rebuilt with what follows
+    pin: int = 0  # the visibility pin: the build reads batches released up to it
 
     @property
     def rebuilt(self) -> str:
         if self.changed is None:
             return "everything"
-        return ",".join(self.changed + tuple(f"{model}+" for model in self.missing))
+        return ",".join(self.changed)
 
     def select(self) -> tuple[str, ...]:
         if self.changed is None:
             return EVERYTHING
-        # Tables only: a view reads live data, and its SQL is unchanged (the project is), so
-        # it needs no rebuild; its tests run with the next whole build.
-        return (AUDIT_SELECT
-                + tuple(f"{base},config.materialized:{kind}"
-                        for source in self.changed for base in SOURCE_SELECT[source]
-                        for kind in ("table", "incremental"))
-                + tuple(f"{model}+" for model in self.missing))
+        # All of what a changed source feeds, views too: a rebuilt table drops the views
+        # reading it (cascade), and a staging view reads up to the pin it was built with.
+        return AUDIT_SELECT + tuple(
+            base for source in self.changed for base in SOURCE_SELECT[source])
 
     def exclude(self) -> tuple[str, ...]:
-        return EXCLUDE
+        """The region's models, and what only sources with no released batch yet would
+        feed: on a first start the marts of the sources already there are published
+        (an empty mart fails its audit), the others with their source's first delivery."""
+        return REGION + tuple(
+            base for source, bases in SOURCE_SELECT.items()
+            if source != "kemendagri_region" and source not in self.source_fingerprints
+            for base in bases)
 
     def selection(self) -> tuple[str, ...]:
-        """The ``dbt build --select`` arguments of this plan. Cautious: a test also reading a
-        model outside the selection (a source DAG's staging) is that DAG's to run."""
-        return (*self.select(), "--exclude", *self.exclude(), "--indirect-selection", "cautious")
+        """The ``dbt build --select`` arguments of this plan. Buildable: a test is run when
+        each model it reads is selected or upstream of one (a staging test reading
+        ``dim_village`` runs with that staging model)."""
+        return (*self.select(), "--exclude", *self.exclude(),
+                "--indirect-selection", "buildable")
 
 
 def project_fingerprint(paths: Paths) -> str:
@@ -115,25 +114,29 @@ def project_fingerprint(paths: Paths) -> str:
     return digest.hexdigest()
 
 
-def source_fingerprints(conn: psycopg.Connection) -> dict[str, str]:
-    """Per source, a fingerprint of its accepted batches (what its staging views read)."""
+def source_fingerprints(conn: psycopg.Connection, pin: int | None = None) -> dict[str, str]:
+    """Per source, a fingerprint of its batches released up to ``pin`` (default: all), what
+    its staging models read at that pin."""
     rows = conn.execute(
         """
         select source, md5(string_agg(batch_id::text, ',' order by batch_id))
         from audit.load_batches
-        where status = 'validated'
+        where status = 'validated' and visible_seq <= coalesce(%s, visible_seq)
         group by source
         order by source
-        """
+        """,
+        (pin,),
     ).fetchall()
     return dict(rows)
 
 
 def plan(paths: Paths, warehouse: PgUrl, everything: bool = False) -> RebuildPlan:
-    """What the next marts build must rebuild (``everything`` forces a whole rebuild)."""
+    """What the next marts build must rebuild (``everything`` forces a whole rebuild), at
+    the visibility pin taken now."""
     project = project_fingerprint(paths)
     with psycopg.connect(warehouse.url()) as conn:
-        sources = source_fingerprints(conn)
+        pin = visibility.pin(conn)
+        sources = source_fingerprints(conn, pin)
         last = conn.execute(
             """
             select project_fingerprint, source_fingerprints
@@ -144,55 +147,25 @@ def plan(paths: Paths, warehouse: PgUrl, everything: bool = False) -> RebuildPla
             """
         ).fetchone()
     if everything:
-        return RebuildPlan(project, sources, None, "a whole rebuild was asked for")
+        return RebuildPlan(project, sources, None, "a whole rebuild was asked for", pin)
     if last is None:
-        return RebuildPlan(project, sources, None, "no build of the marts was published yet")
+        return RebuildPlan(project, sources, None, "no build of the marts was published yet",
+                           pin)
     if last[0] != project:
         return RebuildPlan(project, sources, None,
-                           "the dbt project changed since the last published build")
-    missing = missing_models(paths, warehouse)
+                           "the dbt project changed since the last published build", pin)
     before: dict[str, str] = last[1]
     changed = tuple(sorted(s for s in sources.keys() | before.keys()
                            if sources.get(s) != before.get(s)))
     unknown = [s for s in changed if s not in SOURCE_SELECT]
     if unknown:
         return RebuildPlan(project, sources, None,
-                           f"source(s) {', '.join(unknown)} changed, which no selector maps")
-    if missing is None:
-        return RebuildPlan(project, sources, None, "no dbt manifest to check the models with")
-    parts = [f"source(s) {', '.join(changed)} changed since the last published build"
-             if changed else "no source changed since the last published build"]
-    if missing:
-        # A source DAG recreating a staging view drops the views built on it (cascade).
-        parts.append(f"{len(missing)} model(s) missing ({', '.join(missing[:5])})")
-    return RebuildPlan(project, sources, changed, "; ".join(parts)
-                       + ": only what that feeds, and mart_data_quality", missing)
-
-
-def missing_models(paths: Paths, warehouse: PgUrl) -> tuple[str, ...] | None:
-    """Models this DAG builds whose relation does not exist (None without a manifest)."""
-    manifest_file = paths.dbt_target / "manifest.json"
-    if not manifest_file.exists():
-        return None
-    try:
-        nodes = json.loads(manifest_file.read_text(encoding="utf-8"))["nodes"].values()
-    except (ValueError, KeyError):  # being rewritten by another dbt run: do not guess
-        return None
-    built_here = [
-        node for node in nodes
-        if node["resource_type"] == "model"
-        and (node["original_file_path"].startswith(("models/intermediate/", "models/marts/"))
-             or node["name"] in EVERYTHING)
-        and not node["original_file_path"].startswith(
-            ("models/marts/core/", "models/intermediate/kemendagri/"))
-    ]
-    with psycopg.connect(warehouse.url()) as conn:
-        return tuple(sorted(
-            node["name"] for node in built_here
-            if conn.execute("select to_regclass(format('%%I.%%I', %s::text, %s::text))",
-                            (node["schema"], node["alias"] or node["name"])).fetchone()[0]
-            is None
-        ))
+                           f"source(s) {', '.join(unknown)} changed, which no selector maps",
+                           pin)
+    reason = (f"source(s) {', '.join(changed)} changed since the last published build"
+              if changed else "no source changed since the last published build")
+    return RebuildPlan(project, sources, changed,
+                       reason + ": only what that feeds, and mart_data_quality", pin)
 
 
 def record_build(
@@ -203,12 +176,13 @@ def record_build(
         return conn.execute(
             """
             insert into audit.mart_builds
-                (dag_id, run_id, project_fingerprint, source_fingerprints, rebuilt)
-            values (%s, %s, %s, %s, %s)
+                (dag_id, run_id, project_fingerprint, source_fingerprints, rebuilt,
+                 visible_seq)
+            values (%s, %s, %s, %s, %s, %s)
             returning build_id
             """,
             (dag_id, run_id, plan.project_fingerprint, json.dumps(plan.source_fingerprints),
-             plan.rebuilt),
+             plan.rebuilt, plan.pin),
         ).fetchone()[0]
 
 

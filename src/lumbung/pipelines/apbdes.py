@@ -95,7 +95,9 @@ def gate(warehouse: PgUrl, landed: dict) -> dict:
 
 
 def transform(paths: Paths, warehouse: PgUrl) -> None:
-    """Build the APBDes staging models and the chart of accounts (dbt build with tests)."""
+    """Build the APBDes staging models and the chart of accounts (dbt build with tests):
+    this source's staging alone (tests, maintenance); in production the marts DAG builds
+    it with what it feeds."""
     run_dbt(paths, warehouse, "build", "--select", *DBT_SELECT)
 
 

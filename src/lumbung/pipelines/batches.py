@@ -8,6 +8,8 @@ source's batches are accounted for and gated alike.
 from __future__ import annotations
 
 import logging
+import os
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
@@ -16,6 +18,7 @@ import psycopg
 
 from lumbung.config import PgUrl
 from lumbung.landing import BatchOutcome, DatasetSpec, Reader, land_file
+from lumbung.visibility import release
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +60,9 @@ def land_all(
 
 def validate_all(warehouse: PgUrl, landed: dict) -> dict:
     """Validate every landed batch not yet accepted; collect (not raise) every failure:
-    rejected files and files the gate failed, after checking all of them."""
+    rejected files and files the gate failed, after checking all of them. Ends by releasing
+    every accepted batch to dbt at once (``lumbung.visibility``): ``released`` is its
+    visibility number, None when nothing new became visible."""
     from lumbung.quality.gate import validate_batch
 
     failures: list[str] = list(landed["problems"])
@@ -74,7 +79,34 @@ def validate_all(warehouse: PgUrl, landed: dict) -> dict:
         log.info("gate: %s", result.message())
         if not result.passed:
             failures.append(result.message())
-    return {"batches_checked": checked, "warnings": warnings, "failures": failures}
+        pause_point()
+    released = release(warehouse, released_ids(landed))
+    return {"batches_checked": checked, "warnings": warnings, "failures": failures,
+            "released": released}
+
+
+def released_ids(landed: dict) -> list[int]:
+    """The batches of a landing the gate may release: every one with a batch row (release
+    takes the validated ones not yet visible, so a batch accepted by a run that died before
+    releasing it is released by the next)."""
+    return [b["batch_id"] for b in landed["batches"] if b.get("batch_id") is not None]
+
+
+# Names a file: while it exists, a gate stops after each batch it judged, before releasing
+# anything (the tests hold a gate half-way there, to build the marts meanwhile).
+PAUSE_ENV = "LUMBUNG_GATE_PAUSE"
+
+
+def pause_point() -> None:
+    """Wait while the file named by ``LUMBUNG_GATE_PAUSE`` exists, after touching
+    ``<file>.reached`` so that whoever holds the gate knows it is half-way (tests only)."""
+    flag = os.environ.get(PAUSE_ENV)
+    if not flag or not Path(flag).exists():
+        return
+    Path(f"{flag}.reached").touch()
+    log.warning("gate paused half-way while %s exists", flag)
+    while Path(flag).exists():
+        time.sleep(0.1)
 
 
 def gate_all(warehouse: PgUrl, landed: dict, what: str) -> dict:
@@ -86,7 +118,8 @@ def gate_all(warehouse: PgUrl, landed: dict, what: str) -> dict:
     if gated["failures"]:
         log.error("%s not published; staging keeps the batches validated before", what)
         raise GateFailed(gated["failures"])
-    return {"batches_checked": gated["batches_checked"], "warnings": gated["warnings"]}
+    return {"batches_checked": gated["batches_checked"], "warnings": gated["warnings"],
+            "released": gated["released"]}
 
 
 def counts(warehouse: PgUrl, tables: Sequence[str]) -> dict[str, int]:

@@ -55,7 +55,8 @@ def gate(warehouse: PgUrl, landed: dict) -> dict:
 
 
 def transform(paths: Paths, warehouse: PgUrl) -> None:
-    """Build the BUMDes staging models with their tests."""
+    """Build the BUMDes staging models with their tests: this source's staging alone
+    (tests, maintenance); in production the marts DAG builds it with what it feeds."""
     run_dbt(paths, warehouse, "build", "--select", DBT_SELECT)
 
 

@@ -21,7 +21,9 @@ from lumbung.config import Paths, PgUrl
 from lumbung.db import count_rows
 from lumbung.dbt_runner import run_dbt
 from lumbung.landing import BatchOutcome, land_file
+from lumbung.pipelines.batches import released_ids
 from lumbung.sources import idm
+from lumbung.visibility import release
 
 log = logging.getLogger(__name__)
 
@@ -100,12 +102,15 @@ def gate(warehouse: PgUrl, landed: dict) -> dict:
     for result in warned:
         log.warning("gate: %s", result.message())
     problems.extend(r.message() for r in failed)
+    released = release(warehouse, released_ids(landed))
     return {"batches_checked": len(results), "failed": len(failed), "warned": len(warned),
-            "problems": problems}
+            "problems": problems, "released": released}
 
 
 def transform(paths: Paths, warehouse: PgUrl) -> None:
-    """Build the IDM staging models and the seed they use (dbt build: models, seeds, tests)."""
+    """Build the IDM staging models and the seed they use (dbt build: models, seeds,
+    tests): this source's staging alone (tests, maintenance); in production the marts DAG
+    builds it with what it feeds."""
     run_dbt(paths, warehouse, "build", "--select", DBT_SELECT)
 
 

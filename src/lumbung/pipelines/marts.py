@@ -36,7 +36,8 @@ def transform(
     log.info("marts build: %s", chosen.reason)
     # A selective build's project is the one a whole build wrote the manifest for, and
     # rewriting it (3 MB, twice) takes about a second of such a build.
-    tables = build(paths, warehouse, *chosen.selection(), manifest=chosen.changed is None)
+    tables = build(paths, warehouse, *chosen.selection(), manifest=chosen.changed is None,
+                   pin=chosen.pin)
     build_id = record_build(warehouse, chosen, dag_id, run_id)
     log.info("marts build %d (%s): built %s", build_id, chosen.rebuilt, ", ".join(tables))
     return tables

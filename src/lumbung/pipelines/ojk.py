@@ -54,7 +54,8 @@ def gate(warehouse: PgUrl, landed: dict) -> dict:
 
 
 def transform(paths: Paths, warehouse: PgUrl) -> None:
-    """Build the OJK staging models with their tests."""
+    """Build the OJK staging models with their tests: this source's staging alone
+    (tests, maintenance); in production the marts DAG builds it with what it feeds."""
     run_dbt(paths, warehouse, "build", "--select", DBT_SELECT)
 
 

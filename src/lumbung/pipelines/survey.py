@@ -50,7 +50,9 @@ def gate(warehouse: PgUrl, landed: dict) -> dict:
 
 
 def transform(paths: Paths, warehouse: PgUrl) -> None:
-    """Build the survey staging model (and the answer mapping seed) with their tests."""
+    """Build the survey staging model (and the answer mapping seed) with their tests: this
+    source's staging alone (tests, maintenance); in production the marts DAG builds it with
+    what it feeds."""
     run_dbt(paths, warehouse, "build", "--select", DBT_SELECT)
 
 

@@ -15,10 +15,11 @@ import psycopg
 from lumbung.config import Paths, PgUrl
 from lumbung.db import count_rows
 from lumbung.landing import BatchOutcome, land_csv
-from lumbung.pipelines.batches import shown
+from lumbung.pipelines.batches import released_ids, shown
 from lumbung.pipelines.marts import audit, publish_marts
 from lumbung.publish import build
 from lumbung.sources import kemendagri
+from lumbung.visibility import release
 
 log = logging.getLogger(__name__)
 
@@ -77,15 +78,37 @@ def gate(warehouse: PgUrl, landed: dict) -> dict:
         if not result.passed:
             failures.append(result.message())
     if failures:
+        # The region master is one delivery: nothing of it is released to dbt.
         log.error("region master not published; the marts keep their previous content")
         raise GateFailed(failures)
-    return {"batches_checked": checked, "warnings": warnings}
+    released = release(warehouse, released_ids(landed))
+    return {"batches_checked": checked, "warnings": warnings, "released": released}
 
 
 def transform(paths: Paths, warehouse: PgUrl) -> list[str]:
     """Build the region staging models and marts (dbt build: models, seeds and tests) into
     the build schema; returns the mart tables built, for :func:`publish_marts`."""
-    return build(paths, warehouse, DBT_SELECT)
+    # The region batches are read whole, unpinned; the pin stays the marts build's, whose
+    # audit reads the staging views after its build.
+    return build(paths, warehouse, DBT_SELECT, repin=False)
+
+
+def region_master_ready(warehouse: PgUrl) -> bool:
+    """The region marts are published and include every region batch released to dbt: what
+    the APBDes gate and the indicator marts build check villages against. The source DAGs
+    that need it wait for it (a sensor), rather than failing and retrying."""
+    with psycopg.connect(warehouse.url()) as conn:
+        if conn.execute("select to_regclass('marts.dim_village')").fetchone()[0] is None:
+            return False
+        return conn.execute(
+            """
+            select exists (select from marts.dim_village)
+                and coalesce((select max(published_at) from audit.publications
+                              where tables ? 'dim_village'), '-infinity')
+                    >= coalesce((select max(released_at) from audit.load_batches
+                                 where source = 'kemendagri_region'), '-infinity')
+            """
+        ).fetchone()[0]
 
 
 def published_counts(warehouse: PgUrl, tables: tuple[str, ...] = PUBLISHED) -> dict[str, int]:

@@ -99,6 +99,33 @@ def _village_known(column: str = "village_code") -> Rule:
     )
 
 
+def _every_delivered_village() -> Rule:
+    """Completeness against the accepted deliveries: each regency-year has every desa of
+    the APBDes delivery the build read (the winning submission's budget lines, in staging
+    at the build's visibility pin). A regency-year with fewer villages is half a delivery:
+    critical, nothing is published."""
+    s = _rules()
+    return s._no_rows(
+        "every desa of an accepted APBDes delivery is in the mart",
+        """
+        select d.regency_code, d.fiscal_year, d.villages as delivered,
+            coalesce(m.villages, 0) as in_mart
+        from (
+            select regency_code, fiscal_year, count(distinct village_code) as villages
+            from staging.stg_apbdes__budget_lines
+            group by regency_code, fiscal_year
+        ) as d
+        left join (
+            select left(village_code, 4) as regency_code, fiscal_year, count(*) as villages
+            from {batch}
+            group by left(village_code, 4), fiscal_year
+        ) as m on d.regency_code = m.regency_code and d.fiscal_year = m.fiscal_year
+        where coalesce(m.villages, 0) < d.villages
+        """,
+        "each regency-year has every desa of its accepted APBDes delivery",
+    )
+
+
 def _capital_matches_apbdes() -> Rule:
     """Cross-source: the village capital a BUMDes reports receiving in a year against the
     capital participation (6.2.2) its desa's APBDes realised that year."""
@@ -321,6 +348,7 @@ def mart_suites() -> tuple[SuiteSpec, ...]:
             _unique_together("village_code", "year"),
             s._in_set("data_origin", DATA_ORIGINS),
             _village_known(),
+            _every_delivered_village(),
             s._in_set("submission_format", ["siskeudes", "flat"]),
             s._no_rows(
                 "APBDes identities hold",

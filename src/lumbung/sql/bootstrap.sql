@@ -52,6 +52,38 @@ comment on column audit.load_batches.data_origin is
 -- other than UTF-8): the file landed, and the gate reports these as warnings.
 alter table audit.load_batches add column if not exists landing_notes text;
 
+-- Visibility (lumbung.visibility): a gate ends by giving every batch its run accepted one
+-- number of this sequence, in one transaction; dbt reads only validated batches numbered at
+-- or below the pin its build started with, so a build sees all of a delivery or none of it.
+-- Added to an existing warehouse, the batches already validated become visible at once.
+create sequence if not exists audit.visible_seq;
+do $$
+begin
+    if not exists (
+        select from information_schema.columns
+        where table_schema = 'audit' and table_name = 'load_batches' and column_name = 'visible_seq'
+    ) then
+        alter table audit.load_batches add column visible_seq bigint;
+        update audit.load_batches set visible_seq = nextval('audit.visible_seq')
+        where status = 'validated';
+    end if;
+end
+$$;
+alter table audit.load_batches add column if not exists released_at timestamptz;
+create index if not exists load_batches_visible_seq on audit.load_batches (visible_seq);
+-- The pin of the dbt build running (or last run): set by the build before dbt starts
+-- (builds run one at a time: one Airflow pool slot); staging reads up to it. A var would
+-- do, but a var that changes makes dbt parse the whole project again at every build.
+create table if not exists audit.dbt_pin (
+    one_row boolean primary key default true check (one_row),
+    visible_seq bigint not null,
+    pinned_at timestamptz not null default now()
+);
+comment on table audit.dbt_pin is
+    'The visibility pin of the current dbt build: staging reads validated batches released at or below it.';
+comment on column audit.load_batches.visible_seq is
+    'Visibility number: set for all the batches a gate run accepted at once, at its end; dbt reads only validated batches numbered at or below its build''s pin (null: not visible yet).';
+
 -- Rows that could not be loaded, kept exactly as received with the reason.
 create table if not exists audit.quarantine (
     quarantine_id bigserial primary key,
@@ -222,6 +254,9 @@ create table if not exists audit.mart_builds (
     rebuilt text not null,           -- 'everything', or the changed sources, comma-separated
     publication_id bigint references audit.publications
 );
+alter table audit.mart_builds add column if not exists visible_seq bigint;
+comment on column audit.mart_builds.visible_seq is
+    'The visibility pin of the build: it read the validated batches numbered at or below it.';
 
 -- Quality results, stored (not only logged) so that trends and reports can be computed.
 -- One row per validation of a suite: a landed batch (layer 'batch') or a built mart (layer 'mart').

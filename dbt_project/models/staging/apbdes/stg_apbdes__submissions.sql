@@ -22,7 +22,7 @@ validated as (
     where
         source = 'apbdes'
         and dataset in ('siskeudes', 'flat')
-        and status = 'validated'
+        and {{ batch_is_visible() }}
 
 ),
 

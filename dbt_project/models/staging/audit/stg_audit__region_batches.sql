@@ -26,7 +26,7 @@ validated as (
     from source
     where
         source = 'kemendagri_region'
-        and status = 'validated'
+        and {{ batch_is_visible(pinned=false) }}
 
 ),
 

@@ -9,7 +9,7 @@ batches as (
     where
         source = 'bumdes'
         and dataset = 'annual_reports'
-        and status = 'validated'
+        and {{ batch_is_visible() }}
 
 ),
 

@@ -9,7 +9,7 @@ batches as (
     where
         source = 'bumdes'
         and dataset = 'registry'
-        and status = 'validated'
+        and {{ batch_is_visible() }}
 
 ),
 

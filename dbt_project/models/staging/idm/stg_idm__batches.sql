@@ -37,7 +37,7 @@ validated as (
     where
         batches.source = 'idm'
         and batches.dataset = 'idm'
-        and batches.status = 'validated'
+        and {{ batch_is_visible('batches') }}
 
 ),
 

@@ -11,7 +11,7 @@ batches as (
     where
         source = 'ojk'
         and dataset = 'access_points'
-        and status = 'validated'
+        and {{ batch_is_visible() }}
 
 ),
 

@@ -12,7 +12,7 @@ batches as (
     where
         source = 'ojk'
         and dataset = 'kur'
-        and status = 'validated'
+        and {{ batch_is_visible() }}
 
 ),
 

@@ -13,7 +13,7 @@ batches as (
     where
         source = 'survey'
         and dataset = 'responses'
-        and status = 'validated'
+        and {{ batch_is_visible() }}
 
 ),
 
