@@ -43,37 +43,45 @@ def schema(dataset: Dataset) -> pa.Schema:
                      metadata={"description": dataset.description})
 
 
-def csv_to_parquet(dataset: Dataset, source: Path, target: Path, year_column: str | None = None,
-                   code_column: str | None = None
-                   ) -> tuple[tuple[int, int] | None, tuple[str, ...]]:
-    """Write ``target``; returns the first and last value of ``year_column`` and the
-    distinct first four characters of ``code_column`` (the regencies a region code names),
-    gathered on the way so that coverage costs no other scan of the mart."""
-    target_schema = schema(dataset)
-    low = high = None
-    regions: set[str] = set()
-    reader = pacsv.open_csv(
-        source,
-        read_options=pacsv.ReadOptions(block_size=BLOCK_BYTES),
-        convert_options=pacsv.ConvertOptions(
-            column_types={f.name: f.type for f in target_schema},
+class ParquetSink:
+    """Writes a mart to Parquet from blocks of whole CSV records (no header), as COPY hands
+    them: each block is parsed and written as it comes, so memory is one block whatever the
+    mart's size. Gathers the first and last value of ``year_column`` and the distinct first
+    four characters of ``code_column`` (the regencies a region code names) on the way, so
+    coverage costs no other scan of the mart."""
+
+    def __init__(self, dataset: Dataset, target: Path, year_column: str | None = None,
+                 code_column: str | None = None) -> None:
+        self.schema = schema(dataset)
+        self.year_column, self.code_column = year_column, code_column
+        self.low = self.high = None
+        self.regions: set[str] = set()
+        self.read_options = pacsv.ReadOptions(column_names=self.schema.names,
+                                              block_size=BLOCK_BYTES)
+        self.convert_options = pacsv.ConvertOptions(
+            column_types={f.name: f.type for f in self.schema},
             # COPY writes NULL as an empty unquoted field and an empty string as ""
             null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=False,
             true_values=["true"], false_values=["false"],
-        ),
-    )
-    with pq.ParquetWriter(target, target_schema, compression="zstd") as writer:
-        for batch in reader:
-            batch = batch.cast(target_schema)
-            writer.write_batch(batch)
-            if year_column:
-                bounds = pc.min_max(batch.column(year_column))
-                if bounds["min"].is_valid:
-                    low = min(low, bounds["min"].as_py()) if low is not None else bounds[
-                        "min"].as_py()
-                    high = max(high, bounds["max"].as_py()) if high is not None else bounds[
-                        "max"].as_py()
-            if code_column:
-                prefixes = pc.unique(pc.utf8_slice_codeunits(batch.column(code_column), 0, 4))
-                regions.update(p for p in prefixes.to_pylist() if p is not None)
-    return ((int(low), int(high)) if low is not None else None), tuple(sorted(regions))
+        )
+        self.writer = pq.ParquetWriter(target, self.schema, compression="zstd")
+
+    def write(self, block: bytes) -> None:
+        table = pacsv.read_csv(pa.py_buffer(block), read_options=self.read_options,
+                               convert_options=self.convert_options).cast(self.schema)
+        self.writer.write_table(table)
+        if self.year_column:
+            bounds = pc.min_max(table.column(self.year_column))
+            if bounds["min"].is_valid:
+                low, high = bounds["min"].as_py(), bounds["max"].as_py()
+                self.low = low if self.low is None else min(self.low, low)
+                self.high = high if self.high is None else max(self.high, high)
+        if self.code_column:
+            prefixes = pc.unique(pc.utf8_slice_codeunits(
+                table.column(self.code_column).combine_chunks(), 0, 4))
+            self.regions.update(p for p in prefixes.to_pylist() if p is not None)
+
+    def close(self) -> tuple[tuple[int, int] | None, tuple[str, ...]]:
+        self.writer.close()
+        years = (int(self.low), int(self.high)) if self.low is not None else None
+        return years, tuple(sorted(self.regions))

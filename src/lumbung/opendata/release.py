@@ -4,8 +4,9 @@ Frictionless Data Package, a DCAT-AP catalog and BPS-style metadata (MS-Ind, MS-
 A release is written into ``<state>/releases/<publication id>/`` from one consistent
 snapshot of ``marts`` (one repeatable-read transaction): into a temporary folder first,
 renamed into place when complete, then ``latest`` is switched to it, so a reader never sees
-half a release. Each mart is streamed with ``COPY ... TO STDOUT`` into its CSV file, and the
-CSV file is converted to Parquet in blocks: memory stays flat whatever the mart's size.
+half a release. Each mart is streamed with ``COPY ... TO STDOUT`` into its CSV file, and each
+block of records into its Parquet file as it comes: memory stays flat whatever the mart's
+size.
 """
 
 from __future__ import annotations
@@ -104,24 +105,50 @@ def copy_query(dataset: Dataset) -> sql.Composable:
         _select_list(dataset), sql.Identifier(PUBLISHED_SCHEMA, dataset.name))
 
 
-def _write_csv(conn: psycopg.Connection, dataset: Dataset, target: Path) -> tuple[int, int, str]:
-    """Stream the mart into ``target``; returns rows, bytes and sha256."""
-    digest, size, buffer = hashlib.sha256(), 0, bytearray()
-    with conn.cursor() as cur, open(target, "wb") as out:
+def _write_mart(conn: psycopg.Connection, dataset: Dataset, folder: Path,
+                parquet: ThreadPoolExecutor) -> MartFile:
+    """Stream the mart into its CSV file and, block by block, its Parquet file."""
+    from lumbung.opendata.parquet import ParquetSink
+
+    csv_name, parquet_name = f"{dataset.name}.csv", f"{dataset.name}.parquet"
+    sink = ParquetSink(dataset, folder / parquet_name, *_coverage_columns(dataset))
+    digest, size, buffer, pending = hashlib.sha256(), 0, bytearray(), None
+    header = True
+    with conn.cursor() as cur, open(folder / csv_name, "wb") as out:
         with cur.copy(copy_query(dataset)) as copy:
-            # COPY hands one row at a time: written and hashed in blocks of WRITE_BYTES
+            # COPY hands one whole record at a time (the header first): written, hashed
+            # and converted in blocks of WRITE_BYTES; the Parquet conversion of a block runs
+            # in a thread (pyarrow works outside the GIL) while the next one streams in, one
+            # block at a time, so memory stays flat
             for chunk in copy:
+                if header:
+                    digest.update(chunk)
+                    out.write(chunk)
+                    size += len(chunk)
+                    header = False
+                    continue
                 buffer += chunk
                 if len(buffer) >= WRITE_BYTES:
-                    digest.update(buffer)
-                    out.write(buffer)
-                    size += len(buffer)
+                    block = bytes(buffer)
                     buffer.clear()
-        digest.update(buffer)
-        out.write(buffer)
-        size += len(buffer)
+                    digest.update(block)
+                    out.write(block)
+                    size += len(block)
+                    if pending is not None:
+                        pending.result()
+                    pending = parquet.submit(sink.write, block)
+        if pending is not None:
+            pending.result()
+        if buffer:
+            block = bytes(buffer)
+            digest.update(block)
+            out.write(block)
+            size += len(block)
+            sink.write(block)
         rows = cur.rowcount
-    return rows, size, digest.hexdigest()
+    years, regions = sink.close()
+    return MartFile(dataset.name, rows, csv_name, size, digest.hexdigest(), parquet_name,
+                    years, regions)
 
 
 def _coverage_columns(dataset: Dataset) -> tuple[str | None, str | None]:
@@ -183,8 +210,6 @@ def write_release(paths: Paths, warehouse: PgUrl, publication_id: int | None = N
 
 def _write(paths: Paths, warehouse: PgUrl, root: Path, publication_id: int | None,
            out: Path | None) -> Release:
-    from lumbung.opendata.parquet import csv_to_parquet
-
     staged = (out.parent if out else root) / f".tmp-release-{uuid.uuid4().hex[:8]}"
     staged.mkdir(parents=True)
     try:
@@ -210,22 +235,10 @@ def _write(paths: Paths, warehouse: PgUrl, root: Path, publication_id: int | Non
                     "these published columns have no description (add one to the dbt model's "
                     f"yml; nothing undocumented is released): {', '.join(missing)}")
             files = []
-            # each CSV file becomes Parquet in a thread (pyarrow works outside the GIL)
-            # while the next mart streams from the database
             with ThreadPoolExecutor(max_workers=1) as parquet:
-                conversions = []
                 for dataset in described:
-                    csv_name, parquet_name = f"{dataset.name}.csv", f"{dataset.name}.parquet"
-                    rows, size, sha = _write_csv(conn, dataset, staged / csv_name)
-                    conversions.append(((dataset, rows, csv_name, size, sha, parquet_name),
-                                        parquet.submit(
-                        csv_to_parquet, dataset, staged / csv_name, staged / parquet_name,
-                        *_coverage_columns(dataset))))
-                    log.info("released %s: %d rows", dataset.name, rows)
-                for (dataset, rows, csv_name, size, sha, parquet_name), done in conversions:
-                    years, regions = done.result()
-                    files.append(MartFile(dataset.name, rows, csv_name, size, sha,
-                                          parquet_name, years, regions))
+                    files.append(_write_mart(conn, dataset, staged, parquet))
+                    log.info("released %s: %d rows", dataset.name, files[-1].rows)
         final = out or root / str(publication_id)
         release = Release(publication_id, published_at, final, tuple(files))
         _write_metadata(paths, release, described, staged)
