@@ -181,27 +181,40 @@ def _fresh_sources() -> tuple[Rule, ...]:
     )
 
 
-def _boundaries_are_geojson() -> Rule:
-    """Every real regency and district has a boundary both deck.gl charts can draw: a
-    GeoJSON Feature with a non-empty Polygon or MultiPolygon, and a ring of at least four
-    points (``is json`` first, so that text which is not JSON is a finding, not an error)."""
+def _boundaries_are_geojson() -> tuple[Rule, ...]:
+    """A boundary both deck.gl charts can draw: a GeoJSON Feature with a non-empty Polygon
+    or MultiPolygon, and a ring of at least four points (``is json`` first, so that text
+    which is not JSON is a finding, not an error). A regency or district without one (a
+    new code the boundary file does not know yet) is a warning: it must not hold back the
+    region master."""
     s = _rules()
-    return s._no_rows(
-        "boundaries are GeoJSON polygons",
-        """
-        select region_code, left(geojson, 60) as geojson
-        from {batch}
-        where region_level in ('regency', 'district') and not is_synthetic
-            and not coalesce(
-                geojson is json object and boundary_polygon is json array
-                and geojson::jsonb ->> 'type' = 'Feature'
-                and geojson::jsonb -> 'geometry' ->> 'type' in ('Polygon', 'MultiPolygon')
-                and jsonb_array_length(geojson::jsonb -> 'geometry' -> 'coordinates') > 0
-                and jsonb_array_length(boundary_polygon::jsonb) >= 4,
-                false)
-        """,
-        "every regency and district has a non-empty GeoJSON boundary (Feature) and "
-        "a polygon ring",
+    return (
+        s._no_rows(
+            "boundaries are GeoJSON polygons",
+            """
+            select region_code, left(geojson, 60) as geojson
+            from {batch}
+            where (geojson is not null or boundary_polygon is not null)
+                and not coalesce(
+                    geojson is json object and boundary_polygon is json array
+                    and geojson::jsonb ->> 'type' = 'Feature'
+                    and geojson::jsonb -> 'geometry' ->> 'type' in ('Polygon', 'MultiPolygon')
+                    and jsonb_array_length(geojson::jsonb -> 'geometry' -> 'coordinates') > 0
+                    and jsonb_array_length(boundary_polygon::jsonb) >= 4,
+                    false)
+            """,
+            "every boundary is a non-empty GeoJSON Feature with a polygon ring",
+        ),
+        s._no_rows(
+            "every regency and district has a boundary",
+            """
+            select region_code, region_name from {batch}
+            where region_level in ('regency', 'district') and not is_synthetic
+                and geojson is null
+            """,
+            "every regency and district of the region master has a boundary to draw",
+            s.WARNING,
+        ),
     )
 
 
@@ -270,7 +283,7 @@ def mart_suites() -> tuple[SuiteSpec, ...]:
             _not_null("region_name"),
             s._in_set("region_level", ["province", "regency", "district"]),
             s._matches("region_code", r"^\d{2}(\d{2}(\d{2})?)?$", "region_code format"),
-            _boundaries_are_geojson(),
+            *_boundaries_are_geojson(),
             _centroids_in_lampung(),
         ),
         mart_suite(
