@@ -16,7 +16,7 @@ import psutil
 import pytest
 from conftest import free_port
 
-from lumbung import airflow_env
+from lumbung import airflow_env, service_record
 from lumbung.airflow_env import process_tree as _tree
 
 
@@ -80,10 +80,12 @@ def test_lumbung_airflow_local_private_and_stops_whole(warehouse, tmp_path):
     out = tmp_path / "airflow.out"
     killed = _start(env, out)
     first_tree: list[psutil.Process] = []
+    sessions: set[int] = set()
     process = killed
     try:
         _wait_up(killed, ports, out)
         first_tree = _tree(killed.pid)
+        sessions = {os.getsid(p.pid) for p in first_tree} - {os.getsid(0)}  # Airflow's own
         assert _dbt_servers(first_tree) and dbt_server.available(dbt_server.socket_path(state))
         killed.kill()  # the parent only: its Airflow session and dbt server live on
         killed.wait(timeout=10)
@@ -122,7 +124,8 @@ def test_lumbung_airflow_local_private_and_stops_whole(warehouse, tmp_path):
         assert stop_seconds < 45, stop_seconds
         assert password not in out.read_text()
     finally:
-        for p in [*first_tree, *_tree(process.pid)]:
+        leftovers = [p for sid in sessions for p in service_record.session_members(sid)]
+        for p in [*first_tree, *_tree(process.pid), *leftovers]:
             try:
                 p.kill()
             except psutil.NoSuchProcess:
