@@ -98,31 +98,35 @@ def recover(paths: Paths, timeout: float = 20.0) -> list[int]:
         raise AlreadyRunning(
             f"lumbung airflow already runs for {paths.state} (pid {parent['pid']}); stop it "
             f"first (Ctrl-C in its terminal, or kill {parent['pid']})")
-    leftovers: list[psutil.Process] = []
     session = record.get("session")
-    if session:
-        leftovers += session_members(session["pid"])  # the leader's pid is the session id
-    seen = {p.pid for p in leftovers}
-    leftovers += [psutil.Process(c["pid"]) for c in record.get("children", [])
-                  if _alive(c) and c["pid"] not in seen]
-    if leftovers:
+    children = [c for c in record.get("children", []) if _alive(c)]
+
+    def leftovers() -> list[psutil.Process]:
+        # scanned again each time: a dying scheduler or executor may still start processes
+        found = session_members(session["pid"]) if session else []  # leader pid = session id
+        seen = {p.pid for p in found}
+        for c in children:
+            if c["pid"] not in seen and _alive(c):
+                found.append(psutil.Process(c["pid"]))
+        return found
+
+    stopped: set[int] = set()
+    first = leftovers()
+    if first:
         log.warning("stopping %d process(es) left running by a lumbung airflow that was killed "
-                    "(pids %s)", len(leftovers), ", ".join(str(p.pid) for p in leftovers))
-        _stop(leftovers, timeout)
-    clear(paths)
-    return [p.pid for p in leftovers]
-
-
-def _stop(processes: list[psutil.Process], timeout: float) -> None:
+                    "(pids %s)", len(first), ", ".join(str(p.pid) for p in first))
     for sig in (signal.SIGTERM, signal.SIGKILL):
-        for process in processes:
-            try:
-                process.send_signal(sig)
-            except psutil.NoSuchProcess:
-                pass
-        _, alive = psutil.wait_procs(processes, timeout=timeout)
+        deadline = time.monotonic() + timeout
+        while (alive := leftovers()) and time.monotonic() < deadline:
+            for process in alive:
+                stopped.add(process.pid)
+                try:
+                    process.send_signal(sig)
+                except psutil.NoSuchProcess:
+                    pass
+            psutil.wait_procs(alive, timeout=1)
         if not alive:
-            return
-        log.warning("%d leftover process(es) did not stop on SIGTERM: killing them", len(alive))
-        processes = alive
-        time.sleep(0.1)
+            break
+        log.warning("%d leftover process(es) did not stop on %s", len(alive), sig.name)
+    clear(paths)
+    return sorted(stopped)
