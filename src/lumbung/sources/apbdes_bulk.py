@@ -218,9 +218,10 @@ class BulkTable:
             raise _NotPlain
         starts = np.empty(n, dtype=np.int64)
         starts[0], starts[1:] = 0, ends[:-1] + 1
-        bounds = np.sort(np.concatenate((starts - 1, separators, ends)))
-        if (np.diff(bounds) - 1).max(initial=0) > self.limit:
-            raise _NotPlain  # a value over the field limit: rejected row by row, by name
+        if (ends - starts).max(initial=0) > self.limit:  # only then can a value be longer
+            bounds = np.sort(np.concatenate((starts - 1, separators, ends)))
+            if (np.diff(bounds) - 1).max(initial=0) > self.limit:
+                raise _NotPlain  # a value over the field limit: rejected row by row, by name
         grid = separators.reshape(n, fields)
         if fields and ((grid[:, -1] >= ends).any() or (grid[:, 0] < starts).any()):
             raise _NotPlain  # the right number of separators, not on the right lines
