@@ -59,6 +59,7 @@ class RunSummary:
     quality_docs: str | None
     publications: list[tuple] = field(default_factory=list)
     reports: str | None = None  # where the quality report and regency workbooks are
+    docs: str | None = None  # the dbt docs site
 
     @property
     def ok(self) -> bool:
@@ -94,6 +95,8 @@ class RunSummary:
             lines.append(f"Quality report (Great Expectations Data Docs): {self.quality_docs}")
         if self.reports:
             lines.append(self.reports)
+        if self.docs:
+            lines.append(self.docs)
         return "\n".join(lines)
 
 
@@ -217,9 +220,23 @@ def run(paths: Paths, dag_ids: tuple[str, ...] = DAG_ORDER) -> RunSummary:
     # every dbt build of the run forks one dbt imported once, not a new process each
     with dbt_server.running(paths.state):
         dags = run_dags(paths, warehouse, dag_ids)
+        docs = dbt_docs_site(paths, warehouse)
     summary = summarise(paths, warehouse, dags)
     summary.reports = auditor_outputs(paths, warehouse, started_at)
+    summary.docs = docs
     return summary
+
+
+def dbt_docs_site(paths: Paths, warehouse: PgUrl) -> str:
+    """The dbt docs site of the warehouse as the run left it; never fails the run."""
+    from lumbung import dbt_docs
+
+    try:
+        page = dbt_docs.generate(paths, warehouse)
+    except Exception:  # the run's own outcome matters more than its docs
+        log.exception("the dbt docs could not be generated")
+        return "dbt docs: not generated (see the error above)"
+    return f"dbt docs (models, columns, tests, lineage, dashboards): {page} (or: lumbung docs)"
 
 
 def auditor_outputs(paths: Paths, warehouse: PgUrl, started_at: datetime) -> str | None:
