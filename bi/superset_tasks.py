@@ -152,7 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="export: folder to write")
     parser.add_argument("--force-import", action="store_true",
                         help="import even if this bundle was imported before")
-    parser.add_argument("--port", type=int, help="serve: port on 127.0.0.1")
+    parser.add_argument("--host", default="127.0.0.1", help="serve: address to listen on")
+    parser.add_argument("--port", type=int, help="serve: port")
     args = parser.parse_args(argv)
     state = Path(os.environ["LUMBUNG_BI_STATE"])
     app = _app()
@@ -179,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.action == "serve":
         from werkzeug.serving import run_simple
 
-        run_simple("127.0.0.1", args.port, app, threaded=True, use_reloader=False)
+        run_simple(args.host, args.port, app, threaded=True, use_reloader=False)
     return 0
 
 

@@ -35,6 +35,11 @@ def bi_port() -> int:
     return int(os.environ.get("LUMBUNG_BI_PORT", DEFAULT_PORT))
 
 
+def bi_host() -> str:
+    """127.0.0.1; a container sets LUMBUNG_BI_HOST=0.0.0.0 and publishes it on loopback."""
+    return os.environ.get("LUMBUNG_BI_HOST", HOST)
+
+
 def bundle_dir(paths: Paths) -> Path:
     return paths.root / "bi" / "dashboards"
 
@@ -60,6 +65,10 @@ def _write_private(path: Path, data: dict) -> None:
 def superset_secrets(paths: Paths) -> dict[str, str]:
     """Superset's secret key (signs sessions, encrypts the stored connection) and the admin
     password: generated once, kept 0600 beside the warehouse's secrets."""
+    given = {"secret_key": os.environ.get("LUMBUNG_BI_SECRET_KEY"),
+             "admin_password": os.environ.get("LUMBUNG_BI_ADMIN_PASSWORD")}
+    if all(given.values()):  # docker-compose passes them from .env
+        return given
     path = paths.state / SECRETS_FILE
     known = json.loads(path.read_text()) if path.exists() else {}
     if not {"secret_key", "admin_password"} <= known.keys():
@@ -89,9 +98,9 @@ def check_port(port: int) -> None:
     with socket.socket() as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            sock.bind((HOST, port))
+            sock.bind((bi_host(), port))
         except OSError as err:
-            raise BiError(f"port {port} on {HOST} is in use ({err.strerror}): stop what "
+            raise BiError(f"port {port} on {bi_host()} is in use ({err.strerror}): stop what "
                           "listens there or choose another port with LUMBUNG_BI_PORT") from None
 
 
@@ -206,7 +215,7 @@ def serve(paths: Paths, warehouse: PgUrl, port: int, extra: list[str]) -> int:
 
     from lumbung.airflow_env import stop_tree
 
-    job = superset(paths, warehouse, "serve", "--port", str(port), *extra)
+    job = superset(paths, warehouse, "serve", "--host", bi_host(), "--port", str(port), *extra)
     stopping: list[int] = []
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda sig, frame: stopping.append(sig))
