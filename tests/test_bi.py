@@ -136,7 +136,7 @@ def test_bad_input_stops_with_one_sentence(marts, paths):
         bi.check_warehouse(bi_url, ["marts.dim_region"])
     from lumbung.warehouse import bi_url as real_bi_url
 
-    with pytest.raises(bi.BiError, match="no marts.mart_not_built_yet yet: run the pipeline"):
+    with pytest.raises(bi.BiError, match=r"no marts\.mart_not_built_yet yet: run the pipeline"):
         bi.check_warehouse(real_bi_url(paths, marts), ["marts.mart_not_built_yet"])
     with socket_bound() as port:
         with pytest.raises(bi.BiError, match=f"port {port} .* is in use"):
