@@ -114,6 +114,37 @@ def _uuids(bundle: Path, kind: str) -> set[str]:
     }
 
 
+# Filled in by Superset when a dashboard is opened or a chart saved, not by people.
+DERIVED_METADATA = ("shared_label_colors", "color_scheme_domain", "map_label_colors")
+
+
+def stable(name: str, config: dict) -> dict:
+    """An exported file without what differs between two Superset installations holding the
+    same dashboards: database ids (Superset maps charts and datasets by uuid on import)."""
+    if name.startswith("charts/"):
+        config["params"].pop("datasource", None)
+        config["params"].pop("slice_id", None)
+        config["query_context"] = None  # saved with database ids; rebuilt from params
+    elif name.startswith("dashboards/"):
+        ids: dict[int, int] = {}
+        for item in config.get("position", {}).values():
+            if isinstance(item, dict) and item.get("type") == "CHART":
+                old = item["meta"]["chartId"]
+                item["meta"]["chartId"] = ids.setdefault(old, len(ids) + 1)
+        metadata = config.get("metadata", {})
+        for key in DERIVED_METADATA:
+            metadata.pop(key, None)
+        for native_filter in metadata.get("native_filter_configuration", []):
+            native_filter.pop("chartsInScope", None)
+            scope = native_filter.get("scope", {})
+            scope["excluded"] = [ids[i] for i in scope.get("excluded", []) if i in ids]
+        metadata.get("global_chart_configuration", {}).pop("chartsInScope", None)
+        if "timed_refresh_immune_slices" in metadata:
+            metadata["timed_refresh_immune_slices"] = [
+                ids[i] for i in metadata["timed_refresh_immune_slices"] if i in ids]
+    return config
+
+
 def export(bundle: Path, out: Path) -> list[str]:
     """Export the repository's dashboards (by uuid) as Superset has them now into ``out``,
     file names without database ids and the connection URI masked, so that a fresh export
@@ -136,6 +167,9 @@ def export(bundle: Path, out: Path) -> list[str]:
             database = yaml.safe_load(text)
             database["sqlalchemy_uri"] = "postgresql+psycopg2://lumbung_bi@warehouse/lumbung"
             text = yaml.safe_dump(database, sort_keys=False)
+        elif name.startswith(("charts/", "dashboards/")):
+            text = yaml.safe_dump(stable(name, yaml.safe_load(text)), sort_keys=False,
+                                  allow_unicode=True)
         name = re.sub(r"_\d+\.yaml$", ".yaml", name)
         name = re.sub(r"^datasets/[^/]+/", "datasets/lumbung_bi/", name)
         target = out / name
