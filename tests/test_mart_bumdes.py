@@ -191,7 +191,7 @@ def test_regency_coverage_matches_the_registry(built, db):
         "select desa_count, desa_with_bumdes_count, desa_with_bumdes_share, "
         "desa_with_legal_entity_bumdes_count, desa_with_legal_entity_bumdes_share, "
         "registered_bumdes_count from marts.mart_bumdes_regency "
-        "where regency_code = %s and report_year = %s", (REGENCY, YEAR)).fetchone()
+        "where regency_code = %s and year = %s", (REGENCY, YEAR)).fetchone()
     assert row == (
         len(desa), len(with_bumdes), round(Decimal(len(with_bumdes)) / len(desa), 4),
         len(legal), round(Decimal(len(legal)) / len(desa), 4), len(items),
@@ -205,7 +205,7 @@ def test_every_registry_bumdes_has_a_row_and_its_report(built, db):
     rows = {r[0]: r[1:] for r in db.execute(
         "select bumdes_id, has_report, turnover, profit, pades_contribution, ranking_class, "
         "is_profitable, registration_stage from marts.mart_bumdes "
-        "where report_year = %s and regency_code = %s", (YEAR, REGENCY))}
+        "where year = %s and regency_code = %s", (YEAR, REGENCY))}
     assert set(rows) == set(items) | set(reports)
     assert 0 < len(reports) < len(items)  # some BUMDes did not report
     for bumdes_id, (has_report, turnover, profit, contribution, ranking, profitable,
@@ -231,7 +231,7 @@ def test_contribution_disagreeing_with_apbdes_is_flagged(built, db):
     rows = db.execute(
         "select bumdes_id, village_code, village_apbdes_4_1_1_realised, "
         "pades_reconciliation_status, is_pades_discrepancy from marts.mart_bumdes "
-        "where report_year = %s and regency_code = %s and has_report", (YEAR, REGENCY),
+        "where year = %s and regency_code = %s and has_report", (YEAR, REGENCY),
     ).fetchall()
     statuses = defaultdict(int)
     for bumdes_id, village, realised, status, flagged in rows:
@@ -252,7 +252,7 @@ def test_contribution_disagreeing_with_apbdes_is_flagged(built, db):
         "select desa_with_pades_discrepancy_count, desa_compared_count, "
         "apbdes_4_1_1_realised_total, pades_contribution_reported_total, "
         "desa_4_1_1_without_bumdes_report_count, desa_with_apbdes_count "
-        "from marts.mart_bumdes_regency where regency_code = %s and report_year = %s",
+        "from marts.mart_bumdes_regency where regency_code = %s and year = %s",
         (REGENCY, YEAR)).fetchone()
     reporting_villages = {reports[b]["Kode Desa"] for b in reports}
     assert regency == (
@@ -288,7 +288,7 @@ def test_financial_access_per_village(built, db):
     rows = {r[0]: r[1:] for r in db.execute(
         "select village_code, access_as_of, laku_pandai_agent_count, is_without_access_point, "
         "district_kur_disbursed_amount, kur_quarters_reported from marts.mart_financial_access "
-        "where access_year = %s and regency_code = %s", (YEAR, REGENCY))}
+        "where year = %s and regency_code = %s", (YEAR, REGENCY))}
     assert set(rows) == desa | kelurahan  # every current village, agent or not
     for village, (as_of, agent_count, without, kur_amount, quarters) in rows.items():
         district = village[:6]
@@ -305,7 +305,7 @@ def test_financial_access_per_village(built, db):
         "select village_count, villages_with_agent_count, laku_pandai_agent_count, "
         "district_count, bank_office_count, atm_count, kur_disbursed_amount "
         "from marts.mart_financial_access_regency where regency_code = %s "
-        "and access_year = %s", (REGENCY, YEAR)).fetchone()
+        "and year = %s", (REGENCY, YEAR)).fetchone()
     assert regency == (
         len(rows), len(rows) - len(without_agent), sum(agents.values()), len(districts),
         sum(offices[d] for d in districts), sum(atms[d] for d in districts),

@@ -344,7 +344,7 @@ def _rows(conn: psycopg.Connection, where: str = "true", params: tuple = ()) -> 
 
 
 def test_hand_computed_case_equals_the_mart(built, conn):
-    rows = {r["village_code"]: r for r in _rows(conn, "fiscal_year = %s", (HAND_YEAR,))}
+    rows = {r["village_code"]: r for r in _rows(conn, "year = %s", (HAND_YEAR,))}
     assert sorted(rows) == sorted(EXPECTED)  # every desa delivered, and only those
     for code, expected in EXPECTED.items():
         got = {k: rows[code][k] for k in expected}
@@ -362,17 +362,17 @@ AMOUNT_COLUMNS = ("dana_desa", "alokasi_dana_desa", "pades", "tax_levy_share", "
 def test_identities_hold_for_every_village_year(built, conn):
     rows = _rows(conn)
     generated = [r for r in rows if r["regency_code"] == GENERATED_REGENCY
-                 and r["fiscal_year"] == GENERATED_YEAR]
+                 and r["year"] == GENERATED_YEAR]
     assert len(generated) == 126  # every desa of the regency
     for r in generated:
-        key = (r["village_code"], r["fiscal_year"])
+        key = (r["village_code"], r["year"])
         # generated budgets balance (revenue + financing receipts = spending + expenditure)
         assert r["silpa_budget"] == 0, key
         ratio = (r["spending_realised"] / r["spending_budget"]).quantize(
             Decimal("0.0001"), rounding=ROUND_HALF_UP)  # as PostgreSQL's round()
         assert r["absorption_rate"] == ratio, key
     for r in rows:
-        key = (r["village_code"], r["fiscal_year"])
+        key = (r["village_code"], r["year"])
         for kind in ("budget", "realised"):
             def v(name: str, row: dict = r, kind: str = kind) -> Decimal:
                 return row[f"{name}_{kind}"]
@@ -393,7 +393,7 @@ def test_mart_totals_equal_the_staged_lines(built, conn):
         mart = conn.execute(
             f"select sum(revenue_{column}), sum(spending_{column}), "
             f"sum(financing_receipts_{column}), sum(financing_expenditure_{column}) "
-            f"from {MART} where fiscal_year = %s", (GENERATED_YEAR,)).fetchone()
+            f"from {MART} where year = %s", (GENERATED_YEAR,)).fetchone()
         groups = ("pendapatan", "belanja", "pembiayaan_penerimaan", "pembiayaan_pengeluaran")
         assert mart == tuple(staged.get(g, 0) for g in groups), table
 
@@ -422,8 +422,8 @@ def resubmitted(built, warehouse, paths, conn, generated):
 def test_resubmission_replaces_its_regency_year_and_nothing_else(resubmitted, conn):
     before, batch = resubmitted
     after = _rows(conn)
-    old = {(r["village_code"], r["fiscal_year"]): r for r in before}
-    new = {(r["village_code"], r["fiscal_year"]): r for r in after}
+    old = {(r["village_code"], r["year"]): r for r in before}
+    new = {(r["village_code"], r["year"]): r for r in after}
     assert old.keys() == new.keys()
     touched = {k for k in new if k[0][:4] == GENERATED_REGENCY and k[1] == GENERATED_YEAR}
     assert len(touched) == 126

@@ -314,7 +314,7 @@ def probe_marts(db):
                "financing_expenditure", "net_financing", "silpa", "silpa_previous_year")
     columns = ", ".join(f"{a}_{k} numeric" for a in amounts for k in ("budget", "realised"))
     db.execute(f"create table report_probe.mart_village_finance (regency_code text, "
-               f"village_code text, fiscal_year integer, {columns})")
+               f"village_code text, year integer, {columns})")
     sound = dict(revenue=100, spending=90, surplus_deficit=10, financing_receipts=5,
                  financing_expenditure=15, net_financing=-10, silpa=0, silpa_previous_year=5)
     for year, silpa_prev in ((2023, 0), (2024, 7)):  # 2024 says 7 came over; 2023 left 0
@@ -322,14 +322,14 @@ def probe_marts(db):
                   for a, v in sound.items() for k in ("budget", "realised")}
         names = ", ".join(values)
         db.execute(f"insert into report_probe.mart_village_finance (regency_code, village_code, "
-                   f"fiscal_year, {names}) values ('1812', '1812012001', %s, "
+                   f"year, {names}) values ('1812', '1812012001', %s, "
                    + ", ".join(["%s"] * len(values)) + ")", (year, *values.values()))
     db.execute("""
         create table report_probe.mart_bumdes_regency as
         select * from (values
             ('1811', 'Kabupaten Mesuji', 2024, 10, 50.0, 80.0, -30.0, 2, true),
             ('1812', 'Kabupaten Tulang Bawang Barat', 2024, 9, 40.0, 40.0, 0.0, 0, false)
-        ) as t (regency_code, regency_name, report_year, desa_compared_count,
+        ) as t (regency_code, regency_name, year, desa_compared_count,
                 compared_pades_contribution_reported, compared_apbdes_4_1_1_realised,
                 compared_pades_difference, desa_with_pades_discrepancy_count,
                 is_pades_discrepancy)

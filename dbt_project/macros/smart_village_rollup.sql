@@ -78,6 +78,7 @@ final as (
 
     select
         aggregated.year::integer as year,
+        make_date(aggregated.year::integer, 1, 1) as date,
         aggregated.{{ area_columns | join(', aggregated.') }},
         aggregated.methodology_version::text as methodology_version,
         aggregated.village_count::integer as village_count,

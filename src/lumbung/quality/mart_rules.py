@@ -25,6 +25,12 @@ IDM_STATUSES = ("Sangat Tertinggal", "Tertinggal", "Berkembang", "Maju", "Mandir
 SMART_VILLAGE_SCORES = ("a_institution", "b_infrastructure", "c_service_delivery",
                         "d_technology_innovation", "e_societies", "f_economy")
 DROP_TOLERATED = 0.9  # fewer than 90 % of the published rows is a sudden drop (warning)
+# Coverage targets of the Smart Village Index (issue 14), warnings: the share of desa scored
+# in each year, and the share of its desa a regency's mean stands on.
+SCORED_DESA_TARGET = 0.95
+REGENCY_DESA_TARGET = 0.90
+# Lampung's bounding box (longitude, latitude): every boundary and centroid lies inside.
+LAMPUNG_BBOX = (103.5, -6.3, 106.3, -3.6)
 
 
 def suite_name(table: str) -> str:
@@ -101,13 +107,13 @@ def _capital_matches_apbdes() -> Rule:
     return s._no_rows(
         "BUMDes capital matches APBDes capital participation",
         f"""
-        select b.village_code, b.report_year, sum(b.village_capital_participation)
+        select b.village_code, b.year, sum(b.village_capital_participation)
             as reported_by_bumdes, max(f.capital_participation_realised) as realised_in_apbdes
         from {{batch}} as b
         inner join {BUILD_SCHEMA}.mart_village_finance as f
-            on b.village_code = f.village_code and b.report_year = f.fiscal_year
+            on b.village_code = f.village_code and b.year = f.year
         where b.has_report
-        group by b.village_code, b.report_year
+        group by b.village_code, b.year
         having abs(coalesce(sum(b.village_capital_participation), 0)
             - coalesce(max(f.capital_participation_realised), 0))
             > greatest(100000, 0.05 * greatest(
@@ -149,6 +155,77 @@ def _fresh_sources() -> tuple[Rule, ...]:
     )
 
 
+def _boundaries_are_geojson() -> Rule:
+    """Every real regency and district has a boundary both deck.gl charts can draw: a
+    GeoJSON Feature with a non-empty Polygon or MultiPolygon, and a ring of at least four
+    points (``is json`` first, so that text which is not JSON is a finding, not an error)."""
+    s = _rules()
+    return s._no_rows(
+        "boundaries are GeoJSON polygons",
+        """
+        select region_code, left(geojson, 60) as geojson
+        from {batch}
+        where region_level in ('regency', 'district') and not is_synthetic
+            and not coalesce(
+                geojson is json object and boundary_polygon is json array
+                and geojson::jsonb ->> 'type' = 'Feature'
+                and geojson::jsonb -> 'geometry' ->> 'type' in ('Polygon', 'MultiPolygon')
+                and jsonb_array_length(geojson::jsonb -> 'geometry' -> 'coordinates') > 0
+                and jsonb_array_length(boundary_polygon::jsonb) >= 4,
+                false)
+        """,
+        "every regency and district has a non-empty GeoJSON boundary (Feature) and "
+        "a polygon ring",
+    )
+
+
+def _centroids_in_lampung() -> Rule:
+    s = _rules()
+    west, south, east, north = LAMPUNG_BBOX
+    return s._no_rows(
+        "centroids inside Lampung",
+        f"""
+        select region_code, latitude, longitude
+        from {{batch}}
+        where not (latitude between {south} and {north}
+            and longitude between {west} and {east})
+        """,
+        "every centroid lies inside Lampung's bounding box",
+        s.WARNING,
+    )
+
+
+def _desa_scored_each_year() -> Rule:
+    s = _rules()
+    return s._no_rows(
+        f"at least {SCORED_DESA_TARGET:.0%} of desa scored each year",
+        f"""
+        select year, count(smart_village_index) as scored, count(*) as desa
+        from {{batch}}
+        group by year
+        having count(smart_village_index) < {SCORED_DESA_TARGET} * count(*)
+        """,
+        f"the Smart Village Index covers at least {SCORED_DESA_TARGET:.0%} of desa in every "
+        "year (coverage target)",
+        s.WARNING,
+    )
+
+
+def _regency_rests_on_its_desa() -> Rule:
+    s = _rules()
+    return s._no_rows(
+        f"regency means stand on at least {REGENCY_DESA_TARGET:.0%} of their desa",
+        f"""
+        select regency_code, year, scored_village_count, village_count
+        from {{batch}}
+        where scored_village_count < {REGENCY_DESA_TARGET} * village_count
+        """,
+        f"every regency-year's index is the mean of at least {REGENCY_DESA_TARGET:.0%} of "
+        "its desa (coverage target)",
+        s.WARNING,
+    )
+
+
 def mart_suite(table: str, *rules: Rule) -> SuiteSpec:
     s = _rules()
     return s.SuiteSpec(
@@ -167,6 +244,8 @@ def mart_suites() -> tuple[SuiteSpec, ...]:
             _not_null("region_name"),
             s._in_set("region_level", ["province", "regency", "district"]),
             s._matches("region_code", r"^\d{2}(\d{2}(\d{2})?)?$", "region_code format"),
+            _boundaries_are_geojson(),
+            _centroids_in_lampung(),
         ),
         mart_suite(
             "dim_village",
@@ -238,13 +317,13 @@ def mart_suites() -> tuple[SuiteSpec, ...]:
         ),
         mart_suite(
             "mart_village_finance",
-            _unique_together("village_code", "fiscal_year"),
+            _unique_together("village_code", "year"),
             _village_known(),
             s._in_set("submission_format", ["siskeudes", "flat"]),
             s._no_rows(
                 "APBDes identities hold",
                 """
-                select village_code, fiscal_year, surplus_deficit_realised, net_financing_realised,
+                select village_code, year, surplus_deficit_realised, net_financing_realised,
                     silpa_realised
                 from {batch}
                 where surplus_deficit_budget <> revenue_budget - spending_budget
@@ -262,7 +341,7 @@ def mart_suites() -> tuple[SuiteSpec, ...]:
             s._no_rows(
                 "no negative amounts",
                 """
-                select village_code, fiscal_year, revenue_budget, spending_budget
+                select village_code, year, revenue_budget, spending_budget
                 from {batch}
                 where least(dana_desa_budget, revenue_budget, spending_budget,
                     revenue_realised, spending_realised) < 0
@@ -272,7 +351,7 @@ def mart_suites() -> tuple[SuiteSpec, ...]:
             s._no_rows(
                 "realised spending within budget",
                 """
-                select village_code, fiscal_year, spending_budget, spending_realised
+                select village_code, year, spending_budget, spending_realised
                 from {batch} where spending_realised > spending_budget
                 """,
                 "villages rarely spend more than budgeted: worth a look when they do",
@@ -282,7 +361,7 @@ def mart_suites() -> tuple[SuiteSpec, ...]:
         # BUMDes Center and financial access (dbt tests check their rules in detail)
         mart_suite(
             "mart_bumdes",
-            _unique_together("bumdes_id", "report_year"),
+            _unique_together("bumdes_id", "year"),
             _village_known(),
             s._in_set("ranking_class", ["Perintis", "Pemula", "Berkembang", "Maju"]),
             s._in_set("pades_reconciliation_status",
@@ -291,7 +370,7 @@ def mart_suites() -> tuple[SuiteSpec, ...]:
             s._no_rows(
                 "BUMDes income matches APBDes 4.1.1",
                 """
-                select bumdes_id, report_year, pades_contribution,
+                select bumdes_id, year, pades_contribution,
                     village_apbdes_4_1_1_realised
                 from {batch} where is_pades_discrepancy
                 """,
@@ -302,20 +381,20 @@ def mart_suites() -> tuple[SuiteSpec, ...]:
         ),
         mart_suite(
             "mart_bumdes_regency",
-            _unique_together("regency_code", "report_year"),
+            _unique_together("regency_code", "year"),
             _between("desa_with_bumdes_share", 0, 1),
             _between("desa_with_legal_entity_bumdes_share", 0, 1),
         ),
         mart_suite(
             "mart_financial_access",
-            _unique_together("village_code", "access_year"),
+            _unique_together("village_code", "year"),
             _village_known(),
             _not_null("laku_pandai_agent_count"),
             _not_null("is_without_access_point"),
         ),
         mart_suite(
             "mart_financial_access_regency",
-            _unique_together("regency_code", "access_year"),
+            _unique_together("regency_code", "year"),
             _between("villages_with_agent_share", 0, 1),
         ),
         mart_suite(
@@ -350,6 +429,7 @@ def mart_suites() -> tuple[SuiteSpec, ...]:
                 "most villages have data for at least half of the catalogue's weight",
                 s.WARNING,
             ),
+            _desa_scored_each_year(),
         ),
         *(
             mart_suite(
@@ -367,8 +447,24 @@ def mart_suites() -> tuple[SuiteSpec, ...]:
                     """,
                     "every village is counted in exactly one category (or unscored)",
                 ),
+                *((_regency_rests_on_its_desa(),) if level == "regency" else ()),
             )
             for level, key in (("district", "district_code"), ("regency", "regency_code"),
                                ("province", "province_code"))
+        ),
+        mart_suite(
+            "ref_indicator_catalogue",
+            _unique_together("methodology_version", "indicator_id"),
+            s._in_set("dimension", ["A", "B", "C", "D", "E", "F"]),
+            _between("weight", 0, 1_000_000),
+            s._no_rows(
+                "one active methodology version",
+                """
+                select count(distinct methodology_version) as active_versions
+                from {batch} where is_active_version
+                having count(distinct methodology_version) <> 1
+                """,
+                "exactly one methodology version is the one the marts are computed with",
+            ),
         ),
     )

@@ -334,11 +334,11 @@ def idm_inconsistencies(conn: psycopg.Connection, schema: str = "marts") -> Sect
 # a rupiah breaks it. The in-row identities are tested by dbt too; the budget balance and
 # the SiLPA carried over from the previous year are what source data really breaks.
 _FINANCE_IDENTITIES = """
-        select f.regency_code, f.village_code, f.fiscal_year, i.identity,
+        select f.regency_code, f.village_code, f.year, i.identity,
                i.stated, i.computed, i.stated - i.computed as difference
         from {mart} as f
         left join {mart} as prev
-            on prev.village_code = f.village_code and prev.fiscal_year = f.fiscal_year - 1
+            on prev.village_code = f.village_code and prev.year = f.year - 1
         cross join lateral (values
             ('surplus/deficit = revenue - spending (budget)',
              f.surplus_deficit_budget, f.revenue_budget - f.spending_budget),
@@ -357,7 +357,7 @@ _FINANCE_IDENTITIES = """
              f.silpa_previous_year_realised, prev.silpa_realised)
         ) as i (identity, stated, computed)
         where i.computed is not null and abs(coalesce(i.stated, 0) - i.computed) > 1
-        order by f.regency_code, f.village_code, f.fiscal_year, i.identity
+        order by f.regency_code, f.village_code, f.year, i.identity
         limit %(limit)s
 """
 
@@ -366,7 +366,7 @@ def apbdes_identity_breaks(conn: psycopg.Connection, schema: str = "marts") -> S
     """Desa-years whose APBDes figures break an accounting identity."""
     return _mart_section(
         conn, "APBDes identity breaks", "mart_village_finance", _FINANCE_IDENTITIES,
-        "select fiscal_year::text, count(*) from {mart} group by 1 order by 1", schema,
+        "select year::text, count(*) from {mart} group by 1 order by 1", schema,
     )
 
 
@@ -376,15 +376,15 @@ def cross_source_discrepancies(conn: psycopg.Connection, schema: str = "marts") 
         conn, "Cross-source discrepancies: BUMDes reports vs APBDes 4.1.1",
         "mart_bumdes_regency",
         """
-        select regency_code, regency_name, report_year, desa_compared_count,
+        select regency_code, regency_name, year, desa_compared_count,
                compared_pades_contribution_reported, compared_apbdes_4_1_1_realised,
                compared_pades_difference, desa_with_pades_discrepancy_count
         from {mart}
         where desa_with_pades_discrepancy_count > 0 or is_pades_discrepancy
-        order by regency_code, report_year
+        order by regency_code, year
         limit %(limit)s
         """,
-        "select report_year::text, sum(desa_with_pades_discrepancy_count) from {mart} "
+        "select year::text, sum(desa_with_pades_discrepancy_count) from {mart} "
         "group by 1 order by 1",
         schema,
     )

@@ -27,7 +27,8 @@ final as (
 
     select
         bumdes_years.bumdes_id,
-        bumdes_years.report_year,
+        bumdes_years.report_year as year,
+        make_date(bumdes_years.report_year, 1, 1) as date,
         bumdes_years.bumdes_name,
         bumdes_years.village_code,
         villages.village_name,

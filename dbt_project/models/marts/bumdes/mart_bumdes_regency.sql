@@ -206,7 +206,8 @@ final as (
     select
         regency_code,
         regency_name,
-        report_year,
+        report_year as year,
+        make_date(report_year, 1, 1) as date,
         desa_count::integer as desa_count,
         desa_with_bumdes_count::integer as desa_with_bumdes_count,
         round(desa_with_bumdes_count::numeric / nullif(desa_count, 0), 4)

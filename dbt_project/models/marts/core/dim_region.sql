@@ -49,8 +49,8 @@ province_rows as (
         null::bigint as population_male,
         null::bigint as population_female,
         null::bigint as population_total,
-        null::numeric as lat,
-        null::numeric as lng,
+        null::numeric as latitude,
+        null::numeric as longitude,
         current_edition.edition,
         false as is_synthetic
     from provinces
@@ -74,8 +74,8 @@ regency_rows as (
         population_male,
         population_female,
         population_total,
-        lat,
-        lng,
+        lat as latitude,
+        lng as longitude,
         edition,
         false as is_synthetic
     from regencies
@@ -98,8 +98,8 @@ district_rows as (
         null::bigint as population_male,
         null::bigint as population_female,
         null::bigint as population_total,
-        districts.lat,
-        districts.lng,
+        districts.lat as latitude,
+        districts.lng as longitude,
         districts.edition,
         districts.is_synthetic
     from districts
@@ -115,6 +115,40 @@ unioned as (
     union all
     select * from district_rows
 
+),
+
+boundaries as (
+
+    select * from {{ ref('int_kemendagri__region_boundaries') }}
+
+),
+
+-- the region master's centroid where it has one, else the boundary file's
+final as (
+
+    select
+        unioned.region_code,
+        unioned.region_code_dotted,
+        unioned.region_level,
+        unioned.region_name,
+        unioned.parent_code,
+        unioned.province_code,
+        unioned.regency_code,
+        unioned.regency_name,
+        unioned.regency_type,
+        unioned.area_km2,
+        unioned.population_male,
+        unioned.population_female,
+        unioned.population_total,
+        coalesce(unioned.latitude, boundaries.latitude) as latitude,
+        coalesce(unioned.longitude, boundaries.longitude) as longitude,
+        boundaries.geojson,
+        boundaries.boundary_polygon,
+        unioned.edition,
+        unioned.is_synthetic
+    from unioned
+    left join boundaries on unioned.region_code = boundaries.region_code
+
 )
 
-select * from unioned
+select * from final

@@ -101,8 +101,8 @@ final as (
         first_edition.edition_valid_from as valid_from,
         closing_edition.valid_from as valid_to,
         closing_edition.valid_from is null as is_current,
-        last_edition.lat,
-        last_edition.lng,
+        last_edition.lat as latitude,
+        last_edition.lng as longitude,
         last_edition.is_synthetic
     from versions
     inner join village_editions as first_edition

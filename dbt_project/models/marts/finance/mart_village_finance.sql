@@ -8,9 +8,9 @@
     config(
         materialized='incremental',
         incremental_strategy='delete+insert',
-        unique_key=['regency_code', 'fiscal_year'],
+        unique_key=['regency_code', 'year'],
         on_schema_change='fail',
-        indexes=[{'columns': ['regency_code', 'fiscal_year']}],
+        indexes=[{'columns': ['regency_code', 'year']}],
         post_hook=["{{ apbdes_delete_unpublished() }}"],
     )
 }}
@@ -25,6 +25,18 @@ accounts as (
     {% if is_incremental() -%}
         where {{ apbdes_batch_filter('submission_batch_id', changed) }}
     {%- endif %}
+
+),
+
+villages as (
+
+    select
+        village_code,
+        village_name,
+        district_name,
+        regency_name
+    from {{ ref('dim_village') }}
+    where is_current
 
 ),
 
@@ -102,13 +114,30 @@ pivoted as (
 
 ),
 
+-- names beside the codes: the village's current version in the region master
+named as (
+
+    select
+        pivoted.*,
+        villages.village_name,
+        villages.district_name,
+        villages.regency_name
+    from pivoted
+    left join villages on pivoted.village_code = villages.village_code
+
+),
+
 final as (
 
     select
         village_code,
-        fiscal_year,
+        fiscal_year as year,
+        make_date(fiscal_year, 1, 1) as date,
+        village_name,
         left(village_code, 6) as district_code,
+        district_name,
         regency_code,
+        regency_name,
         {% for kind in ['budget', 'realised'] -%}
             dana_desa_{{ kind }},
             alokasi_dana_desa_{{ kind }},
@@ -139,7 +168,7 @@ final as (
         end as absorption_rate,
         submission_batch_id,
         submission_format
-    from pivoted
+    from named
 
 )
 

@@ -121,7 +121,8 @@ final as (
 
     select
         village_code,
-        access_year,
+        access_year as year,
+        make_date(access_year, 1, 1) as date,
         village_name,
         village_type,
         district_code,

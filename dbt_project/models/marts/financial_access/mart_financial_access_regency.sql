@@ -25,7 +25,7 @@ villages as (
 
     select
         regency_code,
-        access_year,
+        year,
         max(access_as_of) as access_as_of,
         count(*) as village_count,
         count(*) filter (where has_laku_pandai_agent) as villages_with_agent_count,
@@ -33,7 +33,7 @@ villages as (
         sum(laku_pandai_agent_count) as laku_pandai_agent_count,
         max(kur_quarters_reported) as kur_quarters_reported
     from village_access
-    group by regency_code, access_year
+    group by regency_code, year
 
 ),
 
@@ -41,7 +41,7 @@ districts as (
 
     select distinct
         regency_code,
-        access_year,
+        year,
         district_code,
         district_bank_office_count,
         district_atm_count,
@@ -55,14 +55,14 @@ district_totals as (
 
     select
         regency_code,
-        access_year,
+        year,
         count(*) as district_count,
         sum(district_bank_office_count) as bank_office_count,
         sum(district_atm_count) as atm_count,
         sum(district_kur_debtor_count) as kur_debtor_count,
         sum(district_kur_disbursed_amount) as kur_disbursed_amount
     from districts
-    group by regency_code, access_year
+    group by regency_code, year
 
 ),
 
@@ -71,7 +71,8 @@ final as (
     select
         villages.regency_code,
         regencies.regency_name,
-        villages.access_year,
+        villages.year,
+        make_date(villages.year, 1, 1) as date,
         villages.access_as_of,
         villages.village_count::integer as village_count,
         villages.villages_with_agent_count::integer as villages_with_agent_count,
@@ -90,7 +91,7 @@ final as (
     inner join district_totals
         on
             villages.regency_code = district_totals.regency_code
-            and villages.access_year = district_totals.access_year
+            and villages.year = district_totals.year
     left join regencies on villages.regency_code = regencies.regency_code
 
 )

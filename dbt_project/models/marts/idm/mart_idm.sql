@@ -37,7 +37,9 @@ current_villages as (
     select
         village_code,
         village_key,
-        village_name
+        village_name,
+        district_name,
+        regency_name
     from {{ ref('dim_village') }}
     where is_current
 
@@ -65,6 +67,8 @@ joined as (
         village_years.year,
         current_villages.village_key,
         coalesce(current_villages.village_name, published.village_name) as village_name,
+        current_villages.district_name,
+        current_villages.regency_name,
         coalesce(recomputed.indicators_scored, 0) as indicators_scored,
         coalesce(recomputed.is_complete, false) and published.village_code is not null
             as is_complete,
@@ -135,10 +139,13 @@ final as (
     select
         village_code,
         year,
+        make_date(year, 1, 1) as date,
         village_key,
         village_name,
         left(village_code, 6) as district_code,
+        district_name,
         left(village_code, 4) as regency_code,
+        regency_name,
         indicators_scored,
         is_complete,
         case

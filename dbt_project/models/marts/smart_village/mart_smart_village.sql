@@ -259,6 +259,7 @@ final as (
     select
         with_previous.village_code::text as village_code,
         with_previous.year::integer as year,
+        make_date(with_previous.year::integer, 1, 1) as date,
         with_previous.village_name::text as village_name,
         with_previous.district_code::text as district_code,
         with_previous.district_name::text as district_name,
