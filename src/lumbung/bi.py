@@ -222,8 +222,13 @@ def serve(paths: Paths, warehouse: PgUrl, port: int, extra: list[str]) -> int:
     process = subprocess.Popen(job.argv, env=job.env, stdout=subprocess.PIPE, text=True,
                                start_new_session=True)
     try:
-        ready = process.stdout.readline()
-        if not ready.startswith("{"):
+        ready = ""
+        for line in process.stdout:  # Superset prints a few lines of its own first
+            if line.startswith("{"):
+                ready = line
+                break
+            sys.stderr.write(line)
+        if not ready:
             process.wait()
             raise BiError(f"Superset stopped before serving (exit {process.returncode}); "
                           "its log is above")
