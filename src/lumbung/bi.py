@@ -209,8 +209,10 @@ def login_hint(paths: Paths, port: int) -> str:
 
 def serve(paths: Paths, warehouse: PgUrl, port: int, extra: list[str]) -> int:
     """Set up, then serve until Ctrl-C or SIGTERM (which stop the whole process tree)."""
+    import shutil
     import signal
     import sys
+    import threading
     import time
 
     from lumbung.airflow_env import stop_tree
@@ -233,6 +235,9 @@ def serve(paths: Paths, warehouse: PgUrl, port: int, extra: list[str]) -> int:
             raise BiError(f"Superset stopped before serving (exit {process.returncode}); "
                           "its log is above")
         outcome = _outcome(0, ready, "")
+        # keep its output flowing: a full pipe would stop the server
+        threading.Thread(target=shutil.copyfileobj, args=(process.stdout, sys.stderr),
+                         daemon=True).start()
         print(f"{outcome['ready']}. {login_hint(paths, port)}. Ctrl-C stops.", flush=True)
         while process.poll() is None and not stopping:
             time.sleep(0.2)
