@@ -187,7 +187,9 @@ def test_dashboards_render_every_chart_with_data(superset):
         browser = pw.chromium.launch(executable_path=CHROMIUM,
                                      args=["--no-sandbox", "--use-gl=swiftshader",
                                            "--enable-unsafe-swiftshader"])
-        page = browser.new_page(viewport={"width": 1600, "height": 1200})
+        # tall enough for a whole dashboard: a full-page screenshot resizes the page, and
+        # Superset then redraws its grid, which the screenshot catches blank
+        page = browser.new_page(viewport={"width": 1600, "height": 3200})
         page.set_default_timeout(180_000)
         page.goto(f"{superset['url']}/login/")
         page.fill("input[name=username], #username", "admin")
@@ -213,7 +215,7 @@ def test_dashboards_render_every_chart_with_data(superset):
             page.wait_for_function(CHARTS_DONE, arg=expected, timeout=CHART_TIMEOUT_MS)
             page.wait_for_load_state("networkidle")
             page.wait_for_timeout(2000)  # let deck.gl and ECharts paint
-            page.screenshot(path=str(SCREENSHOTS / f"{slug}.png"), full_page=True)
+            page.screenshot(path=str(SCREENSHOTS / f"{slug}.png"))
             shown = page.evaluate(CHART_TEXTS)
             for text in shown:
                 if "No results" in text or "Unexpected error" in text or "Error" in text[:200]:
