@@ -35,7 +35,7 @@ AIRFLOW_LONG_RUNNING = {
     "airflow-worker",
 }
 AIRFLOW_SERVICES = AIRFLOW_LONG_RUNNING | {"airflow-init"}
-LONG_RUNNING = DATABASES | {"redis", "dbt-server", "api"} | AIRFLOW_LONG_RUNNING
+LONG_RUNNING = DATABASES | {"redis", "dbt-server", "api", "superset"} | AIRFLOW_LONG_RUNNING
 REQUIRED_SERVICES = LONG_RUNNING | {"airflow-init"}
 
 # Compose interpolation: ${VAR}, ${VAR:-default}, ${VAR:?error}, ... and bare $VAR.
@@ -344,9 +344,9 @@ def test_all_volumes_are_named(compose, services):
             assert source in declared, f"{name}: {source} is a bind mount, not a named volume"
 
 
-def test_only_the_ui_the_api_and_the_warehouse_are_published(services):
+def test_only_the_ui_the_api_superset_and_the_warehouse_are_published(services):
     published = {name for name, service in services.items() if service.get("ports")}
-    assert published == {"airflow-apiserver", "api", "warehouse"}
+    assert published == {"airflow-apiserver", "api", "warehouse", "superset"}
     for name in sorted(published):
         for port in services[name]["ports"]:
             # host address from .env, loopback unless the operator opens it deliberately

@@ -268,6 +268,41 @@ def cmd_airflow(args: argparse.Namespace) -> int:
     return 128 + stopping[0] if stopping else process.returncode
 
 
+def cmd_docs(args: argparse.Namespace) -> int:
+    from lumbung import dbt_docs
+
+    paths = Paths.from_env()
+    try:
+        dbt_docs.serve(paths, args.port or dbt_docs.docs_port())
+    except (FileNotFoundError, OSError) as err:
+        print(f"lumbung docs: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_bi(args: argparse.Namespace) -> int:
+    from lumbung import bi
+    from lumbung.warehouse import warehouse_url
+
+    paths = Paths.from_env()
+    try:
+        if args.action == "export":
+            out = (args.out or bi.bundle_dir(paths)).resolve()
+            job = bi.superset(paths, warehouse_url(paths), "export", "--out", str(out))
+            print(f"exported {len(job.run()['exported'])} files into {out}")
+            return 0
+        port = args.port or bi.bi_port()
+        extra = ["--force-import"] if args.force_import else []
+        if args.action == "setup":
+            print(bi.superset(paths, warehouse_url(paths), "setup", *extra).run()["ready"])
+            return 0
+        bi.check_port(port)
+        return bi.serve(paths, warehouse_url(paths), port, extra)
+    except bi.BiError as err:
+        print(f"make bi stopped: {err}.", file=sys.stderr)
+        return 2
+
+
 def build_parser() -> argparse.ArgumentParser:
     from lumbung.generate import DEFAULT_DISAGREEMENTS, DEFAULT_YEARS
 
@@ -397,6 +432,31 @@ def build_parser() -> argparse.ArgumentParser:
                         help="Unix socket to listen on (default: "
                         "$LUMBUNG_STATE_DIR/dbt/server.sock)")
     server.set_defaults(func=cmd_dbt_server)
+
+    bi = sub.add_parser(
+        "bi", help="Apache Superset on 127.0.0.1 with the dashboards of bi/dashboards/",
+        description="serve (default): install-checked Superset (.venv-bi, see make bi) with "
+        "its metadata in the state folder, the warehouse registered as lumbung_bi, the "
+        "dashboards of bi/dashboards/ imported when they changed since the last import, "
+        "served on 127.0.0.1:LUMBUNG_BI_PORT (8088) until Ctrl-C. setup: the same without "
+        "serving. export: write the dashboards as Superset has them now back into "
+        "bi/dashboards/ (after editing them in the UI).",
+    )
+    bi.add_argument("action", nargs="?", choices=["serve", "setup", "export"], default="serve")
+    bi.add_argument("--port", type=int, help="port on 127.0.0.1 (default LUMBUNG_BI_PORT, 8088)")
+    bi.add_argument("--force-import", action="store_true",
+                    help="import the dashboards even if unchanged (discards UI edits to them)")
+    bi.add_argument("--out", type=Path, help="export: folder to write (default bi/dashboards)")
+    bi.set_defaults(func=cmd_bi)
+
+    docs = sub.add_parser(
+        "docs", help="serve the dbt docs site (models, columns, tests, lineage) on 127.0.0.1",
+        description="Serve the dbt docs site that every `lumbung run` generates into "
+        "$LUMBUNG_STATE_DIR/dbt/docs/ on 127.0.0.1:LUMBUNG_DOCS_PORT (8089). "
+        "static_index.html there also opens from disk without a server.",
+    )
+    docs.add_argument("--port", type=int, help="port (default LUMBUNG_DOCS_PORT, 8089)")
+    docs.set_defaults(func=cmd_docs)
 
     airflow = sub.add_parser("airflow", help="start the Airflow UI and scheduler on 127.0.0.1")
     airflow.set_defaults(func=cmd_airflow)

@@ -67,6 +67,7 @@ class RunSummary:
     reports: str | None = None  # where the quality report and regency workbooks are
     release: str | None = None  # the latest open data release folder
     origins: dict[str, dict[str, int]] = field(default_factory=dict)  # mart -> origin -> rows
+    docs: str | None = None  # the dbt docs site
 
     @property
     def ok(self) -> bool:
@@ -105,6 +106,8 @@ class RunSummary:
             lines.append(self.reports)
         if self.release:
             lines.append(f"Open data release: {self.release}")
+        if self.docs:
+            lines.append(self.docs)
         return "\n".join(lines)
 
 
@@ -303,9 +306,23 @@ def run(
     # every dbt build of the run forks one dbt imported once, not a new process each
     with dbt_server.running(paths.state):
         dags = run_dags(paths, warehouse, dag_ids, console)
+        docs = dbt_docs_site(paths, warehouse)
     summary = summarise(paths, warehouse, dags)
     summary.reports = auditor_outputs(paths, warehouse, started_at)
+    summary.docs = docs
     return summary
+
+
+def dbt_docs_site(paths: Paths, warehouse: PgUrl) -> str:
+    """The dbt docs site of the warehouse as the run left it; never fails the run."""
+    from lumbung import dbt_docs
+
+    try:
+        page = dbt_docs.generate(paths, warehouse)
+    except Exception:  # the run's own outcome matters more than its docs
+        log.exception("the dbt docs could not be generated")
+        return "dbt docs: not generated (see the error above)"
+    return f"dbt docs (models, columns, tests, lineage, dashboards): {page} (or: lumbung docs)"
 
 
 def auditor_outputs(paths: Paths, warehouse: PgUrl, started_at: datetime) -> str | None:

@@ -1,0 +1,124 @@
+"""Chart query time of the Superset dashboards against the same SQL run directly.
+
+Run against a Superset that `make bi` (or `lumbung bi`) is serving over built marts:
+
+    .venv/bin/python bench/bench_bi_charts.py --url http://127.0.0.1:8088 --json /tmp/bi.json
+
+For each dashboard it opens the page once in headless Chromium to learn the query every
+chart sends (the chart-data request body), then replays each query through Superset's API:
+cold (``force``: the cache is bypassed, the warehouse is queried) and warm (from Superset's
+cache), ``--rounds`` times each, and runs the SQL Superset generated for it directly on the
+warehouse as lumbung_bi with psql in the same run. Reported per chart: median seconds and
+the ratio cold/direct; per dashboard its slowest chart. Target (issue 16): every chart
+within 1.5x of its direct SQL and none slower than 2 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+
+from lumbung import bi  # noqa: E402
+from lumbung.config import Paths  # noqa: E402
+from lumbung.warehouse import bi_url, warehouse_url  # noqa: E402
+
+
+def harvest(url: str, password: str, slug: str) -> tuple[list[dict], dict]:
+    """The chart-data request bodies the dashboard sends, and the session's cookies."""
+    from playwright.sync_api import sync_playwright
+
+    bodies: list[dict] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=shutil.which("chromium"),
+                                     args=["--no-sandbox"])
+        page = browser.new_page()
+        page.set_default_timeout(180_000)
+        page.goto(f"{url}/login/")
+        page.fill("input[name=username], #username", "admin")
+        page.fill("input[name=password], #password", password)
+        page.keyboard.press("Enter")
+        page.wait_for_url("**/superset/welcome/**")
+        page.on("request", lambda r: bodies.append(r.post_data_json)
+                if "/api/v1/chart/data" in r.url and r.method == "POST" else None)
+        page.goto(f"{url}/superset/dashboard/{slug}/")
+        page.wait_for_load_state("networkidle")
+        page.wait_for_timeout(3000)
+        cookies = {c["name"]: c["value"] for c in page.context.cookies()}
+        browser.close()
+    return [b for b in bodies if b], cookies
+
+
+def timed(session: requests.Session, url: str, body: dict, force: bool) -> tuple[float, dict]:
+    payload = {**body, "force": force}
+    started = time.perf_counter()
+    answer = session.post(f"{url}/api/v1/chart/data", json=payload, timeout=300)
+    seconds = time.perf_counter() - started
+    answer.raise_for_status()
+    return seconds, answer.json()
+
+
+def direct(psql: str, conninfo: str, query: str) -> float:
+    started = time.perf_counter()
+    subprocess.run([psql, conninfo, "-q", "-X", "-o", "/dev/null", "-c", query], check=True)
+    return time.perf_counter() - started
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", default=f"http://127.0.0.1:{bi.bi_port()}")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--json", type=Path, help="write the figures here too")
+    args = parser.parse_args()
+    paths = Paths.from_env()
+    password = bi.superset_secrets(paths)["admin_password"]
+    conninfo = bi_url(paths, warehouse_url(paths)).url()
+    psql = shutil.which("psql") or next(iter(sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/psql"))), None)
+    if psql is None:
+        sys.exit("psql is needed for the direct baseline (apt-get install postgresql-client)")
+    results = {}
+    for path in sorted((REPO / "bi" / "dashboards" / "dashboards").glob("*.yaml")):
+        slug = yaml.safe_load(path.read_text())["slug"]
+        bodies, cookies = harvest(args.url, password, slug)
+        session = requests.Session()
+        session.cookies.update(cookies)
+        csrf = session.get(f"{args.url}/api/v1/security/csrf_token/").json()["result"]
+        session.headers.update({"X-CSRFToken": csrf, "Referer": args.url})
+        charts = []
+        for body in bodies:
+            cold = [timed(session, args.url, body, True)[0] for _ in range(args.rounds)]
+            warm = [timed(session, args.url, body, False)[0] for _ in range(args.rounds)]
+            query_body = {**body, "result_type": "query"}
+            sql = session.post(f"{args.url}/api/v1/chart/data", json=query_body,
+                               timeout=300).json()["result"][0]["query"]
+            base = [direct(str(psql), conninfo, sql) for _ in range(args.rounds)]
+            charts.append({"slice_id": body.get("form_data", {}).get("slice_id"),
+                           "cold_s": statistics.median(cold), "warm_s": statistics.median(warm),
+                           "direct_s": statistics.median(base)})
+            charts[-1]["cold_over_direct"] = charts[-1]["cold_s"] / charts[-1]["direct_s"]
+        slowest = max(charts, key=lambda c: c["cold_s"]) if charts else None
+        results[slug] = {"charts": charts, "slowest": slowest}
+        if slowest:
+            print(f"{slug:<24} {len(charts):>2} charts; slowest {slowest['cold_s']:.3f}s cold, "
+                  f"{slowest['warm_s']:.3f}s warm, direct psql {slowest['direct_s']:.3f}s "
+                  f"({slowest['cold_over_direct']:.2f}x); worst ratio "
+                  f"{max(c['cold_over_direct'] for c in charts):.2f}x")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
