@@ -81,7 +81,7 @@ def test_reconciliation_flags_exactly_the_injected_disagreements(built, db):
     assert injected
     rows = db.execute(
         "select village_code, pades_reconciliation_status, is_pades_discrepancy "
-        "from marts.mart_bumdes where report_year = %s and regency_code = any(%s) "
+        "from marts.mart_bumdes where year = %s and regency_code = any(%s) "
         "and has_report", (YEAR, list(REGENCIES)),
     ).fetchall()
     flagged = {village for village, _, discrepancy in rows if discrepancy}
@@ -91,7 +91,7 @@ def test_reconciliation_flags_exactly_the_injected_disagreements(built, db):
     # the regency rollup counts the same desa
     counted = db.execute(
         "select coalesce(sum(desa_with_pades_discrepancy_count), 0) from "
-        "marts.mart_bumdes_regency where report_year = %s and regency_code = any(%s)",
+        "marts.mart_bumdes_regency where year = %s and regency_code = any(%s)",
         (YEAR, list(REGENCIES)),
     ).fetchone()[0]
     assert counted == len(injected)

@@ -116,9 +116,10 @@ def _every_delivered_village() -> Rule:
             group by regency_code, fiscal_year
         ) as d
         left join (
-            select left(village_code, 4) as regency_code, fiscal_year, count(*) as villages
+            select left(village_code, 4) as regency_code, year as fiscal_year,
+                count(*) as villages
             from {batch}
-            group by left(village_code, 4), fiscal_year
+            group by left(village_code, 4), year
         ) as m on d.regency_code = m.regency_code and d.fiscal_year = m.fiscal_year
         where coalesce(m.villages, 0) < d.villages
         """,
