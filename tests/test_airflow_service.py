@@ -30,7 +30,9 @@ def _answers(port: int) -> bool:
 
 def test_lumbung_airflow_local_private_and_stops_whole(paths, warehouse, tmp_path):
     ports = {name: free_port() for name in ("api", "log", "trigger")}
-    env = {**os.environ, "LUMBUNG_AIRFLOW_PORT": str(ports["api"]),
+    # the session's landing folder stays as the other tests left it
+    env = {**os.environ, "LUMBUNG_AUTO_GENERATE": "0",
+           "LUMBUNG_AIRFLOW_PORT": str(ports["api"]),
            "LUMBUNG_AIRFLOW_LOG_PORT": str(ports["log"]),
            "LUMBUNG_AIRFLOW_TRIGGERER_LOG_PORT": str(ports["trigger"])}
     out = tmp_path / "airflow.out"

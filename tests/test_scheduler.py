@@ -160,6 +160,8 @@ def scheduled(warehouse, tmp_path_factory):
            "LUMBUNG_WAREHOUSE_URL": url.url(),
            "LUMBUNG_STATE_DIR": str(root / "state"),
            "LUMBUNG_LANDING_DIR": str(root / "landing"),
+           # the test's own small delivery: no generated province-wide IDM beside it
+           "LUMBUNG_AUTO_GENERATE": "0",
            "LUMBUNG_AIRFLOW_PORT": str(free_port()),
            "LUMBUNG_AIRFLOW_LOG_PORT": str(free_port()),
            "LUMBUNG_AIRFLOW_TRIGGERER_LOG_PORT": str(free_port()),

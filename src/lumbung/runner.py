@@ -154,6 +154,9 @@ def ensure_landing(paths: Paths, dag_ids: tuple[str, ...] = DAG_ORDER) -> list[s
     from lumbung.generate import GENERATORS, GenerateConfig, generate, region_villages
     from lumbung.sources import idm
 
+    if os.environ.get("LUMBUNG_AUTO_GENERATE", "1") == "0":
+        log.info("LUMBUNG_AUTO_GENERATE=0: landing folders are left as they are")
+        return []
     wanted = {DAG_SOURCE[d] for d in dag_ids if d in DAG_SOURCE}
     years = generate_years()
     empty = [
