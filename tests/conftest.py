@@ -156,3 +156,14 @@ def build_and_publish(paths, warehouse, *select: str) -> list[str]:
 
     build(paths, warehouse, *select)
     return audit_and_publish(paths, warehouse)
+
+
+def pytest_collection_modifyitems(config, items):
+    """`e2e` tests (the whole pipeline under Airflow's scheduler, dashboards in a browser)
+    run only with LUMBUNG_E2E=1: they have not yet passed on a CI machine."""
+    if os.environ.get("LUMBUNG_E2E") == "1":
+        return
+    skip = pytest.mark.skip(reason="end-to-end test: set LUMBUNG_E2E=1 to run it")
+    for item in items:
+        if "e2e" in item.keywords:
+            item.add_marker(skip)

@@ -175,6 +175,7 @@ class socket_bound:
         self.sock.close()
 
 
+@pytest.mark.e2e
 def test_dashboards_render_every_chart_with_data(superset):
     if CHROMIUM is None:
         pytest.fail("the browser test needs Chromium: run `make chromium` as root, or "
@@ -238,6 +239,7 @@ def test_dashboards_render_every_chart_with_data(superset):
     assert not problems, "\n".join(problems) + f"\nscreenshots in {SCREENSHOTS}"
 
 
+@pytest.mark.e2e
 def test_fresh_export_equals_the_committed_dashboards(superset, tmp_path):
     """Code and imported dashboards cannot drift: export what Superset has, compare."""
     done = subprocess.run([sys.executable, "-m", "lumbung.cli", "bi", "export", "--out",

@@ -194,6 +194,7 @@ def scheduled(warehouse, tmp_path_factory):
             process.kill()
 
 
+@pytest.mark.e2e
 def test_first_start_runs_every_dag_without_a_failure(scheduled, paths, warehouse,
                                                       tmp_path, monkeypatch):
     url, meta, _env, process, out = scheduled
@@ -225,6 +226,7 @@ def test_first_start_runs_every_dag_without_a_failure(scheduled, paths, warehous
     assert ours == theirs
 
 
+@pytest.mark.e2e
 def test_whole_marts_builds_in_a_row_never_fail(scheduled):
     """The deadlock scenario: whole rebuilds back to back, two dbt threads each."""
     url, meta, env, process, out = scheduled
