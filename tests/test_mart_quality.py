@@ -46,6 +46,8 @@ QUERY_DAMAGE = {
     "boundaries are GeoJSON polygons":
         "update {t} set geojson = '{{\"type\": \"Feature\"' "
         "where ctid = (select min(ctid) from {t} where region_level = 'regency')",
+    "every desa of an accepted APBDes delivery is in the mart":
+        "delete from {t} where ctid = (select min(ctid) from {t})",
     "one active methodology version":
         "update {t} set is_active_version = false",
 }

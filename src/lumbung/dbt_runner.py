@@ -46,6 +46,9 @@ def invocation(paths: Paths, warehouse: PgUrl, *args: str,
     env = {**os.environ, **warehouse.dbt_env(), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     if not unit_tests_enabled():
         env.setdefault("DBT_EXCLUDE_RESOURCE_TYPES", "unit_test")
+    # A selected model's tests run only when every model they read is built by the same
+    # command (a relationship test to a model outside the selection would read nothing).
+    env.setdefault("DBT_INDIRECT_SELECTION", "buildable")
     env.pop(dbt_server.ENV, None)
     return argv, env
 
@@ -90,7 +93,10 @@ def run_dbt(paths: Paths, warehouse: PgUrl, *args: str, manifest: bool = True,
     if returncode is None:
         returncode = _in_new_process(argv, env, cwd, show)
     if returncode != 0:
-        errors = [ln for ln in lines if "ERROR" in ln or "FAIL" in ln or "Error" in ln]
+        # dbt puts the database's message on the lines after "Database Error in ...".
+        errors = [ln for i, ln in enumerate(lines)
+                  if any(k in ln for k in ("ERROR", "FAIL", "Error"))
+                  or any("Error in " in prev for prev in lines[max(0, i - 2):i])]
         errors = errors or lines[-10:]  # dbt itself failed (a bad option, say): its last words
         raise DbtFailed(f"dbt {args[0]} failed (exit {returncode}):\n" + "\n".join(errors[-30:]))
     return lines

@@ -65,8 +65,10 @@ def _bumdes(ctx: GenerateContext, village: Village, snapshot: date) -> dict[str,
     status = _weighted(rng, STATUSES)
     certified = None
     if status == "Berbadan Hukum":
-        certified = date(2021, 8, 1) + timedelta(days=rng.randint(0, (snapshot - date(
-            2021, 8, 1)).days))
+        first = date(2021, 8, 1)  # legal-entity certificates exist from then on
+        certified = first + timedelta(days=rng.randint(0, max(0, (snapshot - first).days)))
+        if certified > snapshot:
+            certified = None
     units = []
     for kind, names in rng.sample(UNITS, k=rng.choice([0, 1, 1, 1, 2, 2, 3, 4])):
         units.append({"nama": rng.choice(names), "jenis": kind})
