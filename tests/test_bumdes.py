@@ -82,18 +82,25 @@ def test_dag_publishes_registry_units_and_reports(bumdes_run, db, landing):
     states = {ti.task_id: str(ti.state) for ti in bumdes_run.get_task_instances()}
     assert str(bumdes_run.state) == "success", states
     items = _registry_items(landing)
+    # Other modules land registries into the same warehouse: read this run's batches.
+    ours = [b for (b,) in db.execute(
+        "select batch_id from audit.load_batches where dag_id = 'bumdes' and run_id = %s "
+        "and dataset = 'registry'", (bumdes_run.run_id,))]
+    assert ours
     registry = db.execute(
         "select count(*), count(*) filter (where is_legal_entity), sum(business_unit_count), "
-        "max(registry_total) from staging.stg_bumdes__registry"
-    ).fetchone()
+        "max(registry_total) from staging.stg_bumdes__registry where batch_id = any(%s)",
+        (ours,)).fetchone()
     units = sum(len(i["unit_usaha"]) for i in items)
     legal = sum(i["status_badan_hukum"] == "Berbadan Hukum" for i in items)
     assert registry == (len(items), legal, units, len(items))
-    assert db.execute("select count(*) from staging.stg_bumdes__units").fetchone()[0] == units
+    assert db.execute(
+        "select count(*) from staging.stg_bumdes__units as u join staging.stg_bumdes__registry "
+        "as r using (bumdes_id) where r.batch_id = any(%s)", (ours,)).fetchone()[0] == units
     # BUMDes in 60-80 % of desa; legal entities a minority.
     desa = db.execute(
-        "select count(distinct village_code) from staging.stg_bumdes__registry"
-    ).fetchone()[0]
+        "select count(distinct village_code) from staging.stg_bumdes__registry "
+        "where batch_id = any(%s)", (ours,)).fetchone()[0]
     assert desa == len(items) and 0 < legal < len(items) / 2
 
 
