@@ -29,7 +29,8 @@ HEARTBEAT_TIMEOUT_S = 60
 _MIN_SECRET_BYTES = 64  # HS512 wants a key at least as long as its 64-byte block
 
 
-def _write_private(path: Path, data: dict) -> None:
+def write_private(path: Path, data: dict) -> None:
+    """Write ``data`` as JSON readable by its owner only (0600 from creation on)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
@@ -44,7 +45,7 @@ def _airflow_secret(paths: Paths, name: str) -> str:
     known = json.loads(path.read_text()) if path.exists() else {}
     if len(known.get(name, "").encode()) < _MIN_SECRET_BYTES:
         known[name] = secrets.token_urlsafe(_MIN_SECRET_BYTES)
-        _write_private(path, known)
+        write_private(path, known)
     elif path.stat().st_mode & 0o077:
         path.chmod(0o600)
     return known[name]
@@ -61,7 +62,7 @@ def _ensure_passwords(paths: Paths) -> Path:
     known = json.loads(path.read_text() or "{}") if path.exists() else {}
     if "admin" not in known:
         known["admin"] = secrets.token_urlsafe(16)
-        _write_private(path, known)
+        write_private(path, known)
     else:
         path.chmod(0o600)
     return path

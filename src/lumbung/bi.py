@@ -20,6 +20,7 @@ from pathlib import Path
 import psycopg
 import yaml
 
+from lumbung.airflow_env import write_private
 from lumbung.config import BI_ROLE, Paths, PgUrl
 
 DEFAULT_PORT = 8088
@@ -54,14 +55,6 @@ def python(paths: Paths) -> Path:
     return venv / "bin" / "python"
 
 
-def _write_private(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(data, fh)
-    path.chmod(0o600)
-
-
 def superset_secrets(paths: Paths) -> dict[str, str]:
     """Superset's secret key (signs sessions, encrypts the stored connection) and the admin
     password: generated once, kept 0600 beside the warehouse's secrets."""
@@ -74,7 +67,7 @@ def superset_secrets(paths: Paths) -> dict[str, str]:
     if not {"secret_key", "admin_password"} <= known.keys():
         known.setdefault("secret_key", secrets.token_urlsafe(48))
         known.setdefault("admin_password", secrets.token_urlsafe(16))
-        _write_private(path, known)
+        write_private(path, known)
     elif path.stat().st_mode & 0o077:
         path.chmod(0o600)
     return known
