@@ -24,6 +24,7 @@ def bar_chart(title: str, items: list[tuple[str, float]], unit: str = "",
         return ""
     label_w, bar_w, row_h, top = 260, 380, 22, 26
     height = top + row_h * len(items) + 8
+    items = [(label, float(v)) for label, v in items]
     peak = max(v for _, v in items) or 1
     parts = [
         f'<svg role="img" width="{label_w + bar_w + 90}" '
@@ -51,6 +52,9 @@ def line_chart(title: str, x_labels: list[str], series: dict[str, list[float | N
         return ""
     left, right, top, bottom, width, height = 60, 150, 30, 50, 760, 260
     plot_w, plot_h = width - left - right, height - top - bottom
+    # counts from the database arrive as Decimal, computed shares as float: plot floats
+    series = {name: [None if v is None else float(v) for v in vs]
+              for name, vs in series.items()}
     values = [v for vs in series.values() for v in vs if v is not None]
     peak = max(values, default=0) or 1
     step = plot_w / max(1, len(x_labels) - 1)
