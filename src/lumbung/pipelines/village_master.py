@@ -59,7 +59,10 @@ def ingest_path(warehouse: PgUrl, path: Path) -> list[BatchOutcome]:
 
 
 def gate(warehouse: PgUrl, landed: dict) -> dict:
-    """Validate every landed batch not yet accepted; raise GateFailed naming every failure."""
+    """Validate every landed batch not yet accepted; raise GateFailed naming every failure.
+    Else release the accepted batches of every complete edition (:func:`complete_editions`);
+    an edition missing an accepted file is held back whole, with a warning naming the file,
+    and the run goes on with the editions released before."""
     from lumbung.quality.gate import GateFailed, validate_batch
 
     failures: list[str] = list(landed["problems"])
@@ -77,12 +80,78 @@ def gate(warehouse: PgUrl, landed: dict) -> dict:
         log.info("gate: %s", result.message())
         if not result.passed:
             failures.append(result.message())
+    with psycopg.connect(warehouse.url()) as conn:
+        releasable, held = complete_editions(conn, released_ids(landed))
+    for edition, reasons in sorted(held.items()):
+        log.warning("%s", held_back_message(edition, reasons))
     if failures:
         # The region master is one delivery: nothing of it is released to dbt.
         log.error("region master not published; the marts keep their previous content")
         raise GateFailed(failures)
-    released = release(warehouse, released_ids(landed))
-    return {"batches_checked": checked, "warnings": warnings, "released": released}
+    released = release(warehouse, releasable)
+    return {"batches_checked": checked, "warnings": warnings, "released": released,
+            "held_back": {e: held_back_message(e, r) for e, r in sorted(held.items())}}
+
+
+def complete_editions(
+    conn: psycopg.Connection, batch_ids: list[int]
+) -> tuple[list[int], dict[str, list[str]]]:
+    """Which batches of the editions the landed ``batch_ids`` belong to may be released.
+
+    An edition is released whole: only once regencies, districts and villages each have a
+    batch accepted by the gate (now or by an earlier run) are its accepted batches released,
+    held-back ones of earlier runs included, its synthetic supplement with them. Returns
+    those batch ids, and for each edition held back, what it lacks (one sentence a file).
+    """
+    rows = conn.execute(
+        """
+        with touched as (
+            select distinct partition_key from audit.load_batches
+            where source = %(source)s and batch_id = any(%(ids)s)
+        )
+        select b.batch_id, b.dataset, b.partition_key, b.file_path, b.status,
+               b.status_reason, b.visible_seq
+        from audit.load_batches as b
+        inner join touched on b.partition_key = touched.partition_key
+        where b.source = %(source)s
+        order by b.partition_key, b.batch_id
+        """,
+        {"source": kemendagri.SOURCE, "ids": list(batch_ids)},
+    ).fetchall()
+    editions: dict[str, list[tuple]] = {}
+    for row in rows:
+        editions.setdefault(row[2], []).append(row)
+    releasable: list[int] = []
+    held: dict[str, list[str]] = {}
+    for edition, batches in editions.items():
+        missing = []
+        for dataset in kemendagri.DATASET_ORDER:
+            own = [b for b in batches if b[1] == dataset]
+            if any(b[4] == "validated" for b in own):
+                continue
+            if not own:
+                missing.append(f"no {dataset} file was delivered")
+                continue
+            _, _, _, path, status, reason, _ = own[-1]
+            verdict = {"failed": "failed the gate", "rejected": "was rejected"}.get(
+                status, f"is not accepted yet ({status})")
+            missing.append(f"{path} ({dataset}) {verdict}"
+                           + (f": {reason}" if reason and status != "failed" else ""))
+        if missing:
+            held[edition] = missing
+        else:
+            releasable += [b[0] for b in batches if b[4] == "validated" and b[6] is None]
+    return releasable, held
+
+
+def held_back_message(edition: str, missing: list[str]) -> str:
+    """The operator's sentence for an edition held back: what it lacks, what to do."""
+    return (
+        f"region edition {edition} held back whole (staging keeps the previous complete "
+        f"edition; its accepted files stay invisible until all three are accepted): "
+        + "; ".join(missing)
+        + f". Deliver the corrected file into edition={edition}/, or remove the folder."
+    )
 
 
 def transform(paths: Paths, warehouse: PgUrl) -> list[str]:
