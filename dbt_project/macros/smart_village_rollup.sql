@@ -6,7 +6,8 @@
     index weighs each of them by its surveyed population, over those whose population is
     known (population_known_village_count says how many); each dimension's mean is over the
     desa with a value for it (<dimension>_village_count says how many). Category counts follow
-    ref_idm_status_thresholds' status_order (1 Sangat Tertinggal ... 5 Mandiri).
+    ref_idm_status_thresholds' status_order (1 Sangat Tertinggal ... 5 Mandiri). The
+    area's data_origin combines its desa's (macro data_origin_agg).
 #}
 {% macro smart_village_rollup(level) -%}
 {%- set area_columns = {
@@ -75,7 +76,8 @@ aggregated as (
         count(d_technology_innovation) as d_technology_innovation_village_count,
         count(e_societies) as e_societies_village_count,
         count(f_economy) as f_economy_village_count,
-        avg(completeness) as mean_completeness
+        avg(completeness) as mean_completeness,
+        {{ data_origin_agg('data_origin') }} as data_origin
     from villages
     group by year, {{ area_columns | join(', ') }}
 
@@ -121,7 +123,8 @@ final as (
         aggregated.d_technology_innovation_village_count::integer as d_technology_innovation_village_count,
         aggregated.e_societies_village_count::integer as e_societies_village_count,
         aggregated.f_economy_village_count::integer as f_economy_village_count,
-        {{ smart_village_round('aggregated.mean_completeness') }} as mean_completeness
+        {{ smart_village_round('aggregated.mean_completeness') }} as mean_completeness,
+        aggregated.data_origin::text as data_origin
     from aggregated
     left join thresholds
         on

@@ -406,6 +406,7 @@ def mart_suites() -> tuple[SuiteSpec, ...]:
         mart_suite(
             "mart_bumdes",
             _unique_together("bumdes_id", "year"),
+            s._in_set("data_origin", DATA_ORIGINS),
             _village_known(),
             s._in_set("ranking_class", ["Perintis", "Pemula", "Berkembang", "Maju"]),
             s._in_set("pades_reconciliation_status",
@@ -426,12 +427,14 @@ def mart_suites() -> tuple[SuiteSpec, ...]:
         mart_suite(
             "mart_bumdes_regency",
             _unique_together("regency_code", "year"),
+            s._in_set("data_origin", DATA_ORIGINS),
             _between("desa_with_bumdes_share", 0, 1),
             _between("desa_with_legal_entity_bumdes_share", 0, 1),
         ),
         mart_suite(
             "mart_financial_access",
             _unique_together("village_code", "year"),
+            s._in_set("data_origin", DATA_ORIGINS),
             _village_known(),
             _not_null("laku_pandai_agent_count"),
             _not_null("is_without_access_point"),
@@ -439,11 +442,13 @@ def mart_suites() -> tuple[SuiteSpec, ...]:
         mart_suite(
             "mart_financial_access_regency",
             _unique_together("regency_code", "year"),
+            s._in_set("data_origin", DATA_ORIGINS),
             _between("villages_with_agent_share", 0, 1),
         ),
         mart_suite(
             "mart_smart_village",
             _unique_together("village_code", "year"),
+            s._in_set("data_origin", DATA_ORIGINS),
             _village_known(),
             _not_null("methodology_version"),
             *(_between(c, 0, 1) for c in SMART_VILLAGE_SCORES),
@@ -479,6 +484,7 @@ def mart_suites() -> tuple[SuiteSpec, ...]:
             mart_suite(
                 f"mart_smart_village_{level}",
                 _unique_together("year", key),
+                s._in_set("data_origin", DATA_ORIGINS),
                 _not_null("methodology_version"),
                 _between("mean_index", 0, 1),
                 _between("population_weighted_index", 0, 1),

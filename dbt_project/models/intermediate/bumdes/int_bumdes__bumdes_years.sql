@@ -94,7 +94,8 @@ final as (
         reports.profit,
         reports.pades_contribution,
         reports.ranking_class,
-        reports.batch_id as report_batch_id
+        reports.batch_id as report_batch_id,
+        registry.batch_id as registry_batch_id
     from bumdes_years
     left join registry on bumdes_years.bumdes_id = registry.bumdes_id
     left join unit_kinds on bumdes_years.bumdes_id = unit_kinds.bumdes_id

@@ -74,6 +74,7 @@ compared as (
         apbdes.village_code is not null as has_apbdes,
         apbdes.pades_bumdes_budget,
         apbdes.pades_bumdes_realised,
+        apbdes.submission_batch_id as apbdes_batch_id,
         reported.pades_contribution_reported - apbdes.pades_bumdes_realised
             as pades_difference,
         {{ bumdes_pades_tolerance(
@@ -102,6 +103,7 @@ final as (
         has_apbdes,
         pades_bumdes_budget,
         pades_bumdes_realised,
+        apbdes_batch_id,
         pades_difference,
         pades_tolerance,
         case

@@ -20,7 +20,8 @@ final as (
         regency_code,
         coalesce(pades_bumdes_budget, 0) as pades_bumdes_budget,
         coalesce(pades_bumdes_realised, 0) as pades_bumdes_realised,
-        pades_realisation_line_count as realisation_line_count
+        pades_realisation_line_count as realisation_line_count,
+        submission_batch_id
     from village_years
 
 )

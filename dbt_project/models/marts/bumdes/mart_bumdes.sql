@@ -23,6 +23,65 @@ villages as (
 
 ),
 
+load_batches as (
+
+    select
+        batch_id,
+        data_origin
+    from {{ ref('stg_audit__load_batches') }}
+
+),
+
+-- the reports of every BUMDes of the desa in the year, which the village_ columns sum
+village_reports as (
+
+    select
+        bumdes_years.village_code,
+        bumdes_years.report_year,
+        {{ data_origin_agg('load_batches.data_origin') }} as data_origin
+    from bumdes_years
+    inner join load_batches on bumdes_years.report_batch_id = load_batches.batch_id
+    group by bumdes_years.village_code, bumdes_years.report_year
+
+),
+
+-- real or generated: the registry item, the reports of the desa's BUMDes for the year and
+-- the APBDes submission they are reconciled with
+origins as (
+
+    select
+        bumdes_years.bumdes_id,
+        bumdes_years.report_year,
+        {{ data_origin_agg('inputs.data_origin') }} as data_origin
+    from bumdes_years
+    left join load_batches as registry_batches
+        on bumdes_years.registry_batch_id = registry_batches.batch_id
+    left join load_batches as report_batches
+        on bumdes_years.report_batch_id = report_batches.batch_id
+    left join village_reports
+        on
+            bumdes_years.village_code = village_reports.village_code
+            and bumdes_years.report_year = village_reports.report_year
+            and bumdes_years.has_report
+    left join reconciliation
+        on
+            bumdes_years.village_code = reconciliation.village_code
+            and bumdes_years.report_year = reconciliation.report_year
+            and bumdes_years.has_report
+    left join load_batches as apbdes_batches
+        on reconciliation.apbdes_batch_id = apbdes_batches.batch_id
+    cross join
+        lateral (
+            values
+            (registry_batches.data_origin),
+            (report_batches.data_origin),
+            (village_reports.data_origin),
+            (apbdes_batches.data_origin)
+        ) as inputs (data_origin)
+    group by bumdes_years.bumdes_id, bumdes_years.report_year
+
+),
+
 final as (
 
     select
@@ -69,9 +128,14 @@ final as (
         reconciliation.pades_difference,
         reconciliation.reconciliation_status as pades_reconciliation_status,
         reconciliation.is_pades_discrepancy,
-        bumdes_years.report_batch_id
+        bumdes_years.report_batch_id,
+        coalesce(origins.data_origin, 'real') as data_origin
     from bumdes_years
     left join villages on bumdes_years.village_code = villages.village_code
+    left join origins
+        on
+            bumdes_years.bumdes_id = origins.bumdes_id
+            and bumdes_years.report_year = origins.report_year
     left join reconciliation
         on
             bumdes_years.village_code = reconciliation.village_code

@@ -45,6 +45,43 @@ apbdes as (
 
 ),
 
+-- real or generated: the registry items, BUMDes reports and APBDes submissions of the
+-- regency's year
+regency_inputs as (
+
+    select
+        left(village_code, 4) as regency_code,
+        report_year,
+        registry_batch_id as batch_id
+    from bumdes_years
+    union
+    select
+        left(village_code, 4) as regency_code,
+        report_year,
+        report_batch_id as batch_id
+    from bumdes_years
+    union
+    select
+        regency_code,
+        fiscal_year as report_year,
+        submission_batch_id as batch_id
+    from apbdes
+
+),
+
+origins as (
+
+    select
+        regency_inputs.regency_code,
+        regency_inputs.report_year,
+        {{ data_origin_agg('load_batches.data_origin') }} as data_origin
+    from regency_inputs
+    inner join {{ ref('stg_audit__load_batches') }} as load_batches
+        on regency_inputs.batch_id = load_batches.batch_id
+    group by regency_inputs.regency_code, regency_inputs.report_year
+
+),
+
 report_years as (
 
     select distinct report_year
@@ -178,7 +215,8 @@ regency_years as (
         coalesce(reconciliation_totals.desa_4_1_1_without_bumdes_report_count, 0)
             as desa_4_1_1_without_bumdes_report_count,
         reconciliation_totals.compared_pades_contribution_reported,
-        reconciliation_totals.compared_apbdes_4_1_1_realised
+        reconciliation_totals.compared_apbdes_4_1_1_realised,
+        coalesce(origins.data_origin, 'real') as data_origin
     from regencies
     cross join report_years
     left join desa_counts on regencies.regency_code = desa_counts.regency_code
@@ -198,6 +236,10 @@ regency_years as (
         on
             regencies.regency_code = reconciliation_totals.regency_code
             and report_years.report_year = reconciliation_totals.report_year
+    left join origins
+        on
+            regencies.regency_code = origins.regency_code
+            and report_years.report_year = origins.report_year
 
 ),
 
@@ -248,7 +290,8 @@ final as (
         desa_with_pades_discrepancy_count::integer as desa_with_pades_discrepancy_count,
         desa_reported_without_apbdes_count::integer as desa_reported_without_apbdes_count,
         desa_4_1_1_without_bumdes_report_count::integer
-            as desa_4_1_1_without_bumdes_report_count
+            as desa_4_1_1_without_bumdes_report_count,
+        data_origin
     from regency_years
 
 )

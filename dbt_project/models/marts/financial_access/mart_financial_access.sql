@@ -24,6 +24,12 @@ kur as (
 
 ),
 
+year_origins as (
+
+    select * from {{ ref('int_ojk__year_origins') }}
+
+),
+
 access_years as (
 
     select distinct
@@ -98,7 +104,9 @@ village_years as (
         end as kur_debtor_count,
         case
             when kur_years.kur_year is not null then coalesce(kur.disbursed_amount, 0)
-        end as kur_disbursed_amount
+        end as kur_disbursed_amount,
+        -- the reports cover the province: a village's year rests on all of them
+        coalesce(year_origins.data_origin, 'real') as data_origin
     from villages
     cross join access_years
     left join agents
@@ -114,6 +122,7 @@ village_years as (
         on
             villages.district_code = kur.district_code
             and access_years.access_year = kur.kur_year
+    left join year_origins on access_years.access_year = year_origins.year
 
 ),
 
@@ -147,7 +156,8 @@ final as (
             as is_without_access_point,
         kur_quarters_reported::integer as kur_quarters_reported,
         kur_debtor_count::bigint as district_kur_debtor_count,
-        kur_disbursed_amount as district_kur_disbursed_amount
+        kur_disbursed_amount as district_kur_disbursed_amount,
+        data_origin
     from village_years
 
 )

@@ -31,7 +31,8 @@ villages as (
         count(*) filter (where has_laku_pandai_agent) as villages_with_agent_count,
         count(*) filter (where is_without_access_point) as villages_without_access_point_count,
         sum(laku_pandai_agent_count) as laku_pandai_agent_count,
-        max(kur_quarters_reported) as kur_quarters_reported
+        max(kur_quarters_reported) as kur_quarters_reported,
+        {{ data_origin_agg('data_origin') }} as data_origin
     from village_access
     group by regency_code, year
 
@@ -86,7 +87,8 @@ final as (
         district_totals.atm_count::integer as atm_count,
         villages.kur_quarters_reported::integer as kur_quarters_reported,
         district_totals.kur_debtor_count::bigint as kur_debtor_count,
-        district_totals.kur_disbursed_amount
+        district_totals.kur_disbursed_amount,
+        villages.data_origin
     from villages
     inner join district_totals
         on

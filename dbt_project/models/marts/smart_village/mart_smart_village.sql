@@ -27,6 +27,12 @@ catalogue as (
 
 ),
 
+source_origins as (
+
+    select * from {{ ref('int_smart_village__source_origins') }}
+
+),
+
 thresholds as (
 
     select
@@ -209,6 +215,64 @@ joined as (
 
 ),
 
+-- real or generated: the origins of the source families that gave the desa-year a value,
+-- and of the survey response its population comes from
+row_inputs as (
+
+    select
+        used.village_code,
+        used.year,
+        source_origins.data_origin
+    from (
+        select distinct
+            village_code,
+            year,
+            source_family
+        from indicator_scores
+    ) as used
+    inner join source_origins
+        on
+            used.village_code = source_origins.village_code
+            and used.year = source_origins.year
+            and used.source_family = source_origins.source_family
+    union all
+    select
+        spine.village_code,
+        spine.year,
+        source_origins.data_origin
+    from spine
+    inner join source_origins
+        on
+            spine.village_code = source_origins.village_code
+            and spine.population_year = source_origins.year
+            and source_origins.source_family = 'survey'
+
+),
+
+origins as (
+
+    select
+        village_code,
+        year,
+        {{ data_origin_agg('data_origin') }} as data_origin
+    from row_inputs
+    group by village_code, year
+
+),
+
+with_origin as (
+
+    select
+        joined.*,
+        coalesce(origins.data_origin, 'real') as data_origin
+    from joined
+    left join origins
+        on
+            joined.village_code = origins.village_code
+            and joined.year = origins.year
+
+),
+
 -- only desa with an index are ranked: ties share a rank, and ranks have no gaps
 village_ranks as (
 
@@ -229,14 +293,14 @@ village_ranks as (
 ranked as (
 
     select
-        joined.*,
+        with_origin.*,
         village_ranks.rank_in_regency,
         village_ranks.rank_in_province
-    from joined
+    from with_origin
     left join village_ranks
         on
-            joined.village_code = village_ranks.village_code
-            and joined.year = village_ranks.year
+            with_origin.village_code = village_ranks.village_code
+            and with_origin.year = village_ranks.year
 
 ),
 
@@ -245,7 +309,8 @@ with_previous as (
     select
         ranked.*,
         previous.smart_village_index as previous_year_index,
-        previous.category as previous_year_category
+        previous.category as previous_year_category,
+        previous.data_origin as previous_year_data_origin
     from ranked
     left join ranked as previous
         on
@@ -295,7 +360,15 @@ final as (
             as index_change,
         with_previous.previous_year_category::text as previous_year_category,
         with_previous.population::bigint as population,
-        with_previous.population_year::integer as population_year
+        with_previous.population_year::integer as population_year,
+        -- the change since the previous year also stands on that year's inputs
+        case
+            when
+                with_previous.previous_year_index is null
+                or with_previous.previous_year_data_origin = with_previous.data_origin
+                then with_previous.data_origin
+            else 'mixed'
+        end::text as data_origin
     from with_previous
     cross join methodology
 

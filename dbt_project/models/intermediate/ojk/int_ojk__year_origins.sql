@@ -1,0 +1,61 @@
+-- Whether each year's OJK figures are real or generated: the access report of the year's
+-- latest reported month and the year's quarterly KUR reports. Each report covers the whole
+-- province (an area absent from it has none), so every village's year rests on all of them.
+
+with
+
+year_ends as (
+
+    select distinct
+        access_year as year,
+        period_month
+    from {{ ref('int_ojk__access_points_year_end') }}
+
+),
+
+access_batches as (
+
+    select distinct
+        year_ends.year,
+        access_points.batch_id
+    from {{ ref('stg_ojk__access_points') }} as access_points
+    inner join year_ends on access_points.period_month = year_ends.period_month
+
+),
+
+kur_batches as (
+
+    select distinct
+        kur_year as year,
+        batch_id
+    from {{ ref('stg_ojk__kur_district_quarter') }}
+
+),
+
+batches as (
+
+    select
+        year,
+        batch_id
+    from access_batches
+    union
+    select
+        year,
+        batch_id
+    from kur_batches
+
+),
+
+final as (
+
+    select
+        batches.year,
+        {{ data_origin_agg('load_batches.data_origin') }} as data_origin
+    from batches
+    inner join {{ ref('stg_audit__load_batches') }} as load_batches
+        on batches.batch_id = load_batches.batch_id
+    group by batches.year
+
+)
+
+select * from final
