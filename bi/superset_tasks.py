@@ -120,8 +120,13 @@ DERIVED_METADATA = ("shared_label_colors", "color_scheme_domain", "map_label_col
 
 def stable(name: str, config: dict) -> dict:
     """An exported file without what differs between two Superset installations holding the
-    same dashboards: database ids (Superset maps charts and datasets by uuid on import)."""
-    if name.startswith("charts/"):
+    same dashboards: database ids (Superset maps charts and datasets by uuid on import) and
+    the order of a dataset's columns."""
+    if name.startswith("datasets/"):
+        # Superset lists a dataset's columns in the order it stored them, which for a SQL
+        # dataset changes from one import to the next
+        config["columns"] = sorted(config.get("columns", []), key=lambda c: c["column_name"])
+    elif name.startswith("charts/"):
         config["params"].pop("datasource", None)
         config["params"].pop("slice_id", None)
         config["query_context"] = None  # saved with database ids; rebuilt from params
@@ -167,7 +172,7 @@ def export(bundle: Path, out: Path) -> list[str]:
             database = yaml.safe_load(text)
             database["sqlalchemy_uri"] = "postgresql+psycopg2://lumbung_bi@warehouse/lumbung"
             text = yaml.safe_dump(database, sort_keys=False)
-        elif name.startswith(("charts/", "dashboards/")):
+        elif name.startswith(("charts/", "dashboards/", "datasets/")):
             text = yaml.safe_dump(stable(name, yaml.safe_load(text)), sort_keys=False,
                                   allow_unicode=True)
         name = re.sub(r"_\d+\.yaml$", ".yaml", name)
