@@ -47,6 +47,36 @@ def with_connection(contents: dict[str, str], uri: str) -> dict[str, str]:
     return {**contents, DATABASE_FILE: yaml.safe_dump(database, sort_keys=False)}
 
 
+def with_mart_descriptions(contents: dict[str, str], uri: str) -> dict[str, str]:
+    """The bundle with each table dataset described by its mart's own comment (what dbt
+    persists from the model's docs), so a dataset never shows an older description than its
+    mart: Superset reads column comments itself, but not a table's."""
+    import sqlalchemy as sa
+
+    tables = {
+        name: yaml.safe_load(text) for name, text in contents.items()
+        if name.startswith("datasets/")
+    }
+    tables = {name: d for name, d in tables.items() if not d.get("sql")}
+    engine = sa.create_engine(uri)
+    try:
+        with engine.connect() as conn:
+            comments = {
+                name: conn.execute(
+                    sa.text("select obj_description(to_regclass(:t), 'pg_class')"),
+                    {"t": f"{d['schema']}.{d['table_name']}"}).scalar()
+                for name, d in tables.items()
+            }
+    finally:
+        engine.dispose()
+    updated = dict(contents)
+    for name, comment in comments.items():
+        if comment and comment.strip() != (tables[name].get("description") or "").strip():
+            tables[name]["description"] = comment
+            updated[name] = yaml.safe_dump(tables[name], sort_keys=False, allow_unicode=True)
+    return updated
+
+
 def _app():
     from superset.app import create_app
 
@@ -94,7 +124,7 @@ def _import(bundle: Path, state: Path, uri: str, force: bool) -> str:
     from superset import security_manager
     from superset.commands.dashboard.importers.v1 import ImportDashboardsCommand
 
-    contents = read_bundle(bundle)
+    contents = with_mart_descriptions(read_bundle(bundle), uri)
     digest = bundle_digest(contents)
     stamp = state / "imported_bundle"
     if not force and stamp.exists() and stamp.read_text() == digest:

@@ -136,6 +136,15 @@ def test_datasets_read_only_marts_and_carry_their_marts_descriptions(marts):
             comment = conn.execute("select obj_description(to_regclass(%s), 'pg_class')",
                                    (f"marts.{dataset['table_name']}",)).fetchone()[0]
             assert dataset["description"].strip() == (comment or "").strip(), path.name
+            physical = {c["column_name"] for c in dataset["columns"] if not c.get("expression")}
+            mart = {row[0] for row in conn.execute(
+                "select column_name from information_schema.columns"
+                " where table_schema = 'marts' and table_name = %s",
+                (dataset["table_name"],))}
+            assert physical == mart, (path.name, physical ^ mart)
+            # a calculated column named like a mart column hides the real one
+            calculated = {c["column_name"] for c in dataset["columns"] if c.get("expression")}
+            assert not calculated & mart, (path.name, calculated & mart)
 
 
 def test_every_dashboard_has_year_and_regency_filters():
