@@ -449,3 +449,18 @@ def test_email_alert_goes_through_the_smtp_connection(monkeypatch):
     assert mail["message"]["To"] == "ops@example.org, audit@example.org"
     assert "apbdes.check_files" in mail["message"]["Subject"]
     assert "1812 broken" in mail["message"].get_content()
+
+
+def test_data_docs_index_every_validation(gated):
+    """The gate renders the data docs itself (one build per gate run): the index exists and
+    links a page for each batch's validation, and each page is there."""
+    results = gated["results"]
+    index = Path(results["good"].docs_index)
+    assert index.is_file() and {r.docs_index for r in results.values()} == {str(index)}
+    html = index.read_text(encoding="utf-8")
+    for key in ("good", "warned", "bad"):
+        run_name = f"batch-{gated[key].batch_id}"
+        assert run_name in html, run_name
+        pages = list(index.parent.glob(f"validations/*/{run_name}/*/*.html"))
+        assert pages, f"no data docs page for {run_name}"
+    assert "batches-" in html  # the IDM files' validation together

@@ -63,23 +63,24 @@ def validate_all(warehouse: PgUrl, landed: dict) -> dict:
     rejected files and files the gate failed, after checking all of them. Ends by releasing
     every accepted batch to dbt at once (``lumbung.visibility``): ``released`` is its
     visibility number, None when nothing new became visible."""
-    from lumbung.quality.gate import validate_batch
+    from lumbung.quality.gate import one_docs_build, validate_batch
 
     failures: list[str] = list(landed["problems"])
     checked = warnings = 0
-    for batch in landed["batches"]:
-        if batch["status"] == "rejected":
-            failures.append(batch["reason"])
-            continue
-        if batch["status"] == "validated":
-            continue
-        result = validate_batch(warehouse.url(), batch["batch_id"])
-        checked += 1
-        warnings += len(result.warnings)
-        log.info("gate: %s", result.message())
-        if not result.passed:
-            failures.append(result.message())
-        pause_point()
+    with one_docs_build(warehouse.url()):
+        for batch in landed["batches"]:
+            if batch["status"] == "rejected":
+                failures.append(batch["reason"])
+                continue
+            if batch["status"] == "validated":
+                continue
+            result = validate_batch(warehouse.url(), batch["batch_id"])
+            checked += 1
+            warnings += len(result.warnings)
+            log.info("gate: %s", result.message())
+            if not result.passed:
+                failures.append(result.message())
+            pause_point()
     released = release(warehouse, released_ids(landed))
     return {"batches_checked": checked, "warnings": warnings, "failures": failures,
             "released": released}

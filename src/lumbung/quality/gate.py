@@ -18,6 +18,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -435,32 +436,100 @@ def _run_checkpoint(
     bounds: dict[str, int | None],
     run_name: str,
 ) -> tuple[dict, str | None]:
-    """Run the dataset's checkpoint; the suite result as a dict, and the docs index path."""
-    import great_expectations as gx
+    """Run the dataset's checkpoint; the suite result as a dict, and the docs index path.
+
+    The data docs are brought up to date after the run, or once at the end of the
+    enclosing :func:`one_docs_build` block."""
     from great_expectations.core.run_identifier import RunIdentifier
 
     docs_dir.mkdir(parents=True, exist_ok=True)
     with _quiet_gx():
-        context = gx.get_context(
-            mode="file",
-            context_root_dir=context_dir,
-            runtime_environment={
-                CONNECTION_VARIABLE: connection_string,
-                DOCS_VARIABLE: str(docs_dir),
-            },
-        )
+        context = _context(context_dir, docs_dir, connection_string)
         try:
             outcome = context.checkpoints.get(spec.name).run(
                 expectation_parameters=dict(bounds), run_id=RunIdentifier(run_name=run_name)
             )
-            (validation,) = outcome.run_results.values()
-            urls = context.get_docs_sites_urls(site_name=DOCS_SITE)
+            ((identifier, validation),) = outcome.run_results.items()
         finally:
             context.data_sources.get(DATASOURCE).get_engine().dispose()
-    index = urls[0]["site_url"] if urls else None
-    if index and index.startswith("file://"):
-        index = index.removeprefix("file://")
-    return validation.to_json_dict(), index
+    docs = _DocsUpdate(context_dir, docs_dir, connection_string)
+    pending = _PENDING_DOCS.get()
+    if pending is None:
+        _build_docs(docs, [identifier], {spec.name}, context)
+    else:
+        pending.setdefault(docs, ([], set()))
+        pending[docs][0].append(identifier)
+        pending[docs][1].add(spec.name)
+    return validation.to_json_dict(), str(docs_index(docs_dir))
+
+
+def _context(context_dir: Path, docs_dir: Path, connection_string: str):
+    import great_expectations as gx
+
+    return gx.get_context(
+        mode="file",
+        context_root_dir=context_dir,
+        runtime_environment={
+            CONNECTION_VARIABLE: connection_string,
+            DOCS_VARIABLE: str(docs_dir),
+        },
+    )
+
+
+@dataclass(frozen=True)
+class _DocsUpdate:
+    """Which data docs site a checkpoint run belongs to."""
+
+    context_dir: Path
+    docs_dir: Path
+    connection_string: str
+
+
+# Inside ``one_docs_build``: the validations whose pages are still to be rendered, per site.
+_PENDING_DOCS: ContextVar[dict[_DocsUpdate, tuple[list, set[str]]] | None] = ContextVar(
+    "lumbung_pending_docs", default=None)
+
+
+def _build_docs(docs: _DocsUpdate, validations: list, suites: set[str], context=None) -> None:
+    """Render these validations and suites into the data docs and rebuild its index once
+    (the index reads every stored validation, which is what makes a build slow)."""
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+    )
+
+    with _quiet_gx():
+        context = context or _context(docs.context_dir, docs.docs_dir, docs.connection_string)
+        context.build_data_docs(
+            site_names=[DOCS_SITE],
+            resource_identifiers=[*validations,
+                                  *(ExpectationSuiteIdentifier(name=s) for s in sorted(suites))],
+        )
+
+
+@contextmanager
+def one_docs_build(warehouse_url: str) -> Iterator[None]:
+    """Defer the data docs of every checkpoint run in the block to one build at its end: a
+    gate or audit of many batches or marts rebuilds the docs index once, not per run. The
+    build holds the gate lock, so two gates never write the docs site at once."""
+    pending: dict[_DocsUpdate, tuple[list, set[str]]] = {}
+    token = _PENDING_DOCS.set(pending)
+    try:
+        yield
+    finally:
+        _PENDING_DOCS.reset(token)
+        if pending:
+            started = time.monotonic()
+            try:
+                with psycopg.connect(warehouse_url, autocommit=True) as conn:
+                    _lock(conn)
+                    for docs, (validations, suites) in pending.items():
+                        _build_docs(docs, validations, suites)
+            except Exception as error:  # the verdicts are stored; only the pages are late
+                log.warning("data docs not updated (%s); the next gate run renders its own "
+                            "validations and the index", error)
+            else:
+                log.info("data docs: %d validation(s) rendered in %.1fs",
+                         sum(len(v) for v, _ in pending.values()), time.monotonic() - started)
 
 
 def docs_index(docs_dir: Path | None = None) -> Path:
@@ -763,6 +832,16 @@ def validate_batches(
         groups.setdefault((batch.source, batch.dataset), []).append(batch.batch_id)
 
     results: dict[int, GateResult] = {}
+    with one_docs_build(warehouse_url):
+        _validate_groups(warehouse_url, groups, results, context_dir, docs_dir)
+    seconds = round(time.monotonic() - started, 3)
+    failed = sum(1 for r in results.values() if not r.passed)
+    log.info("gate: %d batch(es) validated in %.1fs, %d failed", len(ids), seconds, failed)
+    return [results[i] for i in ids]
+
+
+def _validate_groups(warehouse_url: str, groups: dict[tuple[str, str], list[int]],
+                     results: dict[int, GateResult], context_dir: Path, docs_dir: Path) -> None:
     for (source, dataset), members in groups.items():
         spec = suite_for(source, dataset)
         one_by_one = members
@@ -778,7 +857,3 @@ def validate_batches(
             results[batch_id] = validate_batch(
                 warehouse_url, batch_id, context_dir=context_dir, docs_dir=docs_dir
             )
-    seconds = round(time.monotonic() - started, 3)
-    failed = sum(1 for r in results.values() if not r.passed)
-    log.info("gate: %d batch(es) validated in %.1fs, %d failed", len(ids), seconds, failed)
-    return [results[i] for i in ids]

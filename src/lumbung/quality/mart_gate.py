@@ -23,6 +23,7 @@ from lumbung.quality.gate import (
     _run_checkpoint,
     expectation_outcomes,
     gx_connection_string,
+    one_docs_build,
     rule_failures,
 )
 from lumbung.quality.mart_rules import SOURCE, suite_name
@@ -82,20 +83,21 @@ def audit_marts(
 
     problems: list[str] = []
     results: list[MartResult] = []
-    for table in tables:
-        try:
-            result = validate_mart(warehouse_url, table)
-        except KeyError:
-            problems.append(f"marts_build.{table}: no audit suite (add one in "
-                            "lumbung.quality.mart_rules); not published")
-            continue
-        results.append(result)
-        with psycopg.connect(warehouse_url, autocommit=True) as conn:
-            record(conn, result, layer=MART, source=SOURCE, dataset=table,
-                   suite=suite_name(table), dag_id=dag_id, run_id=run_id)
-        log.info("mart audit: %s", result.message())
-        if not result.passed:
-            problems.append(result.message())
+    with one_docs_build(warehouse_url):
+        for table in tables:
+            try:
+                result = validate_mart(warehouse_url, table)
+            except KeyError:
+                problems.append(f"marts_build.{table}: no audit suite (add one in "
+                                "lumbung.quality.mart_rules); not published")
+                continue
+            results.append(result)
+            with psycopg.connect(warehouse_url, autocommit=True) as conn:
+                record(conn, result, layer=MART, source=SOURCE, dataset=table,
+                       suite=suite_name(table), dag_id=dag_id, run_id=run_id)
+            log.info("mart audit: %s", result.message())
+            if not result.passed:
+                problems.append(result.message())
     if problems:
         log.error("mart audit failed: nothing is published; marts keep the last good version")
         raise GateFailed(problems)

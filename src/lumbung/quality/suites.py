@@ -479,11 +479,9 @@ def write_context(project_root: Path) -> Path:
                 name=spec.name,
                 id=stable_id("checkpoint", spec.name),
                 validation_definitions=[validation],
-                actions=[
-                    gx.checkpoint.UpdateDataDocsAction(
-                        name="update_data_docs", site_names=[DOCS_SITE]
-                    )
-                ],
+                # no actions: the gate renders the data docs itself, once per run
+                # (lumbung.quality.gate.one_docs_build)
+                actions=[],
                 result_format=RESULT_FORMAT if spec.schema == GATE_SCHEMA else MART_RESULT_FORMAT,
             )
         )
