@@ -14,88 +14,14 @@ function of ``lumbung.pipelines.survey``.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from airflow.sdk import DAG
 
-from airflow.sdk import Asset, dag, task
+from lumbung.assets import SURVEY
+from lumbung.dag_factory import source_dag
 
-STG_SURVEY_RESPONSES = Asset("lumbung://warehouse/staging/stg_survey__responses")
-
-
-def _on_failure(context) -> None:
-    """Record the failed task in audit.failed_runs and alert (lumbung.alerts); imported
-    here, not at the top, so parsing the DAG stays light."""
-    from lumbung.alerts import on_task_failure
-
-    on_task_failure(context)
-
-
-def _on_run_failure(context) -> None:
-    """Record and alert the task that failed the run when its own callback never ran (its
-    process was killed); see lumbung.alerts.on_dag_failure."""
-    from lumbung.alerts import on_dag_failure
-
-    on_dag_failure(context)
-
-
-def _alert_gate_warnings(context) -> None:
-    """Alert the warnings of the batches that passed the gate in this run, if any."""
-    from lumbung.alerts import on_gate_success
-
-    on_gate_success(context)
-
-
-@dag(
-    dag_id="smart_village_survey",
-    schedule="@yearly",
-    start_date=datetime(2025, 1, 1),
-    catchup=False,
-    max_active_runs=1,
-    tags=["lumbung", "village", "survey"],
-    default_args={"owner": "lumbung-data-engineering", "retries": 1,
-                  "retry_delay": timedelta(minutes=5),
-                  "on_failure_callback": _on_failure},
-    on_failure_callback=_on_run_failure,
-    doc_md=__doc__,
+dag: DAG = source_dag(
+    "smart_village_survey", __doc__, pipeline="survey", schedule="@yearly",
+    tags=["lumbung", "village", "survey"], outlets=SURVEY,
+    land_task=("land_survey_files",
+               "Land each export under landing/survey/tahun=<year>/ as one batch."),
 )
-def smart_village_survey():
-    @task(retries=0)
-    def bootstrap_warehouse() -> None:
-        """Create schemas, audit and raw tables if missing."""
-        from lumbung.airflow_tasks import warehouse_from_connection
-        from lumbung.config import Paths
-        from lumbung.warehouse import bootstrap
-
-        bootstrap(Paths.from_env(), warehouse_from_connection())
-
-    @task
-    def land_survey_files(**context) -> dict:
-        """Land each export under landing/survey/tahun=<year>/ as one batch."""
-        from lumbung.airflow_tasks import warehouse_from_connection
-        from lumbung.config import Paths
-        from lumbung.pipelines.survey import land
-
-        return land(warehouse_from_connection(), Paths.from_env().landing,
-                    dag_id=context["dag"].dag_id, run_id=context["run_id"])
-
-    @task(retries=0, on_success_callback=_alert_gate_warnings)
-    def quality_gate(landed: dict) -> dict:
-        """Great Expectations checkpoint per batch; a rejected or failed file stops the run."""
-        from lumbung.airflow_tasks import warehouse_from_connection
-        from lumbung.pipelines.survey import gate
-
-        return gate(warehouse_from_connection(), landed)
-
-    @task(retries=0, outlets=[STG_SURVEY_RESPONSES])
-    def announce_release(gated: dict) -> dict:
-        """Update the Assets (the marts DAG builds this source's staging and what it
-        feeds); skipped when the gate released nothing new to dbt."""
-        from lumbung.airflow_tasks import announce_release as announce
-
-        return announce(gated)
-
-    landed = land_survey_files()
-    bootstrap_warehouse() >> landed
-    announce_release(quality_gate(landed))
-
-
-smart_village_survey()

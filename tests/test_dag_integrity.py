@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -51,15 +54,61 @@ def test_dags_have_owner_tags_docs_schedule(dagbag):
             assert t.doc_md or t.doc, f"{dag.dag_id}.{t.task_id} is undocumented"
 
 
+# The package modules DAG files may import at parse time; they import only airflow.sdk and
+# the stdlib themselves (test_dag_modules_import_only_airflow_sdk_and_stdlib).
+DAG_MODULES = ("lumbung.assets", "lumbung.dag_factory")
+
+
 def test_dag_files_import_nothing_heavy():
-    """Top level of DAG files imports only airflow.sdk and the stdlib (fast parsing)."""
+    """Top level of DAG files imports only airflow.sdk, the stdlib and DAG_MODULES (fast
+    parsing)."""
     allowed = ("from __future__", "from datetime", "from airflow.sdk", "import ")
     for path in DAGS.glob("*.py"):
         for line in path.read_text().splitlines():
             if line.startswith(("import ", "from ")):
+                if line.startswith(tuple(f"from {m} import " for m in DAG_MODULES)):
+                    continue
                 assert line.startswith(allowed) and "lumbung" not in line, (
                     f"{path.name}: top-level import {line!r} (import inside tasks instead)"
                 )
+
+
+def test_dag_modules_import_only_airflow_sdk_and_stdlib():
+    """DAG_MODULES import, at module level, only airflow.sdk and the stdlib; imported alone
+    they load nothing else of the package, and no database driver, dbt, GX or pandas
+    beyond what airflow.sdk itself loads."""
+    import ast
+    import importlib.util
+
+    for name in DAG_MODULES:
+        tree = ast.parse(Path(importlib.util.find_spec(name).origin).read_text())
+        for node in tree.body:
+            if isinstance(node, ast.Import):
+                modules = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                modules = [node.module or ""]
+            else:
+                continue
+            for module in modules:
+                assert (module == "airflow.sdk" or module.startswith("airflow.sdk.")
+                        or module.split(".")[0] in sys.stdlib_module_names), (name, module)
+
+    script = (
+        "import json, sys\n"
+        "import airflow.sdk\n"
+        "sdk = sorted(sys.modules)\n"
+        f"for name in {DAG_MODULES!r}:\n"
+        "    __import__(name)\n"
+        "print(json.dumps([sdk, sorted(sys.modules)]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         check=True, timeout=300)
+    sdk, loaded = (set(m) for m in json.loads(out.stdout.strip().splitlines()[-1]))
+    package = {m for m in loaded if m.split(".")[0] == "lumbung"}
+    assert package == {"lumbung", *DAG_MODULES}, package
+    heavy = {"sqlalchemy", "psycopg", "psycopg2", "pandas", "dbt", "great_expectations"}
+    tops = {m.split(".")[0] for m in loaded} & heavy
+    assert tops <= {m.split(".")[0] for m in sdk}, tops
 
 
 def _assets(condition) -> set[str]:
