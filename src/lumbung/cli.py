@@ -142,24 +142,29 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    """Land files the way the DAGs do; exit 1 only when a whole batch was rejected."""
-    import importlib
-
-    from lumbung.sources import INGEST
+    """Land files the way the DAGs do and gate them as the source's DAG does; print each
+    batch's verdict; exit 1 when any batch was rejected at landing or by the gate."""
+    from lumbung.ingest import ingest
     from lumbung.warehouse import bootstrap, warehouse_url
 
+    if not args.path.exists():
+        print(f"lumbung ingest: {args.path}: no such file or folder", file=sys.stderr)
+        return 1
     paths = Paths.from_env()
     url = warehouse_url(paths)
     bootstrap(paths, url)
-    module, function = INGEST[args.source].split(":")
-    outcomes = getattr(importlib.import_module(module), function)(url, args.path.resolve())
-    for outcome in outcomes:
-        print(outcome.describe())
-    rejected = [o for o in outcomes if o.status == "rejected"]
-    print(f"{len(outcomes)} batch(es): {len(rejected)} rejected, "
-          f"{sum(o.rows_loaded or 0 for o in outcomes):,} rows loaded, "
-          f"{sum(o.rows_quarantined or 0 for o in outcomes):,} quarantined")
-    return 1 if rejected else 0
+    try:
+        result = ingest(url, args.source, args.path.resolve())
+    except (OSError, ValueError) as err:  # not a file of this source, unreadable
+        print(f"lumbung ingest: {err}", file=sys.stderr)
+        return 1
+    for verdict in result.verdicts:
+        print(verdict.describe())
+    print(result.summary())
+    if result.gate_error:
+        print(f"the quality gate could not run ({result.gate_error}); its batches stay "
+              "'loaded' and are gated by the next ingest or DAG run", file=sys.stderr)
+    return 0 if result.ok else 1
 
 
 def cmd_dbt_server(args: argparse.Namespace) -> int:
@@ -356,10 +361,13 @@ def build_parser() -> argparse.ArgumentParser:
     from lumbung.sources import INGEST
 
     ingest = sub.add_parser(
-        "ingest", help="land one file or folder of a source into raw, as the DAGs do",
+        "ingest", help="land one file or folder of a source into raw and gate it, as the DAGs do",
         description="Land PATH (a file, or a folder of files) into the raw schema: one batch "
-        "per file, every row loaded or quarantined with its reason. Prints the batch summary; "
-        "exits 1 only when a whole batch was rejected.",
+        "per file, every row loaded or quarantined with its reason. Then the source's quality "
+        "gate judges every batch not accepted yet, as the source's DAG does, and releases the "
+        "accepted ones to dbt (the marts show them after their next build). Prints each "
+        "batch's verdict (accepted, accepted with warnings, or rejected with the reason) and a "
+        "summary; exits 1 when any batch was rejected at landing or by the gate.",
     )
     ingest.add_argument("source", choices=sorted(INGEST), help="source family")
     ingest.add_argument("path", type=Path, help="file or folder to land")

@@ -10,23 +10,31 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+# what the reader accepts (lumbung.sources.tabular.village_code), written for Postgres
+from lumbung.sources.tabular import VILLAGE_CODE_SQL as VILLAGE_CODE
+
 if TYPE_CHECKING:
     from lumbung.quality.suites import SuiteSpec
 
-VILLAGE_CODE = r"^\s*18\.?\d{2}\.?\d{2}\.?[12]\d{3}\s*$"
 
 
 def amount_sql(column: str) -> str:
-    """An Indonesian-formatted amount as numeric, null when it is none (as the reader and
-    the dbt macro parse_id_number read it). No braces: GX formats these queries."""
-    text = (f"regexp_replace(regexp_replace(regexp_replace({column}, '\\s', '', 'g'), "
-            "'^(-?)[Rr][Pp]\\.?', '\\1'), ',-$', '')")
-    return (
-        f"(case when {text} ~ '^-?\\d\\d?\\d?(\\.\\d\\d\\d)+(,\\d+)?$' "
-        f"then replace(replace({text}, '.', ''), ',', '.')::numeric "
-        f"when {text} ~ '^-?\\d+(,\\d+)?$' then replace({text}, ',', '.')::numeric "
-        f"when {text} ~ '^-?\\d+\\.\\d+$' then {text}::numeric end)"
-    )
+    """An Indonesian-formatted amount as numeric, null when it is none: the dbt macro
+    ``parse_id_number`` itself (written once in SQL), rendered for ``column``, its braces
+    doubled (GX formats these queries with ``str.format``)."""
+    return render_macro("parse_id_number", column).replace("{", "{{").replace("}", "}}")
+
+
+def render_macro(name: str, *args: str) -> str:
+    """The SQL of the dbt macro ``name`` of ``dbt_project/macros/<name>.sql`` (plain Jinja:
+    only for macros that call nothing of dbt)."""
+    import jinja2
+
+    from lumbung.config import Paths
+
+    source = (Paths.from_env().dbt_project / "macros" / f"{name}.sql").read_text()
+    template = jinja2.Environment(autoescape=False).from_string(source)  # noqa: S701 (SQL)
+    return str(getattr(template.module, name)(*args)).strip()
 
 
 def bumdes_suites() -> tuple[SuiteSpec, ...]:

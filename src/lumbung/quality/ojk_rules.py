@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+# what the reader accepts (lumbung.sources.tabular.village_code), written for Postgres
+from lumbung.sources.tabular import VILLAGE_CODE_SQL as VILLAGE_CODE
+
 if TYPE_CHECKING:
     from lumbung.quality.suites import SuiteSpec
 
-VILLAGE_CODE = r"^\s*18\.?\d{2}\.?\d{2}\.?[12]\d{3}\s*$"
 DISTRICT_CODE = r"^\s*18\.?\d{2}\.?\d{2}\s*$"
 # The offices of the batch under validation (the view shows only that batch; naming {batch}
 # also tells GX the query is scoped to it).

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 def survey_suite() -> SuiteSpec:
     from lumbung.quality.suites import SuiteSpec, _matches, _no_rows, _present
+    from lumbung.sources.tabular import VILLAGE_CODE_SQL
 
     return SuiteSpec(
         "survey",
@@ -22,7 +23,7 @@ def survey_suite() -> SuiteSpec:
         "survey_responses",
         (
             *_present("kode_desa"),
-            _matches("kode_desa", r"^\s*18\.?\d{2}\.?\d{2}\.?[12]\d{3}\s*$", "kode_desa format"),
+            _matches("kode_desa", VILLAGE_CODE_SQL, "kode_desa format"),
             *_present("timestamp"),
             _no_rows(
                 "tahun is the survey year",

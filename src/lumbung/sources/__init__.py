@@ -1,7 +1,8 @@
 """Source families: where their landing files live and how they map onto raw tables.
 
 ``INGEST`` maps the name used by ``lumbung ingest <source> PATH`` to the pipeline function
-that lands one file or folder of that source (``module:function``, imported on use).
+that lands one file or folder of that source (``module:function``, imported on use); the
+same pipeline module's ``gate`` then judges what was landed (``lumbung.ingest``).
 """
 
 INGEST: dict[str, str] = {

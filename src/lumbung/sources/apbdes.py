@@ -51,6 +51,7 @@ from lumbung.landing import (
 from lumbung.sources import archive, encoding
 from lumbung.sources.apbdes_bulk import BulkTable
 from lumbung.sources.encoding import Encoding
+from lumbung.sources.tabular import parse_id_number
 
 SOURCE = "apbdes"
 FOLDER = "apbdes"
@@ -66,7 +67,6 @@ _GROUPED = r"[0-9]{1,3}(?:\.[0-9]{3})+(?:,[0-9]+)?"
 _COMMA = r"[0-9]+(?:,[0-9]+)?"
 _POINT = r"[0-9]+\.[0-9]+"
 AMOUNT = re.compile(f"-?(?:{_GROUPED}|{_COMMA}|{_POINT})")
-_THOUSANDS = re.compile(f"-?(?:{_GROUPED}|{_COMMA})")  # points group, a comma is decimal
 _BLANKS = " \t\r\n"  # what staging's btrim removes around an amount
 DATE = re.compile(r"([0-9]{2})/([0-9]{2})/([0-9]{4})")  # dd/mm/yyyy, as Siskeudes writes it
 
@@ -177,14 +177,12 @@ _BY_MEMBER = {t.member.lower(): t for t in SISKEUDES_TABLES}
 
 
 def parse_amount(text: str) -> Decimal | None:
-    """The rupiah amount a text holds, or None; for tools and tests. Staging parses with the
-    dbt macro ``apbdes_parse_amount``, which reads the same shapes the same way."""
+    """The rupiah amount a text holds, or None; for tools and tests. The shapes are fewer
+    than other sources' (``AMOUNT``: no Rp, no parentheses), the reading the same
+    (``tabular.parse_id_number``). Staging parses with the dbt macro
+    ``apbdes_parse_amount``, which reads the same shapes the same way."""
     value = text.strip(_BLANKS)
-    if _THOUSANDS.fullmatch(value):
-        return Decimal(value.replace(".", "").replace(",", "."))
-    if AMOUNT.fullmatch(value):
-        return Decimal(value)
-    return None
+    return parse_id_number(value) if AMOUNT.fullmatch(value) else None
 
 
 @functools.lru_cache(maxsize=4096)  # a year has 366 dates: each is parsed once

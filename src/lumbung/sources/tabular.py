@@ -33,8 +33,19 @@ from lumbung.sources import encoding
 LAMPUNG_REGENCIES = frozenset(
     {f"18{n:02d}" for n in range(1, 14)} | {"1871", "1872"}
 )
-_VILLAGE = re.compile(r"^(\d{2})\.?(\d{2})\.?(\d{2})\.?([12]\d{3})$")
-_DISTRICT = re.compile(r"^(\d{2})\.?(\d{2})\.?(\d{2})$")
+# ASCII digits only, as SQL's [0-9]: a fullwidth or Arabic-Indic digit is no digit of a code
+# or an amount (Python's \d would take it; staging would then read null).
+_VILLAGE = re.compile(r"^(\d{2})\.?(\d{2})\.?(\d{2})\.?([12]\d{3})$", re.ASCII)
+_DISTRICT = re.compile(r"^(\d{2})\.?(\d{2})\.?(\d{2})$", re.ASCII)
+# Python's whitespace (str.isspace, what strip() and \s remove: no-break spaces U+00A0 and
+# U+202F come in spreadsheet amounts) as a Postgres bracket expression; Postgres' own \s is
+# ASCII only. The dbt macro parse_id_number spells the same class.
+SQL_SPACE = r"[\s\u001c-\u001f\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+# The same village codes for the gate's rules (a Postgres regex): what village_code accepts.
+VILLAGE_CODE_SQL = (
+    f"^{SQL_SPACE}*18\\.?(?:" + "|".join(sorted(r[2:] for r in LAMPUNG_REGENCIES))
+    + f")\\.?[0-9]{{2}}\\.?[12][0-9]{{3}}{SQL_SPACE}*$"
+)
 
 
 @dataclass(frozen=True)
@@ -153,9 +164,9 @@ def digits(value: str | None) -> str:
 # "1.234.567,89", "1234567,89", "Rp 1.234.567", "Rp 1.234.567,-", "-1.234", "(1.234.567)" and,
 # from spreadsheet cells, "1234567" or "1234567.5". A lone "1.234" reads as one thousand two
 # hundred and thirty-four (a group of three digits after a dot is thousands).
-_ID_GROUPED = re.compile(r"^-?\d{1,3}(\.\d{3})+(,\d+)?$")
-_ID_PLAIN = re.compile(r"^-?\d+(,\d+)?$")
-_DOT_DECIMAL = re.compile(r"^-?\d+\.\d+$")
+_ID_GROUPED = re.compile(r"^-?\d{1,3}(\.\d{3})+(,\d+)?$", re.ASCII)
+_ID_PLAIN = re.compile(r"^-?\d+(,\d+)?$", re.ASCII)
+_DOT_DECIMAL = re.compile(r"^-?\d+\.\d+$", re.ASCII)
 
 
 def parse_id_number(value: str | None) -> Decimal | None:
