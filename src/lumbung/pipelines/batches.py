@@ -58,11 +58,10 @@ def land_all(
     return outcomes
 
 
-def validate_all(warehouse: PgUrl, landed: dict) -> dict:
-    """Validate every landed batch not yet accepted; collect (not raise) every failure:
-    rejected files and files the gate failed, after checking all of them. Ends by releasing
-    every accepted batch to dbt at once (``lumbung.visibility``): ``released`` is its
-    visibility number, None when nothing new became visible."""
+def judge(warehouse: PgUrl, landed: dict) -> tuple[list[str], int, int]:
+    """Gate every landed batch not yet accepted, with one data docs build for them all;
+    every failure collected (rejected files and files the gate failed), the number of
+    batches checked and of their warnings. Releases nothing."""
     from lumbung.quality.gate import one_docs_build, validate_batch
 
     failures: list[str] = list(landed["problems"])
@@ -73,6 +72,7 @@ def validate_all(warehouse: PgUrl, landed: dict) -> dict:
                 failures.append(batch["reason"])
                 continue
             if batch["status"] == "validated":
+                log.info("batch %s already passed the gate", batch["batch_id"])
                 continue
             result = validate_batch(warehouse.url(), batch["batch_id"])
             checked += 1
@@ -81,6 +81,15 @@ def validate_all(warehouse: PgUrl, landed: dict) -> dict:
             if not result.passed:
                 failures.append(result.message())
             pause_point()
+    return failures, checked, warnings
+
+
+def validate_all(warehouse: PgUrl, landed: dict) -> dict:
+    """Validate every landed batch not yet accepted; collect (not raise) every failure:
+    rejected files and files the gate failed, after checking all of them. Ends by releasing
+    every accepted batch to dbt at once (``lumbung.visibility``): ``released`` is its
+    visibility number, None when nothing new became visible."""
+    failures, checked, warnings = judge(warehouse, landed)
     released = release(warehouse, released_ids(landed))
     return {"batches_checked": checked, "warnings": warnings, "failures": failures,
             "released": released}

@@ -15,7 +15,7 @@ import psycopg
 from lumbung.config import Paths, PgUrl
 from lumbung.db import count_rows
 from lumbung.landing import BatchOutcome, land_csv
-from lumbung.pipelines.batches import released_ids, shown
+from lumbung.pipelines.batches import judge, released_ids, shown
 from lumbung.pipelines.marts import audit, publish_marts
 from lumbung.publish import build
 from lumbung.sources import kemendagri
@@ -63,24 +63,9 @@ def gate(warehouse: PgUrl, landed: dict) -> dict:
     Else release the accepted batches of every complete edition (:func:`complete_editions`);
     an edition missing an accepted file is held back whole, with a warning naming the file,
     and the run goes on with the editions released before."""
-    from lumbung.quality.gate import GateFailed, one_docs_build, validate_batch
+    from lumbung.quality.gate import GateFailed
 
-    failures: list[str] = list(landed["problems"])
-    checked = warnings = 0
-    with one_docs_build(warehouse.url()):
-        for batch in landed["batches"]:
-            if batch["status"] == "rejected":
-                failures.append(batch["reason"])
-                continue
-            if batch["status"] == "validated":
-                log.info("batch %s already passed the gate", batch["batch_id"])
-                continue
-            result = validate_batch(warehouse.url(), batch["batch_id"])
-            checked += 1
-            warnings += len(result.warnings)
-            log.info("gate: %s", result.message())
-            if not result.passed:
-                failures.append(result.message())
+    failures, checked, warnings = judge(warehouse, landed)
     with psycopg.connect(warehouse.url()) as conn:
         releasable, held = complete_editions(conn, released_ids(landed))
     for edition, reasons in sorted(held.items()):
