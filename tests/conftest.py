@@ -42,9 +42,15 @@ def _generated_here(folder: str, names: list[str]) -> list[str]:
             if is_generated(base, (Path(folder) / n).relative_to(base).as_posix(), _GENERATED)]
 
 
-for _vendored in ("region", "idm"):
-    shutil.copytree(REPO / "data" / "landing" / _vendored, _LANDING / _vendored,
-                    ignore=_generated_here)
+def copy_vendored_landing(target: Path) -> None:
+    """The repository's vendored real landing files (region master, IDM responses) into
+    ``target``, without what a `lumbung run` in this working tree generated beside them."""
+    for vendored in ("region", "idm"):
+        shutil.copytree(REPO / "data" / "landing" / vendored, target / vendored,
+                        ignore=_generated_here)
+
+
+copy_vendored_landing(_LANDING)
 
 os.environ.pop("LUMBUNG_WAREHOUSE_URL", None)
 os.environ.pop("LUMBUNG_AIRFLOW_DB_URL", None)
