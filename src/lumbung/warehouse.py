@@ -155,6 +155,15 @@ def regency_url(paths: Paths, warehouse: PgUrl, code: str) -> PgUrl:
     return warehouse.with_user(role, password)
 
 
+def public_may_connect(conn: psycopg.Connection, dbname: str) -> bool:
+    """Whether PUBLIC still holds CONNECT or TEMPORARY on ``dbname`` (a NULL ACL is the
+    default, which grants both)."""
+    return conn.execute(
+        "select datacl is null or exists (select 1 from aclexplode(datacl) a "
+        "where a.grantee = 0 and a.privilege_type in ('CONNECT', 'TEMPORARY')) "
+        "from pg_database where datname = %s", (dbname,)).fetchone()[0]
+
+
 def ensure_database(server: PgUrl, dbname: str) -> None:
     """Create ``dbname`` on the server of ``server`` if it does not exist yet; only its owner
     and superusers may connect to it."""
@@ -164,6 +173,10 @@ def ensure_database(server: PgUrl, dbname: str) -> None:
         except psycopg.OperationalError:
             continue
         with conn:
+            # Parallel DAG runs bootstrap at once: two concurrent changes of the same
+            # pg_database row fail ("tuple concurrently updated"), so one at a time (the
+            # lock ends with the connection).
+            conn.execute("select pg_advisory_lock(hashtext('lumbung.ensure_database'))")
             exists = conn.execute(
                 "select 1 from pg_database where datname = %s", (dbname,)
             ).fetchone()
@@ -172,8 +185,9 @@ def ensure_database(server: PgUrl, dbname: str) -> None:
                 conn.execute(sql.SQL("create database {}").format(sql.Identifier(dbname)))
             # PostgreSQL lets every role connect and create temporary tables: here only the
             # owner, superusers and the roles granted CONNECT (lumbung_bi, by bootstrap) may.
-            conn.execute(sql.SQL("revoke connect, temporary on database {} from public")
-                         .format(sql.Identifier(dbname)))
+            if public_may_connect(conn, dbname):
+                conn.execute(sql.SQL("revoke connect, temporary on database {} from public")
+                             .format(sql.Identifier(dbname)))
         return
     raise RuntimeError(f"cannot connect to the PostgreSQL server at {server.host}:{server.port}")
 
