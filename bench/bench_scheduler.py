@@ -90,7 +90,9 @@ def _role(proc) -> str:
                          ("api_server", "airflow api-server"),
                          ("dag-processor", "airflow dag-processor"),
                          ("triggerer", "airflow triggerer"),
-                         ("standalone", "airflow standalone")):
+                         ("standalone", "airflow standalone"),
+                         ("airflow worker", "airflow worker (LocalExecutor)"),
+                         ("serve-logs", "airflow serve-logs"), ("airflow db", "airflow db")):
         if marker in cmd:
             return role
     if "supervisor" in cmd or "task" in cmd:
