@@ -19,7 +19,7 @@ from typing import Any, Protocol
 import psycopg
 from psycopg import sql
 
-from lumbung.quality.suites import CRITICAL, WARNING
+from lumbung.quality.rules import CRITICAL, WARNING
 
 BATCH = "batch"
 MART = "mart"
