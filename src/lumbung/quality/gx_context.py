@@ -195,7 +195,7 @@ def write_context(project_root: Path) -> Path:
                 id=stable_id("checkpoint", spec.name),
                 validation_definitions=[validation],
                 # no actions: the gate renders the data docs itself, once per run
-                # (lumbung.quality.gate.one_docs_build)
+                # (lumbung.quality.checkpoints.one_docs_build)
                 actions=[],
                 result_format=RESULT_FORMAT if spec.schema == GATE_SCHEMA else MART_RESULT_FORMAT,
             )
