@@ -17,6 +17,7 @@ from conftest import _LANDING, REPO, run_dag, run_source_dag
 from lumbung.generate import GenerateConfig, generate
 from lumbung.generate import idm as idm_generator
 from lumbung.landing import BatchRejected
+from lumbung.pipelines.batches import Gated
 from lumbung.quality.many_batches import split_by_batch
 from lumbung.sources import idm, idm_api
 
@@ -403,7 +404,8 @@ def test_generated_defects_are_all_found_and_nothing_else(idm_run, warehouse, db
     assert set(failed) == incomplete  # a quarantined indicator leaves its village-year short
     assert all("indicators present" in reason for reason in failed.values())
     assert gated["failed"] == len(incomplete)
-    assert len(gated["problems"]) == len(incomplete) + len(rejected)
+    assert len(gated["failures"]) == len(incomplete) + len(rejected)
+    assert gated.keys() == Gated().to_dict().keys()  # the shape of every source's gate
     validated = db.execute(
         "select count(*) from audit.load_batches where batch_id = any(%s) and status = "
         "'validated'", (ids,)).fetchone()[0]
