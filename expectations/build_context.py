@@ -1,7 +1,8 @@
 """(Re)write the Great Expectations context of the quality gate in expectations/gx.
 
-The rules are declared in src/lumbung/quality/suites.py; this writes the committed context
-(great_expectations.yml, suites, validation definitions, checkpoints) from them. Run it after
+The rules are declared per source in src/lumbung/quality/*_rules.py and listed in
+src/lumbung/quality/suites.py; this writes the committed context (great_expectations.yml,
+suites, validation definitions, checkpoints) from them. Run it after
 changing a rule and commit the result:
 
     .venv/bin/python expectations/build_context.py
@@ -15,7 +16,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))  # a source checkout without an editable install
 
-from lumbung.quality.suites import write_context  # noqa: E402
+from lumbung.quality.gx_context import write_context  # noqa: E402
 
 if __name__ == "__main__":
     gx_dir = write_context(HERE)

@@ -234,7 +234,7 @@ def test_gate_result_carries_every_outcome(gated):
 def test_row_count_reference_is_the_same_regencys_previous_delivery(warehouse, db):
     """APBDes is delivered per regency: a regency's file is compared with that regency's
     previous accepted file, never another regency's; the region master with the dataset's."""
-    from lumbung.quality.gate import _Batch, _reference_rows
+    from lumbung.quality.batch_state import Batch, reference_rows
 
     def batch(partition: str, rows: int, status: str = "validated") -> int:
         return db.execute(
@@ -248,10 +248,10 @@ def test_row_count_reference_is_the_same_regencys_previous_delivery(warehouse, d
     try:
         new = batch("1801/2025", 10, "loaded")
         ids.append(new)
-        probe = _Batch(new, "apbdes", "zz_probe", "1801/2025", "f", "loaded")
-        assert _reference_rows(db, probe) == 120  # 1801's latest, not 1812's
-        other = _Batch(new, "apbdes", "zz_probe", "1808/2025", "f", "loaded")
-        assert _reference_rows(db, other) is None  # 1808 never delivered
+        probe = Batch(new, "apbdes", "zz_probe", "1801/2025", "f", "loaded")
+        assert reference_rows(db, probe) == 120  # 1801's latest, not 1812's
+        other = Batch(new, "apbdes", "zz_probe", "1808/2025", "f", "loaded")
+        assert reference_rows(db, other) is None  # 1808 never delivered
     finally:
         db.execute("delete from audit.load_batches where batch_id = any(%s)", (ids,))
 

@@ -115,7 +115,7 @@ def test_a_header_only_flat_file_is_landed_with_zero_rows_not_one(conn, tmp_path
     members = conn.execute("select count(*) from raw.apbdes_file_members where _batch_id = %s",
                            (outcome.batch_id,)).fetchone()[0]
     assert members == 1  # the file's inventory is kept, and is not counted as a row
-    from lumbung.quality.gate import landing_warnings
+    from lumbung.quality.batch_state import landing_warnings
 
     (warning,) = landing_warnings(conn, outcome.batch_id)  # what the gate adds to its verdict
     assert warning.severity == "warning" and "no data rows" in warning.detail

@@ -17,7 +17,8 @@ from conftest import _LANDING, REPO, run_dag, run_source_dag
 from lumbung.generate import GenerateConfig, generate
 from lumbung.generate import idm as idm_generator
 from lumbung.landing import BatchRejected
-from lumbung.quality import gate as quality_gate
+from lumbung.pipelines.batches import Gated
+from lumbung.quality.many_batches import split_by_batch
 from lumbung.sources import idm, idm_api
 
 REAL = REPO / "data" / "landing" / "idm"
@@ -355,17 +356,17 @@ def test_split_settles_batches_by_batch_id():
         _failing("score 0-5", [{"_batch_id": 1, "items": 2}]),
         _failing("status matches the IDM", [{"_batch_id": 2, "idm": "0.7"}], severity="warning"),
     ]}
-    per_batch, settled = quality_gate._split(validation, [1, 2, 3])
+    per_batch, settled = split_by_batch(validation, [1, 2, 3])
     assert settled == {1, 2, 3}
     assert per_batch[3]["results"] == []
     (only,) = per_batch[1]["results"]
     assert only["result"]["details"]["unexpected_rows"] == [{"items": 2}]
     # more failing batches than a query returns: settle only those known to fail
     overflow = {"results": [_failing("score 0-5", [{"_batch_id": 1}], observed=300)]}
-    assert quality_gate._split(overflow, [1, 2, 3])[1] == {1}
+    assert split_by_batch(overflow, [1, 2, 3])[1] == {1}
     # a failure that names no batch settles nothing (the gate then goes one by one)
     unnamed = {"results": [_failing("score 0-5", [{"kode_desa": "x"}])]}
-    assert quality_gate._split(unnamed, [1, 2])[1] is None
+    assert split_by_batch(unnamed, [1, 2])[1] is None
 
 
 # --- generated responses with defects -------------------------------------------------------
@@ -403,7 +404,8 @@ def test_generated_defects_are_all_found_and_nothing_else(idm_run, warehouse, db
     assert set(failed) == incomplete  # a quarantined indicator leaves its village-year short
     assert all("indicators present" in reason for reason in failed.values())
     assert gated["failed"] == len(incomplete)
-    assert len(gated["problems"]) == len(incomplete) + len(rejected)
+    assert len(gated["failures"]) == len(incomplete) + len(rejected)
+    assert gated.keys() == Gated().to_dict().keys()  # the shape of every source's gate
     validated = db.execute(
         "select count(*) from audit.load_batches where batch_id = any(%s) and status = "
         "'validated'", (ids,)).fetchone()[0]

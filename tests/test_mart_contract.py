@@ -12,7 +12,7 @@ import pytest
 import yaml
 from conftest import REPO, build_and_publish, run_dag
 
-from lumbung.quality.suites import LAT_RANGE, LNG_RANGE
+from lumbung.quality.rules import LAT_RANGE, LNG_RANGE
 from lumbung.warehouse import bi_url
 
 MARTS = REPO / "dbt_project" / "models" / "marts"

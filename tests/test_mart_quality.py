@@ -15,7 +15,7 @@ from conftest import REPO, run_dag, table_fingerprint
 from lumbung.pipelines.marts import audit, publish_marts
 from lumbung.quality.gate import GateFailed
 from lumbung.quality.mart_rules import BUILD_SCHEMA, mart_suites
-from lumbung.quality.suites import CRITICAL
+from lumbung.quality.rules import CRITICAL
 
 SUITES = {spec.dataset: spec for spec in mart_suites()}
 # Marts already published by the DAGs this module runs.

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from lumbung.quality.bumdes_rules import amount_sql, render_macro
+from lumbung.quality.dbt_macros import amount_sql, render_macro
 from lumbung.sources import tabular
 from lumbung.sources.apbdes import AMOUNT, parse_amount
 

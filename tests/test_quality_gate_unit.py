@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import subprocess
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lumbung.quality import gate, suites
+from lumbung.quality import batch_state, checkpoints, gate, gx_context, messages, rules, suites
 from lumbung.sources import kemendagri
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,16 +47,16 @@ def test_every_expectation_has_severity_and_rule(spec):
 def test_committed_context_is_what_the_rules_build(tmp_path):
     """The files in expectations/gx are exactly what build_context.py writes (and a gate run
     does not rewrite them)."""
-    built = suites.write_context(tmp_path)
+    built = gx_context.write_context(tmp_path)
     for name in COMMITTED:
         assert (GX_DIR / name).read_text() == (built / name).read_text(), name
 
 
 def test_context_holds_no_secret():
     config = yaml.safe_load((GX_DIR / "great_expectations.yml").read_text())
-    datasource = config["fluent_datasources"][suites.DATASOURCE]
+    datasource = config["fluent_datasources"][gx_context.DATASOURCE]
     assert datasource["connection_string"] == "${LUMBUNG_GX_CONNECTION_STRING}"
-    site = config["data_docs_sites"][suites.DOCS_SITE]
+    site = config["data_docs_sites"][gx_context.DOCS_SITE]
     assert site["store_backend"]["base_directory"] == "${LUMBUNG_GX_DOCS_DIR}"
     assert config["stores"]["validation_results_store"]["store_backend"][
         "base_directory"
@@ -74,9 +75,9 @@ def test_sql_rules_are_formattable_and_scoped_to_the_batch():
 @pytest.mark.parametrize(
     ("regex", "good", "bad"),
     [
-        (suites.VILLAGE_CODE, "18.01.04.2001", ["18.01.4.2001", "18.01.04.200", "1801042001"]),
-        (suites.DISTRICT_CODE, "18.01.04", ["18.1.04", "18.01.04.2001", ""]),
-        (suites.REGENCY_CODE, "18.71", ["18.7", "1871", "18.71 "]),
+        (rules.VILLAGE_CODE, "18.01.04.2001", ["18.01.4.2001", "18.01.04.200", "1801042001"]),
+        (rules.DISTRICT_CODE, "18.01.04", ["18.1.04", "18.01.04.2001", ""]),
+        (rules.REGENCY_CODE, "18.71", ["18.7", "1871", "18.71 "]),
     ],
 )
 def test_code_shapes(regex, good, bad):
@@ -85,15 +86,15 @@ def test_code_shapes(regex, good, bad):
 
 
 def test_row_count_bounds():
-    assert gate.row_count_bounds(None) == {"min_rows": 1, "max_rows": None}
-    assert gate.row_count_bounds(2651) == {"min_rows": 2385, "max_rows": 2917}
-    assert gate.row_count_bounds(15) == {"min_rows": 13, "max_rows": 17}
-    assert gate.row_count_bounds(1) == {"min_rows": 1, "max_rows": 2}
+    assert batch_state.row_count_bounds(None) == {"min_rows": 1, "max_rows": None}
+    assert batch_state.row_count_bounds(2651) == {"min_rows": 2385, "max_rows": 2917}
+    assert batch_state.row_count_bounds(15) == {"min_rows": 13, "max_rows": 17}
+    assert batch_state.row_count_bounds(1) == {"min_rows": 1, "max_rows": 2}
 
 
 def test_gx_connection_string():
     url = "postgresql://lumbung:p%40ss%3Aw@127.0.0.1:55432/lumbung"
-    assert gate.gx_connection_string(url) == (
+    assert checkpoints.gx_connection_string(url) == (
         "postgresql+psycopg2://lumbung:p%40ss%3Aw@127.0.0.1:55432/lumbung"
     )
 
@@ -153,7 +154,7 @@ def test_failures_name_rule_values_and_lines():
             _item(
                 "code format",
                 "expect_column_values_to_match_regex",
-                {"column": "code", "regex": suites.VILLAGE_CODE},
+                {"column": "code", "regex": rules.VILLAGE_CODE},
                 {
                     "unexpected_count": 1,
                     "unexpected_list": ["18.01.4.2001"],
@@ -163,7 +164,7 @@ def test_failures_name_rule_values_and_lines():
             {"success": True, "expectation_config": {"type": "x", "meta": {}}},
         ],
     }
-    failures, warnings = gate.rule_failures(validation, VILLAGES)
+    failures, warnings = messages.rule_failures(validation, VILLAGES)
     assert [f.rule for f in failures] == ["code format", "code unique"]  # suite order
     assert [w.rule for w in warnings] == ["centroid in Lampung"]
     result = gate.GateResult(
@@ -205,7 +206,7 @@ def test_warnings_alone_pass_and_errors_are_failures():
         "raised_exception": True,
         "exception_message": "relation does not exist",
     }
-    failures, warnings = gate.rule_failures(validation, VILLAGES)
+    failures, warnings = messages.rule_failures(validation, VILLAGES)
     assert not warnings
     details = {f.rule: f.detail for f in failures}
     assert details["row count in expected range"] == "2000 row(s), expected between 2385 and 2917"
@@ -226,8 +227,8 @@ def test_importing_the_gate_does_not_import_great_expectations():
 
 
 def _batch_label(source: str, dataset: str, partition_key: str) -> str:
-    batch = gate._Batch(7, source, dataset, partition_key, "some/file", "loaded")
-    return gate._label(suites.suite_for(source, dataset), batch)
+    batch = batch_state.Batch(7, source, dataset, partition_key, "some/file", "loaded")
+    return messages.batch_label(suites.suite_for(source, dataset), batch)
 
 
 @pytest.mark.parametrize(
@@ -255,4 +256,39 @@ def test_every_suite_names_its_partition():
 
 
 def test_a_key_of_another_shape_is_still_shown_whole():
-    assert gate.partition_label("regency/year", "2024") == "regency/year 2024"
+    assert messages.partition_label("regency/year", "2024") == "regency/year 2024"
+
+
+def _quality_imports() -> dict[str, set[str]]:
+    """Each module of lumbung.quality and the modules of lumbung it imports (anywhere in it,
+    lazily or not), by name."""
+    graph: dict[str, set[str]] = {}
+    for path in sorted((ROOT / "src" / "lumbung" / "quality").glob("*.py")):
+        imported: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("lumbung"):
+                imported.add(node.module)
+                assert not any(a.name.startswith("_") for a in node.names), (path.name, node.module)
+            elif isinstance(node, ast.Import):
+                imported.update(a.name for a in node.names if a.name.startswith("lumbung"))
+        graph[path.stem] = imported
+    return graph
+
+
+def test_quality_modules_import_each_other_without_a_cycle():
+    graph = _quality_imports()
+    assert graph["rules"] == set(), "rules.py imports nothing of lumbung"
+    prefix = "lumbung.quality."
+    edges = {m: {i.removeprefix(prefix) for i in imported if i.startswith(prefix)}
+             for m, imported in graph.items()}
+    done: set[str] = set()
+
+    def visit(module: str, path: tuple[str, ...]) -> None:
+        assert module not in path, " -> ".join((*path, module))
+        if module not in done:
+            for target in edges.get(module, ()):
+                visit(target, (*path, module))
+            done.add(module)
+
+    for module in edges:
+        visit(module, ())

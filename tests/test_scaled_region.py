@@ -18,7 +18,7 @@ from conftest import REPO, table_fingerprint
 
 from lumbung.generate import GenerateConfig, generate
 from lumbung.pipelines import apbdes, village_master
-from lumbung.quality import gate, suites
+from lumbung.quality import batch_state, gate, messages, suites
 from lumbung.sources import kemendagri
 
 REGENCY = "1811"  # Mesuji: small, and it sends the flat APBDes template (quick to make)
@@ -153,8 +153,9 @@ def test_real_deliveries_are_still_compared_with_real_ones(scaled, db):
                           / "synthetic_villages.csv"))
     assert synthetic < real_rows * 9 // 10  # would trip the rule if it were the reference
     for dataset, expected in (("villages", real_rows), ("synthetic_villages", None)):
-        upcoming = gate._Batch(10**9, kemendagri.SOURCE, dataset, "2028", "next.csv", "loaded")
-        assert gate._reference_rows(db, upcoming) == expected, dataset
+        upcoming = batch_state.Batch(
+            10**9, kemendagri.SOURCE, dataset, "2028", "next.csv", "loaded")
+        assert batch_state.reference_rows(db, upcoming) == expected, dataset
 
 
 def test_apbdes_of_a_synthetic_desa_passes_its_gate_once_the_region_knows_it(scaled):
@@ -187,6 +188,7 @@ def test_the_supplement_is_held_to_the_rules_of_the_dataset_it_extends():
     for dataset in ("districts", "villages"):
         real = suites.suite_for(kemendagri.SOURCE, dataset)
         assert suites.suite_for(kemendagri.SOURCE, f"synthetic_{dataset}") is real
-        batch = gate._Batch(1, kemendagri.SOURCE, f"synthetic_{dataset}", EDITION, "f", "loaded")
-        assert gate._label(real, batch) == (
+        batch = batch_state.Batch(
+            1, kemendagri.SOURCE, f"synthetic_{dataset}", EDITION, "f", "loaded")
+        assert messages.batch_label(real, batch) == (
             f"kemendagri {dataset} (synthetic_{dataset}), edition {EDITION}")

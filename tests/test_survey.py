@@ -13,6 +13,7 @@ from conftest import run_source_dag
 
 from lumbung.generate import GenerateConfig, generate
 from lumbung.pipelines import survey as pipeline
+from lumbung.pipelines.batches import Gated
 
 # Lampung Selatan and Pesisir Barat: big and small, desa called desa and pekon.
 REGENCIES = ("1801", "1813")
@@ -65,6 +66,7 @@ def test_every_injected_defect_is_caught_and_nothing_else(defective, warehouse, 
     kept = next(o for o in by_file.values() if o.status == "loaded" and o.rows_quarantined)
     result = pipeline.gate(warehouse, {"batches": [kept.to_dict()], "problems": []})
     assert result["batches_checked"] == 1
+    assert result.keys() == Gated().to_dict().keys()  # the shape of every source's gate
 
 
 @pytest.fixture(scope="module")

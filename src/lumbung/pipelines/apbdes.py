@@ -23,7 +23,7 @@ from lumbung.config import Paths, PgUrl
 from lumbung.db import count_rows
 from lumbung.dbt_runner import run_dbt
 from lumbung.landing import BatchOutcome, land_file
-from lumbung.pipelines.batches import shown, validate_all
+from lumbung.pipelines.batches import shown, validate_all, verdict
 from lumbung.sources import apbdes
 
 log = logging.getLogger(__name__)
@@ -103,13 +103,7 @@ def transform(paths: Paths, warehouse: PgUrl) -> None:
 
 def check(gated: dict) -> dict:
     """Fail the run if any file was rejected or failed the gate (after staging was built)."""
-    from lumbung.quality.gate import GateFailed
-
-    if gated["failures"]:
-        log.error("%d APBDes file(s) not accepted; their regencies keep their previous "
-                  "submission in staging", len(gated["failures"]))
-        raise GateFailed(gated["failures"])
-    return gated
+    return verdict(gated, "their regencies keep their previous submission in staging")
 
 
 def published_counts(warehouse: PgUrl, tables: tuple[str, ...] = PUBLISHED) -> dict[str, int]:

@@ -11,6 +11,7 @@ import logging
 import os
 import time
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -58,41 +59,80 @@ def land_all(
     return outcomes
 
 
-def judge(warehouse: PgUrl, landed: dict) -> tuple[list[str], int, int]:
-    """Gate every landed batch not yet accepted, with one data docs build for them all;
-    every failure collected (rejected files and files the gate failed), the number of
-    batches checked and of their warnings. Releases nothing."""
-    from lumbung.quality.gate import one_docs_build, validate_batch
+@dataclass
+class Gated:
+    """What the gate task of every file source returns (as a dict, between Airflow tasks):
+    the batches it checked, how many failed and the warnings they had, every failure
+    (rejected files and batches the gate failed, one message each, in landing order) and
+    the visibility number of what it released (None: nothing new)."""
 
-    failures: list[str] = list(landed["problems"])
-    checked = warnings = 0
+    batches_checked: int = 0
+    failed: int = 0
+    warnings: int = 0
+    failures: list[str] = field(default_factory=list)
+    released: int | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def judge(warehouse: PgUrl, landed: dict, *, together: bool = False) -> Gated:
+    """Gate every landed batch not yet accepted, with one data docs build for them all.
+    ``together``: many batches of a dataset in one checkpoint run (``validate_batches``),
+    else one batch after another (pausing after each, see :func:`pause_point`). Releases
+    nothing."""
+    from lumbung.quality.gate import one_docs_build, validate_batch, validate_batches
+
+    pending: list[int] = []
+    for batch in landed["batches"]:
+        if batch["status"] == "validated":
+            log.info("batch %s already passed the gate", batch["batch_id"])
+        elif batch["status"] != "rejected":
+            pending.append(batch["batch_id"])
     with one_docs_build(warehouse.url()):
-        for batch in landed["batches"]:
-            if batch["status"] == "rejected":
-                failures.append(batch["reason"])
-                continue
-            if batch["status"] == "validated":
-                log.info("batch %s already passed the gate", batch["batch_id"])
-                continue
-            result = validate_batch(warehouse.url(), batch["batch_id"])
-            checked += 1
-            warnings += len(result.warnings)
+        if together:
+            results = validate_batches(warehouse.url(), pending)
+        else:
+            results = []
+            for batch_id in pending:
+                results.append(validate_batch(warehouse.url(), batch_id))
+                log.info("gate: %s", results[-1].message())
+                pause_point()
+    if together:
+        for result in results:
             log.info("gate: %s", result.message())
+    verdicts = {r.batch_id: r for r in results}
+    gated = Gated(batches_checked=len(results), failures=list(landed["problems"]))
+    for batch in landed["batches"]:
+        result = verdicts.get(batch["batch_id"])
+        if batch["status"] == "rejected":
+            gated.failures.append(batch["reason"])
+        elif result is not None:
+            gated.warnings += len(result.warnings)
             if not result.passed:
-                failures.append(result.message())
-            pause_point()
-    return failures, checked, warnings
+                gated.failed += 1
+                gated.failures.append(result.message())
+    return gated
 
 
-def validate_all(warehouse: PgUrl, landed: dict) -> dict:
+def validate_all(warehouse: PgUrl, landed: dict, *, together: bool = False) -> dict:
     """Validate every landed batch not yet accepted; collect (not raise) every failure:
     rejected files and files the gate failed, after checking all of them. Ends by releasing
-    every accepted batch to dbt at once (``lumbung.visibility``): ``released`` is its
-    visibility number, None when nothing new became visible."""
-    failures, checked, warnings = judge(warehouse, landed)
-    released = release(warehouse, released_ids(landed))
-    return {"batches_checked": checked, "warnings": warnings, "failures": failures,
-            "released": released}
+    every accepted batch to dbt at once (``lumbung.visibility``). Returns a ``Gated``."""
+    gated = judge(warehouse, landed, together=together)
+    gated.released = release(warehouse, released_ids(landed))
+    return gated.to_dict()
+
+
+def verdict(gated: dict, consequence: str) -> dict:
+    """Raise GateFailed naming every failure of a ``Gated`` (the gate checked them all),
+    logging what the failures mean for the run."""
+    from lumbung.quality.gate import GateFailed
+
+    if gated["failures"]:
+        log.error("%d file(s) not accepted; %s", len(gated["failures"]), consequence)
+        raise GateFailed(gated["failures"])
+    return gated
 
 
 def released_ids(landed: dict) -> list[int]:
@@ -122,14 +162,8 @@ def pause_point() -> None:
 def gate_all(warehouse: PgUrl, landed: dict, what: str) -> dict:
     """Validate every landed batch not yet accepted; raise GateFailed naming every failure
     (rejected files and files the gate failed), after checking all of them."""
-    from lumbung.quality.gate import GateFailed
-
     gated = validate_all(warehouse, landed)
-    if gated["failures"]:
-        log.error("%s not published; staging keeps the batches validated before", what)
-        raise GateFailed(gated["failures"])
-    return {"batches_checked": gated["batches_checked"], "warnings": gated["warnings"],
-            "released": gated["released"]}
+    return verdict(gated, f"{what} not published; staging keeps the batches validated before")
 
 
 def counts(warehouse: PgUrl, tables: Sequence[str]) -> dict[str, int]:

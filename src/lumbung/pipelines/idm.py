@@ -21,21 +21,14 @@ from lumbung.config import Paths, PgUrl
 from lumbung.db import count_rows
 from lumbung.dbt_runner import run_dbt
 from lumbung.landing import BatchOutcome, land_file
-from lumbung.pipelines.batches import released_ids
+from lumbung.pipelines import batches
+from lumbung.pipelines.batches import validate_all
 from lumbung.sources import idm
-from lumbung.visibility import release
 
 log = logging.getLogger(__name__)
 
 DBT_SELECT = "+stg_idm__* ref_idm_indicators"
 PUBLISHED = ("staging.stg_idm__indicator_scores", "staging.stg_idm__published_index")
-
-
-def _shown(path: Path, landing: Path) -> str:
-    try:
-        return str(path.relative_to(landing))
-    except ValueError:
-        return str(path)
 
 
 def _land_files(
@@ -47,7 +40,7 @@ def _land_files(
         for item in files:
             outcomes.append(
                 land_file(conn, idm.INDICATORS, item.path, item.partition_key, reader=item.reader,
-                          display_path=_shown(item.path, landing), dag_id=dag_id,
+                          display_path=batches.shown(item.path, landing), dag_id=dag_id,
                           run_id=run_id)
             )
     new = [o for o in outcomes if not o.already_landed]
@@ -83,28 +76,9 @@ def ingest_path(warehouse: PgUrl, path: Path) -> list[BatchOutcome]:
 
 def gate(warehouse: PgUrl, landed: dict) -> dict:
     """Validate every landed batch not yet accepted, all in one checkpoint run; the verdict
-    of each is recorded. Returns the problems (rejected files, failed batches) for
-    ``verdict`` instead of raising, so the accepted batches are still built."""
-    from lumbung.quality.gate import validate_batches
-
-    problems: list[str] = list(landed["problems"])
-    to_check: list[int] = []
-    for batch in landed["batches"]:
-        if batch["status"] == "rejected":
-            problems.append(batch["reason"])
-        elif batch["status"] != "validated":
-            to_check.append(batch["batch_id"])
-    results = validate_batches(warehouse.url(), to_check)
-    failed = [r for r in results if not r.passed]
-    warned = [r for r in results if r.passed and r.warnings]
-    for result in failed:
-        log.error("gate: %s", result.message())
-    for result in warned:
-        log.warning("gate: %s", result.message())
-    problems.extend(r.message() for r in failed)
-    released = release(warehouse, released_ids(landed))
-    return {"batches_checked": len(results), "failed": len(failed), "warned": len(warned),
-            "problems": problems, "released": released}
+    of each is recorded. Failures are collected for ``verdict`` instead of raised, so the
+    accepted batches are still released and built."""
+    return validate_all(warehouse, landed, together=True)
 
 
 def transform(paths: Paths, warehouse: PgUrl) -> None:
@@ -114,12 +88,9 @@ def transform(paths: Paths, warehouse: PgUrl) -> None:
     run_dbt(paths, warehouse, "build", "--select", DBT_SELECT)
 
 
-def verdict(gated: dict) -> None:
+def verdict(gated: dict) -> dict:
     """Fail the run when a file was rejected or failed the gate, naming every one."""
-    from lumbung.quality.gate import GateFailed
-
-    if gated["problems"]:
-        raise GateFailed(gated["problems"])
+    return batches.verdict(gated, "the accepted ones are released to dbt regardless")
 
 
 def fetch_targets(

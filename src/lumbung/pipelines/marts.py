@@ -46,9 +46,9 @@ def transform(
 def audit(
     warehouse: PgUrl, tables: list[str], dag_id: str | None = None, run_id: str | None = None
 ) -> dict:
-    """Each built mart's suite in the build schema (``lumbung.quality.mart_gate``): a
+    """Each built mart's suite in the build schema (``lumbung.quality.gate.audit_marts``): a
     critical failure raises GateFailed and nothing is published; warnings are returned."""
-    from lumbung.quality.mart_gate import audit_marts
+    from lumbung.quality.gate import audit_marts
 
     results = audit_marts(warehouse.url(), tables, dag_id=dag_id, run_id=run_id)
     return {

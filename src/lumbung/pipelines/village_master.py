@@ -15,7 +15,7 @@ import psycopg
 from lumbung.config import Paths, PgUrl
 from lumbung.db import count_rows
 from lumbung.landing import BatchOutcome, land_csv
-from lumbung.pipelines.batches import judge, released_ids, shown
+from lumbung.pipelines.batches import judge, released_ids, shown, verdict
 from lumbung.pipelines.marts import audit, publish_marts
 from lumbung.publish import build
 from lumbung.sources import kemendagri
@@ -63,19 +63,16 @@ def gate(warehouse: PgUrl, landed: dict) -> dict:
     Else release the accepted batches of every complete edition (:func:`complete_editions`);
     an edition missing an accepted file is held back whole, with a warning naming the file,
     and the run goes on with the editions released before."""
-    from lumbung.quality.gate import GateFailed
-
-    failures, checked, warnings = judge(warehouse, landed)
+    gated = judge(warehouse, landed)
     with psycopg.connect(warehouse.url()) as conn:
         releasable, held = complete_editions(conn, released_ids(landed))
     for edition, reasons in sorted(held.items()):
         log.warning("%s", held_back_message(edition, reasons))
-    if failures:
-        # The region master is one delivery: nothing of it is released to dbt.
-        log.error("region master not published; the marts keep their previous content")
-        raise GateFailed(failures)
-    released = release(warehouse, releasable)
-    return {"batches_checked": checked, "warnings": warnings, "released": released,
+    # The region master is one delivery: nothing of it is released to dbt.
+    verdict(gated.to_dict(), "region master not published; the marts keep their previous "
+            "content")
+    gated.released = release(warehouse, releasable)
+    return {**gated.to_dict(),
             "held_back": {e: held_back_message(e, r) for e, r in sorted(held.items())}}
 
 

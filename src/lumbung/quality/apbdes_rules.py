@@ -1,4 +1,4 @@
-"""The gate's rules for APBDes files, as (rule, query, description) for ``suites._no_rows``.
+"""The gate's rules for APBDes files, as (rule, query, description) for ``rules.no_rows``.
 
 The gate views (``src/lumbung/sql/raw_apbdes.sql``) show the batch under validation as one
 list of lines; each query returns the lines breaking its rule, the first column naming the
@@ -6,16 +6,12 @@ line (``Ta_RABRinci.csv:57``). These tables are large, so every rule is one pass
 view, without per-value result lists. Amounts and dates are checked row by row at landing
 (unreadable ones are quarantined), not here. GX substitutes ``{batch}`` with ``str.format``
 and aliases it itself (so no alias follows it here), and regexes spell repetitions out
-instead of using braces. This module imports ``suites`` only inside ``apbdes_suites()``, so
-``suites.py`` can import it at its top.
+instead of using braces.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from lumbung.quality.suites import SuiteSpec
+from lumbung.quality.rules import SuiteSpec, no_rows
 
 _DESA = r"^[0-9][0-9]\.[0-9][0-9][0-9][0-9]\.$"  # Siskeudes desa code, 04.2001.
 _VILLAGE = r"^[0-9][0-9]\.[0-9][0-9]\.[0-9][0-9]\.[0-9][0-9][0-9][0-9]$"  # 18.11.01.2001
@@ -180,11 +176,9 @@ FLAT: tuple[tuple[str, str, str], ...] = (
 
 def apbdes_suites() -> tuple[SuiteSpec, ...]:
     """The suites of the two APBDes datasets: Siskeudes exports and the flat template."""
-    from lumbung.quality.suites import SuiteSpec, _no_rows
-
     return (
         SuiteSpec("apbdes", "siskeudes", "apbdes_siskeudes",
-                  tuple(_no_rows(*rule) for rule in SISKEUDES), partition="regency/year"),
-        SuiteSpec("apbdes", "flat", "apbdes_flat", tuple(_no_rows(*rule) for rule in FLAT),
+                  tuple(no_rows(*rule) for rule in SISKEUDES), partition="regency/year"),
+        SuiteSpec("apbdes", "flat", "apbdes_flat", tuple(no_rows(*rule) for rule in FLAT),
                   partition="regency/year"),
     )

@@ -4,16 +4,13 @@ The gate validates many IDM batches (one per village-year) in one checkpoint run
 rule is an unexpected-rows query whose first column is ``_batch_id``, one row per failing
 batch: ``lumbung.quality.gate.validate_batches`` splits the verdict by that column. The
 suite's table is ``audit.gate_idm`` (one row per response); the indicator rules join
-``audit.gate_idm_indicators``. This module imports ``suites`` only inside ``idm_suite()``, so
-``suites.py`` can import it at its top without an import cycle.
+``audit.gate_idm_indicators``.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from lumbung.quality.suites import Rule, SuiteSpec
+from lumbung.quality.rules import WARNING, Rule, SuiteSpec, no_rows
+from lumbung.sources.idm import DIMENSIONS, INDICATOR_COUNT
 
 INDICATORS_VIEW = "audit.gate_idm_indicators"
 FIRST_YEAR = 2015  # the IDM was first published for 2015/2016
@@ -47,12 +44,6 @@ def _status_of(expr: str) -> str:
 
 
 def idm_suite() -> SuiteSpec:
-    from lumbung.quality.suites import CRITICAL, WARNING, SuiteSpec, _no_rows
-    from lumbung.sources.idm import DIMENSIONS, INDICATOR_COUNT
-
-    def rule(name: str, query: str, description: str, severity: str = CRITICAL) -> Rule:
-        return _no_rows(name, query, description, severity)
-
     statuses = ", ".join(f"'{s}'" for s in STATUSES)
     index_columns = ("iks", "ike", "ikl", "idm")
     scores_in_range = " and ".join(f"{_num(c)} between 0 and 1" for c in index_columns)
@@ -64,7 +55,7 @@ def idm_suite() -> SuiteSpec:
         f"abs(b.{c}_value - r.{c}) > {TOLERANCE}" for c in ("iks", "ike", "ikl")
     )
     rules: tuple[Rule, ...] = (
-        rule(
+        no_rows(
             "kode_desa format",
             r"""
             select _batch_id, kode_desa from {batch}
@@ -72,7 +63,7 @@ def idm_suite() -> SuiteSpec:
             """,
             "the village code (from the file name) is 10 digits",
         ),
-        rule(
+        no_rows(
             "kode_desa matches IDENTITAS",
             """
             select _batch_id, kode_desa, id_desa from {batch}
@@ -81,7 +72,7 @@ def idm_suite() -> SuiteSpec:
             "the response describes the village it was requested for (IDENTITAS.id_desa, "
             "when present, is the file's kode_desa)",
         ),
-        rule(
+        no_rows(
             "kode_desa is a desa",
             """
             select _batch_id, kode_desa from {batch}
@@ -90,7 +81,7 @@ def idm_suite() -> SuiteSpec:
             "the IDM covers desa: the village part of the code starts with 2 (1 = kelurahan)",
             WARNING,
         ),
-        rule(
+        no_rows(
             "tahun plausible",
             rf"""
             select _batch_id, tahun from {{batch}}
@@ -102,7 +93,7 @@ def idm_suite() -> SuiteSpec:
             """,
             f"the year (from the folder) is between {FIRST_YEAR} and next year",
         ),
-        rule(
+        no_rows(
             "years agree",
             """
             select _batch_id, tahun, summaries_tahun, row_tahun from {batch}
@@ -112,7 +103,7 @@ def idm_suite() -> SuiteSpec:
             "SUMMARIES.TAHUN (when present) and the year in the index rows' labels "
             "(IKS <year>, ...) are the year of the file's folder",
         ),
-        rule(
+        no_rows(
             "published IDM present",
             f"""
             select _batch_id, iks, ike, ikl, idm, status_idm from {{batch}}
@@ -121,7 +112,7 @@ def idm_suite() -> SuiteSpec:
             "the IKS, IKE, IKL and IDM index rows are present with values in [0, 1], and "
             "the STATUS IDM row is present",
         ),
-        rule(
+        no_rows(
             "status known",
             f"""
             select _batch_id, status_idm, status, target_status from {{batch}}
@@ -132,7 +123,7 @@ def idm_suite() -> SuiteSpec:
             "the published status, SUMMARIES.STATUS and TARGET_STATUS (when present) are "
             f"IDM classes ({', '.join(STATUSES)})",
         ),
-        rule(
+        no_rows(
             "indicator known",
             f"""
             select b._batch_id, min(i.dimensi || ' ' || i.no) as indicator, count(*) as items
@@ -147,7 +138,7 @@ def idm_suite() -> SuiteSpec:
             "every indicator row is one of the 50 of the catalogue (IKS 1-35, IKE 1-12, "
             "IKL 1-3)",
         ),
-        rule(
+        no_rows(
             "indicator once per village-year",
             f"""
             select b._batch_id, min(d.indicator) as indicator, count(*) as repeated
@@ -162,7 +153,7 @@ def idm_suite() -> SuiteSpec:
             """,
             "no indicator appears twice in one response",
         ),
-        rule(
+        no_rows(
             f"all {INDICATOR_COUNT} indicators present",
             f"""
             select b._batch_id,
@@ -181,7 +172,7 @@ def idm_suite() -> SuiteSpec:
             f"each of the {INDICATOR_COUNT} indicators has a loaded row (a quarantined or "
             "missing indicator leaves the village-year incomplete)",
         ),
-        rule(
+        no_rows(
             "score 0-5",
             f"""
             select b._batch_id,
@@ -194,7 +185,7 @@ def idm_suite() -> SuiteSpec:
             """,
             "every indicator score is a number from 0 to 5",
         ),
-        rule(
+        no_rows(
             "published indices match the scores",
             f"""
             select b._batch_id, b.iks, round(r.iks, 8)::text as iks_from_scores, b.ike,
@@ -218,7 +209,7 @@ def idm_suite() -> SuiteSpec:
             "give is reported for auditors",
             WARNING,
         ),
-        rule(
+        no_rows(
             "status matches the IDM",
             f"""
             select _batch_id, idm, status_idm, status from (

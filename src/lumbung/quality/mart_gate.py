@@ -16,19 +16,18 @@ from pathlib import Path
 import psycopg
 
 from lumbung.config import Paths
-from lumbung.quality.gate import (
-    GateFailed,
-    GateResult,
-    _quiet_gx,
-    _run_checkpoint,
-    expectation_outcomes,
+from lumbung.quality.checkpoints import (
     gx_connection_string,
     one_docs_build,
-    rule_failures,
+    quiet_gx,
+    run_checkpoint,
 )
 from lumbung.quality.mart_rules import SOURCE, suite_name
-from lumbung.quality.results import MART, record
-from lumbung.quality.suites import MAX_ROWS, MIN_ROWS, suite_for
+from lumbung.quality.messages import rule_failures
+from lumbung.quality.results import MART, expectation_outcomes, record
+from lumbung.quality.rules import MAX_ROWS, MIN_ROWS
+from lumbung.quality.suites import suite_for
+from lumbung.quality.verdict import GateFailed, GateResult
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +49,7 @@ def validate_mart(
     paths = Paths.from_env()
     spec = suite_for(SOURCE, table)
     bounds = {MIN_ROWS: 1, MAX_ROWS: None}
-    validation, index = _run_checkpoint(
+    validation, index = run_checkpoint(
         spec, gx_connection_string(warehouse_url), context_dir or paths.expectations / "gx",
         docs_dir or paths.gx_docs, bounds, run_name=f"mart-{table}",
     )
@@ -78,7 +77,7 @@ def audit_marts(
     """Audit every built mart and store each verdict in ``audit.dq_runs`` / ``dq_results``
     (layer 'mart'); raise GateFailed (after checking all) if any may not be published.
     Warnings are logged and returned: they do not stop publication."""
-    with _quiet_gx():
+    with quiet_gx():
         import great_expectations  # noqa: F401
 
     problems: list[str] = []

@@ -6,19 +6,26 @@ model's grain; these suites are what auditors read in the data docs and in
 ``audit.dq_results``, and they add what dbt's tests do not: a sudden drop of rows against the
 published version, and checks across marts and sources. A suite exists for every mart:
 ``tests/test_mart_quality.py`` fails when a mart has none.
-
-``suites.py`` imports this module at its top; the rule builders are imported inside
-``mart_suites()`` to avoid an import cycle.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from lumbung.publish import BUILD_SCHEMA, PUBLISHED_SCHEMA
-
-if TYPE_CHECKING:
-    from lumbung.quality.suites import Rule, SuiteSpec
+from lumbung.quality.rules import (
+    LAT_RANGE,
+    LNG_RANGE,
+    WARNING,
+    Rule,
+    SuiteSpec,
+    between,
+    in_set,
+    matches,
+    no_rows,
+    not_null,
+    row_count,
+    unique,
+    unique_together,
+)
 
 SOURCE = "marts"
 IDM_STATUSES = ("Sangat Tertinggal", "Tertinggal", "Berkembang", "Maju", "Mandiri")
@@ -36,34 +43,10 @@ def suite_name(table: str) -> str:
     return f"marts_{table}"
 
 
-def _rules():
-    from lumbung.quality import suites
-
-    return suites
-
-
-def _between(column: str, low: float, high: float) -> Rule:
-    s = _rules()
-    return s.Rule(f"{column} between {low} and {high}", "ExpectColumnValuesToBeBetween",
-                  {"column": column, "min_value": low, "max_value": high})
-
-
-def _not_null(column: str) -> Rule:
-    s = _rules()
-    return s.Rule(f"{column} present", "ExpectColumnValuesToNotBeNull", {"column": column})
-
-
-def _unique_together(*columns: str) -> Rule:
-    s = _rules()
-    return s.Rule(f"one row per {', '.join(columns)}", "ExpectCompoundColumnsToBeUnique",
-                  {"column_list": list(columns)})
-
-
 def _no_sudden_drop(table: str) -> Rule:
     """Warn when the build has far fewer rows than the published version (planner
     statistics of the published table: exact after each publication's ANALYZE)."""
-    s = _rules()
-    return s._no_rows(
+    return no_rows(
         "no sudden drop against the published version",
         f"""
         select count(*) as built_rows, max(p.published_rows) as published_rows
@@ -77,7 +60,7 @@ def _no_sudden_drop(table: str) -> Rule:
         having count(*) < {DROP_TOLERATED} * max(p.published_rows)
         """,
         f"the build keeps at least {DROP_TOLERATED:.0%} of the rows published before",
-        s.WARNING,
+        WARNING,
     )
 
 
@@ -85,8 +68,7 @@ def _village_known(column: str = "village_code") -> Rule:
     """Every village code of the mart is a village of the region master being published
     with it (the build schema's dim_village). GX puts ``{batch}`` in as an aliased
     subquery (``(...) AS subselect``): the query gives it no alias of its own."""
-    s = _rules()
-    return s._no_rows(
+    return no_rows(
         f"{column} is a village of dim_village",
         f"""
         select {column}
@@ -104,8 +86,7 @@ def _every_delivered_village() -> Rule:
     the APBDes delivery the build read (the winning submission's budget lines, in staging
     at the build's visibility pin). A regency-year with fewer villages is half a delivery:
     critical, nothing is published."""
-    s = _rules()
-    return s._no_rows(
+    return no_rows(
         "every desa of an accepted APBDes delivery is in the mart",
         """
         select d.regency_code, d.fiscal_year, d.villages as delivered,
@@ -130,8 +111,7 @@ def _every_delivered_village() -> Rule:
 def _capital_matches_apbdes() -> Rule:
     """Cross-source: the village capital a BUMDes reports receiving in a year against the
     capital participation (6.2.2) its desa's APBDes realised that year."""
-    s = _rules()
-    return s._no_rows(
+    return no_rows(
         "BUMDes capital matches APBDes capital participation",
         f"""
         select b.village_code, b.year, sum(b.village_capital_participation)
@@ -149,7 +129,7 @@ def _capital_matches_apbdes() -> Rule:
         """,
         "village capital participation reported by BUMDes agrees (within Rp 100.000 or 5 %) "
         "with APBDes 6.2.2 realised by their desa in the same year",
-        s.WARNING,
+        WARNING,
     )
 
 
@@ -163,9 +143,8 @@ def _fresh_sources() -> tuple[Rule, ...]:
     """Freshness: a source whose last accepted delivery is too old (warning). Checked with
     the quality mart, whose audit reads the batches it summarises (GX asks every query to
     name its table, ``{batch}``)."""
-    s = _rules()
     return tuple(
-        s._no_rows(
+        no_rows(
             f"{source} delivered within {days} days",
             f"""
             select source, max(validated_at) as last_accepted
@@ -176,7 +155,7 @@ def _fresh_sources() -> tuple[Rule, ...]:
                 and (select count(*) from {{batch}}) >= 0
             """,
             f"the last accepted {source} delivery is at most {days} days old",
-            s.WARNING,
+            WARNING,
         )
         for source, days in FRESHNESS_DAYS.items()
     )
@@ -188,9 +167,8 @@ def _boundaries_are_geojson() -> tuple[Rule, ...]:
     which is not JSON is a finding, not an error). A regency or district without one (a
     new code the boundary file does not know yet) is a warning: it must not hold back the
     region master."""
-    s = _rules()
     return (
-        s._no_rows(
+        no_rows(
             "boundaries are GeoJSON polygons",
             """
             select region_code, left(geojson, 60) as geojson
@@ -206,7 +184,7 @@ def _boundaries_are_geojson() -> tuple[Rule, ...]:
             """,
             "every boundary is a non-empty GeoJSON Feature with a polygon ring",
         ),
-        s._no_rows(
+        no_rows(
             "every regency and district has a boundary",
             """
             select region_code, region_name from {batch}
@@ -214,15 +192,14 @@ def _boundaries_are_geojson() -> tuple[Rule, ...]:
                 and geojson is null
             """,
             "every regency and district of the region master has a boundary to draw",
-            s.WARNING,
+            WARNING,
         ),
     )
 
 
 def _centroids_in_lampung() -> Rule:
-    s = _rules()
-    (south, north), (west, east) = s.LAT_RANGE, s.LNG_RANGE
-    return s._no_rows(
+    (south, north), (west, east) = LAT_RANGE, LNG_RANGE
+    return no_rows(
         "centroids inside Lampung",
         f"""
         select region_code, latitude, longitude
@@ -231,13 +208,12 @@ def _centroids_in_lampung() -> Rule:
             and longitude between {west} and {east})
         """,
         "every centroid lies inside Lampung's bounding box",
-        s.WARNING,
+        WARNING,
     )
 
 
 def _desa_scored_each_year() -> Rule:
-    s = _rules()
-    return s._no_rows(
+    return no_rows(
         f"at least {SCORED_DESA_TARGET:.0%} of desa scored each year",
         f"""
         select year, count(smart_village_index) as scored, count(*) as desa
@@ -247,13 +223,12 @@ def _desa_scored_each_year() -> Rule:
         """,
         f"the Smart Village Index covers at least {SCORED_DESA_TARGET:.0%} of desa in every "
         "year (coverage target)",
-        s.WARNING,
+        WARNING,
     )
 
 
 def _regency_rests_on_its_desa() -> Rule:
-    s = _rules()
-    return s._no_rows(
+    return no_rows(
         f"regency means stand on at least {REGENCY_DESA_TARGET:.0%} of their desa",
         f"""
         select regency_code, year, scored_village_count, village_count
@@ -262,38 +237,36 @@ def _regency_rests_on_its_desa() -> Rule:
         """,
         f"every regency-year's index is the mean of at least {REGENCY_DESA_TARGET:.0%} of "
         "its desa (coverage target)",
-        s.WARNING,
+        WARNING,
     )
 
 
 def mart_suite(table: str, *rules: Rule) -> SuiteSpec:
-    s = _rules()
-    return s.SuiteSpec(
+    return SuiteSpec(
         SOURCE, table, suite_name(table),
-        (*rules, s._row_count(), _no_sudden_drop(table)),
+        (*rules, row_count(), _no_sudden_drop(table)),
         schema=BUILD_SCHEMA, table=table, partition="build",
     )
 
 
 def mart_suites() -> tuple[SuiteSpec, ...]:
-    s = _rules()
     return (
         mart_suite(
             "dim_region",
-            s._unique("region_code"),
-            _not_null("region_name"),
-            s._in_set("region_level", ["province", "regency", "district"]),
-            s._matches("region_code", r"^\d{2}(\d{2}(\d{2})?)?$", "region_code format"),
+            unique("region_code"),
+            not_null("region_name"),
+            in_set("region_level", ["province", "regency", "district"]),
+            matches("region_code", r"^\d{2}(\d{2}(\d{2})?)?$", "region_code format"),
             *_boundaries_are_geojson(),
             _centroids_in_lampung(),
         ),
         mart_suite(
             "dim_village",
-            s._unique("village_key"),
-            _unique_together("village_code", "valid_from"),
-            s._matches("village_code", r"^\d{10}$", "village_code format"),
-            s._in_set("village_type", ["desa", "kelurahan"]),
-            s._no_rows(
+            unique("village_key"),
+            unique_together("village_code", "valid_from"),
+            matches("village_code", r"^\d{10}$", "village_code format"),
+            in_set("village_type", ["desa", "kelurahan"]),
+            no_rows(
                 "one current version per village",
                 """
                 select village_code, count(*) as current_versions
@@ -306,13 +279,13 @@ def mart_suites() -> tuple[SuiteSpec, ...]:
         mart_suite(
             "mart_data_quality",
             *_fresh_sources(),
-            s._unique("data_quality_key"),
-            s._in_set("layer", ["batch", "mart"]),
-            _not_null("activity_date"),
-            _between("quarantine_rate", 0, 1),
-            _between("validation_pass_rate", 0, 1),
-            _between("expectation_pass_rate", 0, 1),
-            s._no_rows(
+            unique("data_quality_key"),
+            in_set("layer", ["batch", "mart"]),
+            not_null("activity_date"),
+            between("quarantine_rate", 0, 1),
+            between("validation_pass_rate", 0, 1),
+            between("expectation_pass_rate", 0, 1),
+            no_rows(
                 "rows received = loaded + quarantined",
                 """
                 select data_quality_key, rows_received, rows_loaded, rows_quarantined
@@ -324,13 +297,13 @@ def mart_suites() -> tuple[SuiteSpec, ...]:
         ),
         mart_suite(
             "mart_idm",
-            _unique_together("village_code", "year"),
-            s._in_set("data_origin", DATA_ORIGINS),
+            unique_together("village_code", "year"),
+            in_set("data_origin", DATA_ORIGINS),
             _village_known(),
-            s._in_set("consistency", ["consistent", "inconsistent", "incomplete"]),
-            *(_between(f"{c}_recomputed", 0, 1) for c in ("iks", "ike", "ikl", "idm")),
-            s._in_set("status_recomputed", list(IDM_STATUSES)),
-            s._no_rows(
+            in_set("consistency", ["consistent", "inconsistent", "incomplete"]),
+            *(between(f"{c}_recomputed", 0, 1) for c in ("iks", "ike", "ikl", "idm")),
+            in_set("status_recomputed", list(IDM_STATUSES)),
+            no_rows(
                 "a disagreement names its components",
                 """
                 select village_code, year, consistency, disagreeing_components from {batch}
@@ -340,31 +313,31 @@ def mart_suites() -> tuple[SuiteSpec, ...]:
             ),
             # Published figures that disagree with their own scores are a finding for
             # auditors (mart_idm_inconsistencies), not a reason to withhold the mart.
-            s._no_rows(
+            no_rows(
                 "published IDM agrees with its indicator scores",
                 """
                 select village_code, year, disagreeing_components from {batch}
                 where consistency = 'inconsistent'
                 """,
                 "Kemendesa's published IKS/IKE/IKL/IDM/status agree with the 50 scores",
-                s.WARNING,
+                WARNING,
             ),
         ),
         mart_suite(
             "mart_idm_inconsistencies",
-            _unique_together("village_code", "year", "component"),
-            s._in_set("data_origin", DATA_ORIGINS),
+            unique_together("village_code", "year", "component"),
+            in_set("data_origin", DATA_ORIGINS),
             _village_known(),
-            _not_null("finding"),
+            not_null("finding"),
         ),
         mart_suite(
             "mart_village_finance",
-            _unique_together("village_code", "year"),
-            s._in_set("data_origin", DATA_ORIGINS),
+            unique_together("village_code", "year"),
+            in_set("data_origin", DATA_ORIGINS),
             _village_known(),
             _every_delivered_village(),
-            s._in_set("submission_format", ["siskeudes", "flat"]),
-            s._no_rows(
+            in_set("submission_format", ["siskeudes", "flat"]),
+            no_rows(
                 "APBDes identities hold",
                 """
                 select village_code, year, surplus_deficit_realised, net_financing_realised,
@@ -382,7 +355,7 @@ def mart_suites() -> tuple[SuiteSpec, ...]:
                 "surplus/deficit = revenue - spending; net financing = 6.1 - 6.2; "
                 "SiLPA = surplus/deficit + net financing (budget and realised)",
             ),
-            s._no_rows(
+            no_rows(
                 "no negative amounts",
                 """
                 select village_code, year, revenue_budget, spending_budget
@@ -392,27 +365,27 @@ def mart_suites() -> tuple[SuiteSpec, ...]:
                 """,
                 "revenue and spending, budgeted or realised, are never negative",
             ),
-            s._no_rows(
+            no_rows(
                 "realised spending within budget",
                 """
                 select village_code, year, spending_budget, spending_realised
                 from {batch} where spending_realised > spending_budget
                 """,
                 "villages rarely spend more than budgeted: worth a look when they do",
-                s.WARNING,
+                WARNING,
             ),
         ),
         # BUMDes Center and financial access (dbt tests check their rules in detail)
         mart_suite(
             "mart_bumdes",
-            _unique_together("bumdes_id", "year"),
-            s._in_set("data_origin", DATA_ORIGINS),
+            unique_together("bumdes_id", "year"),
+            in_set("data_origin", DATA_ORIGINS),
             _village_known(),
-            s._in_set("ranking_class", ["Perintis", "Pemula", "Berkembang", "Maju"]),
-            s._in_set("pades_reconciliation_status",
+            in_set("ranking_class", ["Perintis", "Pemula", "Berkembang", "Maju"]),
+            in_set("pades_reconciliation_status",
                       ["consistent", "discrepancy", "no_apbdes", "no_bumdes_report"]),
             _capital_matches_apbdes(),
-            s._no_rows(
+            no_rows(
                 "BUMDes income matches APBDes 4.1.1",
                 """
                 select bumdes_id, year, pades_contribution,
@@ -421,42 +394,42 @@ def mart_suites() -> tuple[SuiteSpec, ...]:
                 """,
                 "what a BUMDes reports as its contribution to PADes is what its desa's APBDes "
                 "realised as 4.1.1 (a cross-source finding for auditors)",
-                s.WARNING,
+                WARNING,
             ),
         ),
         mart_suite(
             "mart_bumdes_regency",
-            _unique_together("regency_code", "year"),
-            s._in_set("data_origin", DATA_ORIGINS),
-            _between("desa_with_bumdes_share", 0, 1),
-            _between("desa_with_legal_entity_bumdes_share", 0, 1),
+            unique_together("regency_code", "year"),
+            in_set("data_origin", DATA_ORIGINS),
+            between("desa_with_bumdes_share", 0, 1),
+            between("desa_with_legal_entity_bumdes_share", 0, 1),
         ),
         mart_suite(
             "mart_financial_access",
-            _unique_together("village_code", "year"),
-            s._in_set("data_origin", DATA_ORIGINS),
+            unique_together("village_code", "year"),
+            in_set("data_origin", DATA_ORIGINS),
             _village_known(),
-            _not_null("laku_pandai_agent_count"),
-            _not_null("is_without_access_point"),
+            not_null("laku_pandai_agent_count"),
+            not_null("is_without_access_point"),
         ),
         mart_suite(
             "mart_financial_access_regency",
-            _unique_together("regency_code", "year"),
-            s._in_set("data_origin", DATA_ORIGINS),
-            _between("villages_with_agent_share", 0, 1),
+            unique_together("regency_code", "year"),
+            in_set("data_origin", DATA_ORIGINS),
+            between("villages_with_agent_share", 0, 1),
         ),
         mart_suite(
             "mart_smart_village",
-            _unique_together("village_code", "year"),
-            s._in_set("data_origin", DATA_ORIGINS),
+            unique_together("village_code", "year"),
+            in_set("data_origin", DATA_ORIGINS),
             _village_known(),
-            _not_null("methodology_version"),
-            *(_between(c, 0, 1) for c in SMART_VILLAGE_SCORES),
-            *(_between(f"{c}_completeness", 0, 1) for c in SMART_VILLAGE_SCORES),
-            _between("smart_village_index", 0, 1),
-            _between("completeness", 0, 1),
-            s._in_set("category", list(IDM_STATUSES)),
-            s._no_rows(
+            not_null("methodology_version"),
+            *(between(c, 0, 1) for c in SMART_VILLAGE_SCORES),
+            *(between(f"{c}_completeness", 0, 1) for c in SMART_VILLAGE_SCORES),
+            between("smart_village_index", 0, 1),
+            between("completeness", 0, 1),
+            in_set("category", list(IDM_STATUSES)),
+            no_rows(
                 "a missing dimension is never scored",
                 """
                 select village_code, year from {batch}
@@ -470,25 +443,25 @@ def mart_suites() -> tuple[SuiteSpec, ...]:
                 """,
                 "a dimension with no data has no score (never a silent zero)",
             ),
-            s._no_rows(
+            no_rows(
                 "villages scored with little data",
                 """
                 select village_code, year, completeness from {batch} where completeness < 0.5
                 """,
                 "most villages have data for at least half of the catalogue's weight",
-                s.WARNING,
+                WARNING,
             ),
             _desa_scored_each_year(),
         ),
         *(
             mart_suite(
                 f"mart_smart_village_{level}",
-                _unique_together("year", key),
-                s._in_set("data_origin", DATA_ORIGINS),
-                _not_null("methodology_version"),
-                _between("mean_index", 0, 1),
-                _between("population_weighted_index", 0, 1),
-                s._no_rows(
+                unique_together("year", key),
+                in_set("data_origin", DATA_ORIGINS),
+                not_null("methodology_version"),
+                between("mean_index", 0, 1),
+                between("population_weighted_index", 0, 1),
+                no_rows(
                     "category counts add up",
                     """
                     select year, village_count from {batch}
@@ -504,10 +477,10 @@ def mart_suites() -> tuple[SuiteSpec, ...]:
         ),
         mart_suite(
             "ref_indicator_catalogue",
-            _unique_together("methodology_version", "indicator_id"),
-            s._in_set("dimension", ["A", "B", "C", "D", "E", "F"]),
-            _between("weight", 0, 1_000_000),
-            s._no_rows(
+            unique_together("methodology_version", "indicator_id"),
+            in_set("dimension", ["A", "B", "C", "D", "E", "F"]),
+            between("weight", 0, 1_000_000),
+            no_rows(
                 "one active methodology version",
                 """
                 select count(distinct methodology_version) as active_versions

@@ -1,19 +1,16 @@
 """The gate's rules for OJK financial access (source ``ojk``): access reports and KUR.
 
 An access report's batch fills two raw tables; its suite runs on the agents view and checks
-the offices view (``audit.gate_ojk_offices``) with unexpected-rows queries. This module
-imports ``suites`` only inside ``ojk_suites()``, so ``suites.py`` can import it at its top.
+the offices view (``audit.gate_ojk_offices``) with unexpected-rows queries.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from lumbung.quality.dbt_macros import amount_sql
+from lumbung.quality.rules import WARNING, SuiteSpec, in_set, matches, no_rows, present
 
 # what the reader accepts (lumbung.sources.tabular.village_code), written for Postgres
 from lumbung.sources.tabular import VILLAGE_CODE_SQL as VILLAGE_CODE
-
-if TYPE_CHECKING:
-    from lumbung.quality.suites import SuiteSpec
 
 DISTRICT_CODE = r"^\s*18\.?\d{2}\.?\d{2}\s*$"
 # The offices of the batch under validation (the view shows only that batch; naming {batch}
@@ -23,48 +20,38 @@ OFFICES = ("(select * from audit.gate_ojk_offices "
 
 
 def ojk_suites() -> tuple[SuiteSpec, ...]:
-    from lumbung.quality.bumdes_rules import amount_sql
-    from lumbung.quality.suites import (
-        WARNING,
-        SuiteSpec,
-        _in_set,
-        _matches,
-        _no_rows,
-        _present,
-    )
-
     access = SuiteSpec(
         "ojk",
         "access_points",
         "ojk_agents",
         (
-            _matches("kode_desa", VILLAGE_CODE, "kode_desa format"),
-            *_present("nama_bank"),
-            _matches("jumlah_agen", r"^\s*\d+\s*$", "jumlah_agen whole number"),
-            _no_rows(
+            matches("kode_desa", VILLAGE_CODE, "kode_desa format"),
+            *present("nama_bank"),
+            matches("jumlah_agen", r"^\s*\d+\s*$", "jumlah_agen whole number"),
+            no_rows(
                 "one row per village and bank",
                 "select kode_desa, nama_bank, count(*) as n from {batch} "
                 "group by kode_desa, nama_bank having count(*) > 1",
                 "a village's agents of one bank are counted on one row",
             ),
-            _no_rows(
+            no_rows(
                 "offices sheet present",
                 f"select 'no rows' as offices where not exists (select from {OFFICES})",
                 "the report's sheet of bank offices and ATMs is not empty",
             ),
-            _no_rows(
+            no_rows(
                 "offices: district code format",
                 f"select kode_kecamatan, nama_bank from {OFFICES} "
                 "where kode_kecamatan !~ '^\\s*18\\.?\\d\\d\\.?\\d\\d\\s*$'",
                 "every office row names a Lampung district by its Kemendagri code",
             ),
-            _no_rows(
+            no_rows(
                 "offices: one row per district and bank",
                 f"select kode_kecamatan, nama_bank, count(*) as n from {OFFICES} "
                 "group by kode_kecamatan, nama_bank having count(*) > 1",
                 "a district's offices of one bank are counted on one row",
             ),
-            _no_rows(
+            no_rows(
                 "offices: a branch has an ATM",
                 f"select kode_kecamatan, nama_bank, kantor_cabang, atm from {OFFICES} "
                 "where trim(kantor_cabang) ~ '^[1-9]' and trim(atm) = '0'",
@@ -79,16 +66,16 @@ def ojk_suites() -> tuple[SuiteSpec, ...]:
         "kur",
         "ojk_kur",
         (
-            _matches("kode_kecamatan", DISTRICT_CODE, "kode_kecamatan format"),
-            _in_set("skema", ["Super Mikro", "Mikro", "Kecil"]),
-            *_present("penyalur"),
-            _no_rows(
+            matches("kode_kecamatan", DISTRICT_CODE, "kode_kecamatan format"),
+            in_set("skema", ["Super Mikro", "Mikro", "Kecil"]),
+            *present("penyalur"),
+            no_rows(
                 "one row per district, scheme and lender",
                 "select kode_kecamatan, skema, penyalur, count(*) as n from {batch} "
                 "group by kode_kecamatan, skema, penyalur having count(*) > 1",
                 "each district's credit of one scheme and lender is on one row",
             ),
-            _no_rows(
+            no_rows(
                 "average credit within the scheme's ceiling",
                 f"select kode_kecamatan, skema, penyalur, jumlah_debitur, nilai_penyaluran "
                 f"from {{batch}} where trim(jumlah_debitur) ~ '^[1-9][0-9]*$' and "

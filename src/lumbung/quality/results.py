@@ -19,7 +19,7 @@ from typing import Any, Protocol
 import psycopg
 from psycopg import sql
 
-from lumbung.quality.suites import CRITICAL, WARNING
+from lumbung.quality.rules import CRITICAL, WARNING
 
 BATCH = "batch"
 MART = "mart"
@@ -42,7 +42,7 @@ class ExpectationOutcome:
 
 
 class Finding(Protocol):
-    """A broken rule as the gate reports it (``gate.RuleFailure``)."""
+    """A broken rule as the gate reports it (``verdict.RuleFailure``)."""
 
     rule: str
     expectation: str
@@ -54,7 +54,7 @@ class Finding(Protocol):
 
 
 class Verdict(Protocol):
-    """What ``record`` needs of a validation (``gate.GateResult`` is one)."""
+    """What ``record`` needs of a validation (``verdict.GateResult`` is one)."""
 
     passed: bool
     failures: Sequence[Finding]
