@@ -327,7 +327,8 @@ def build_parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="manage the warehouse (embedded PostgreSQL by default)")
     db.add_argument("action", choices=["start", "stop", "status", "url", "bootstrap"],
                     help="start/stop/status of the embedded server; url prints a connection "
-                    "URL; bootstrap creates schemas, audit tables and roles")
+                    "URL; bootstrap creates schemas, audit and raw tables, gate views "
+                    "and roles")
     db.add_argument("--role", choices=["admin", "bi"], default="admin",
                     help="for url: admin (default) or bi, the read-only role for BI tools")
     db.add_argument("--regency", metavar="CODE",

@@ -193,10 +193,21 @@ def ensure_database(server: PgUrl, dbname: str) -> None:
 
 
 def ddl_scripts() -> list[str]:
-    """bootstrap.sql first (schemas, audit, roles), then each source's raw_<source>.sql."""
+    """bootstrap.sql first (schemas, audit, roles), then the raw tables and gate views derived
+    from the sources' declarations (``lumbung.raw_tables``), then the gate views written by
+    hand over them (``gate_<source>.sql``)."""
+    from lumbung import raw_tables
+
     folder = files("lumbung").joinpath("sql")
-    names = sorted(p.name for p in folder.iterdir() if p.name.startswith("raw_"))
-    return [folder.joinpath(n).read_text() for n in ["bootstrap.sql", *names]]
+    gates = sorted(p.name for p in folder.iterdir() if p.name.startswith("gate_"))
+    return [folder.joinpath("bootstrap.sql").read_text(), raw_tables.ddl(),
+            *(folder.joinpath(n).read_text() for n in gates)]
+
+
+def apply_ddl(conn: psycopg.Connection) -> None:
+    """Every statement of ``ddl_scripts``, on an autocommit connection; safe to run again."""
+    for ddl in ddl_scripts():
+        conn.execute(ddl)
 
 
 def bootstrap(paths: Paths, warehouse: PgUrl) -> None:
@@ -209,8 +220,7 @@ def bootstrap(paths: Paths, warehouse: PgUrl) -> None:
         # Serialise concurrent bootstraps (parallel DAG runs) on one advisory lock.
         conn.execute("select pg_advisory_lock(hashtext('lumbung.bootstrap'))")
         try:
-            for ddl in ddl_scripts():
-                conn.execute(ddl)
+            apply_ddl(conn)
             conn.execute(
                 sql.SQL("alter role {} with login password {}").format(
                     sql.Identifier(BI_ROLE), sql.Literal(bi_password(paths))

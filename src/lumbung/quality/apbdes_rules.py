@@ -1,6 +1,6 @@
 """The gate's rules for APBDes files, as (rule, query, description) for ``rules.no_rows``.
 
-The gate views (``src/lumbung/sql/raw_apbdes.sql``) show the batch under validation as one
+The gate views (``src/lumbung/sql/gate_apbdes.sql``) show the batch under validation as one
 list of lines; each query returns the lines breaking its rule, the first column naming the
 line (``Ta_RABRinci.csv:57``). These tables are large, so every rule is one pass over the
 view, without per-value result lists. Amounts and dates are checked row by row at landing

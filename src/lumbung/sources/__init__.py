@@ -3,6 +3,9 @@
 ``INGEST`` maps the name used by ``lumbung ingest <source> PATH`` to the pipeline function
 that lands one file or folder of that source (``module:function``, imported on use); the
 same pipeline module's ``gate`` then judges what was landed (``lumbung.ingest``).
+
+``RAW_TABLES`` maps the same names to the module declaring the family's raw tables (its
+``RAW_TABLES``), from which ``lumbung.raw_tables`` derives their DDL and gate views.
 """
 
 INGEST: dict[str, str] = {
@@ -12,4 +15,13 @@ INGEST: dict[str, str] = {
     "apbdes": "lumbung.pipelines.apbdes:ingest_path",
     "bumdes": "lumbung.pipelines.bumdes:ingest_path",
     "ojk": "lumbung.pipelines.ojk:ingest_path",
+}
+
+RAW_TABLES: dict[str, str] = {
+    "region": "lumbung.sources.kemendagri",
+    "survey": "lumbung.sources.survey",
+    "idm": "lumbung.sources.idm",
+    "apbdes": "lumbung.sources.apbdes",
+    "bumdes": "lumbung.sources.bumdes",
+    "ojk": "lumbung.sources.ojk",
 }

@@ -48,6 +48,7 @@ from lumbung.landing import (
     note,
     text_problem,
 )
+from lumbung.raw_tables import RawTable
 from lumbung.sources import archive, encoding
 from lumbung.sources.apbdes_bulk import BulkTable
 from lumbung.sources.encoding import Encoding
@@ -95,6 +96,11 @@ class Table:
     def spec(self) -> DatasetSpec:
         return DatasetSpec(SOURCE, self.dataset, "raw", self.raw_table, self.required,
                            self.optional)
+
+    @property
+    def raw_columns(self) -> tuple[str, ...]:
+        """The raw table's columns: the layout's names lower-cased, in its order."""
+        return tuple(c.lower() for c in self.spec.columns)
 
     @property
     def member(self) -> str:
@@ -171,6 +177,26 @@ BATCH_SPECS = {
     FLAT: DatasetSpec(SOURCE, FLAT, "raw", "apbdes_file_members", INVENTORY_COLUMNS),
 }
 _BY_MEMBER = {t.member.lower(): t for t in SISKEUDES_TABLES}
+
+# Raw tables: each Siskeudes table and the flat template in its column layout (names
+# lower-cased), every value as text as received; one zip is one batch across all of them.
+# They take millions of rows, landed only by land_file in the transaction that creates their
+# batch and numbered by their line in the file, so they are bulk tables (no key, a BRIN index
+# on _batch_id). The gate's views over them (one list of lines in a common shape) are in
+# sql/gate_apbdes.sql.
+RAW_TABLES: tuple[RawTable, ...] = (
+    *(RawTable.of(t.spec, t.raw_columns, bulk=True,
+                  comment=f"Siskeudes {t.name} ({t.member} of the regency export zip), every "
+                          "value as text as received.")
+      for t in SISKEUDES_TABLES),
+    RawTable.of(FLAT_TABLE.spec, FLAT_TABLE.raw_columns, bulk=True,
+                comment="APBDes flat template (CSV or XLSX): one row per village, kegiatan and "
+                        "account, every value as text as received."),
+    RawTable.of(INVENTORY, batch_fk=False,
+                comment="Members of each landed APBDes file (zip member or sheet): the raw "
+                        "table it went to, the delimiter and byte-order mark found, the header "
+                        "as received."),
+)
 
 
 # --- checking values --------------------------------------------------------------------

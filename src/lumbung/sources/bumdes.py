@@ -25,6 +25,7 @@ from datetime import date
 from pathlib import Path
 
 from lumbung.landing import BatchRejected, DatasetSpec, Part, Record
+from lumbung.raw_tables import Gate, RawTable
 from lumbung.sources import encoding, spreadsheet
 from lumbung.sources.tabular import (
     Column,
@@ -49,6 +50,7 @@ ITEM_FIELDS = ("id", "nama", "kode_desa", "nama_desa", "status_badan_hukum",
                "nomor_sertifikat", "tanggal_sertifikat", "tanggal_berdiri", "nomor_perdes",
                "unit_usaha")
 PAGE_FIELDS = ("page", "per_page", "total")
+REGISTRY_COLUMNS = (*ITEM_FIELDS, *PAGE_FIELDS)  # a record: the item, then its page's envelope
 REGISTRY_SPEC = DatasetSpec(
     SOURCE, REGISTRY, "raw", "bumdes_registry",
     required=("id", "nama", "kode_desa", "tanggal_berdiri", "unit_usaha", *PAGE_FIELDS),
@@ -79,6 +81,25 @@ REPORT_COLUMNS: tuple[Column, ...] = (
 REPORT_LAYOUT = Layout.of(SOURCE, REPORTS, "bumdes_annual_reports", REPORT_COLUMNS)
 REPORT_SPEC = REPORT_LAYOUT.spec
 AMOUNTS = ("modal", "penyertaan_modal_desa", "aset", "omzet", "laba", "kontribusi_pades")
+# Every value as text, exactly as received; the gate views show the batch under validation
+# with its partition.
+RAW_TABLES: tuple[RawTable, ...] = (
+    RawTable.of(
+        REGISTRY_SPEC, REGISTRY_COLUMNS,
+        comment="BUMDes registry API pages: one row per item of data[] (_row_number = its "
+                "position on the page), with the page envelope (page, per_page, total).",
+        column_comments={
+            "unit_usaha": "The item's list of business units ({nama, jenis}) as JSON text.",
+        },
+        gates=(Gate("_snapshot"),),
+    ),
+    RawTable.of(
+        REPORT_SPEC, REPORT_LAYOUT.names,
+        comment="Yearly BUMDes reports compiled per regency (CSV or XLSX), amounts in "
+                "Indonesian number formats as written.",
+        gates=(Gate("_report_year"),),
+    ),
+)
 
 _SNAPSHOT = re.compile(r"^snapshot=(\d{4}-\d{2}-\d{2})$")
 _YEAR = re.compile(r"^tahun=(\d{4})$")
@@ -198,7 +219,7 @@ def read_registry_page(path: Path, spec: DatasetSpec) -> Iterator[Part]:
                      - set(ITEM_FIELDS))
     if unknown:
         raise BatchRejected(f"unknown item field(s) {', '.join(unknown)} (the API changed?)")
-    header = [*ITEM_FIELDS, *PAGE_FIELDS]
+    header = list(REGISTRY_COLUMNS)
     envelope = [_text(page[k]) for k in PAGE_FIELDS]
 
     def records() -> Iterator[Record]:

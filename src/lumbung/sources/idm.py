@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from lumbung.landing import BatchRejected, DatasetSpec, Part, Reader, Record
+from lumbung.raw_tables import Gate, RawTable
 from lumbung.sources import encoding
 
 SOURCE = "idm"
@@ -61,6 +62,23 @@ SUMMARIES = DatasetSpec(
         "api_status", "api_error", *SUMMARY_ROWS.values(), "row_tahun",
         "skor_saat_ini", "status", "target_status", "skor_minimal", "penambahan",
         "summaries_tahun", *IDENTITY_FIELDS,
+    ),
+)
+# Every value as text, exactly as received. The gate may validate many IDM batches in one
+# run, so every rule of the idm suite groups by _batch_id; the views carry the batch's year.
+# gate_idm (one row per response) is the suite's table.
+RAW_TABLES: tuple[RawTable, ...] = (
+    RawTable.of(
+        INDICATORS,
+        comment="IDM indicator items as received from the Kemendesa API, one row per item of "
+                "mapData.ROW.",
+        gates=(Gate("_tahun", match=("source",), part=1),),
+    ),
+    RawTable.of(
+        SUMMARIES,
+        comment="IDM published indices, status and identity as received, one row per API "
+                "response.",
+        gates=(Gate("_tahun", "gate_idm", match=("source",), part=1),),
     ),
 )
 

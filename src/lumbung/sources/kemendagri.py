@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lumbung.landing import DatasetSpec
+from lumbung.raw_tables import Gate, RawTable
 
 SOURCE = "kemendagri_region"
 FOLDER = "region"
@@ -45,6 +46,24 @@ DATASETS: dict[str, DatasetSpec] = {
         ),
     )
 }
+
+# Every column as text, exactly as received. A synthetic supplement lands into the same
+# tables, so the gate views match no dataset: the suite sees the batch under validation
+# ('validating') with its edition; the accepted views add the editions' accepted batches,
+# for parent checks across datasets of one edition.
+_EDITION = "_edition"
+_ACCEPTED = ("validating", "validated")
+RAW_TABLES: tuple[RawTable, ...] = (
+    RawTable.of(DATASETS["regencies"], gates=(
+        Gate(_EDITION, match=()),
+        Gate(_EDITION, "accepted_kemendagri_regencies", match=(), statuses=_ACCEPTED),
+    )),
+    RawTable.of(DATASETS["districts"], gates=(
+        Gate(_EDITION, match=()),
+        Gate(_EDITION, "accepted_kemendagri_districts", match=(), statuses=_ACCEPTED),
+    )),
+    RawTable.of(DATASETS["villages"], gates=(Gate(_EDITION, match=()),)),
+)
 
 # The synthetic supplement (see the module docstring): districts and villages only, whose
 # parents are real regencies and synthetic districts of the same edition.

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lumbung.landing import DatasetSpec, Part
+from lumbung.raw_tables import Gate, RawTable
 from lumbung.sources import spreadsheet
 from lumbung.sources.tabular import (
     Column,
@@ -78,6 +79,28 @@ KUR_LAYOUT = Layout.of(SOURCE, KUR, "ojk_kur", (
 ACCESS_SPEC: DatasetSpec = AGENT_LAYOUT.spec
 KUR_SPEC: DatasetSpec = KUR_LAYOUT.spec
 KUR_SCHEMES = ("Super Mikro", "Mikro", "Kecil")
+# Every value as text, exactly as received. The gate views show the batch under validation
+# with its partition; an access report's suite checks both of its tables.
+RAW_TABLES: tuple[RawTable, ...] = (
+    RawTable.of(
+        AGENT_LAYOUT.spec, AGENT_LAYOUT.names,
+        comment='OJK access report, sheet "Agen Laku Pandai": branchless-banking agents per '
+                "village and bank (_row_number = spreadsheet row).",
+        gates=(Gate("_period"),),
+    ),
+    RawTable.of(
+        OFFICE_LAYOUT.spec, OFFICE_LAYOUT.names,
+        comment='OJK access report, sheet "Kantor Bank dan ATM": bank offices and ATMs per '
+                "district and bank (_row_number = spreadsheet row).",
+        gates=(Gate("_period"),),
+    ),
+    RawTable.of(
+        KUR_LAYOUT.spec, KUR_LAYOUT.names,
+        comment="KUR credit disbursed in the quarter per district, scheme and lender "
+                "(_row_number = spreadsheet row).",
+        gates=(Gate("_quarter"),),
+    ),
+)
 
 _MONTH = re.compile(r"^periode=(\d{4}-(0[1-9]|1[0-2]))$")
 _QUARTER = re.compile(r"^triwulan=(\d{4}-Q[1-4])$")

@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 
 from lumbung.landing import BatchRejected, DatasetSpec, Part
+from lumbung.raw_tables import Gate, RawTable
 from lumbung.sources import spreadsheet
 from lumbung.sources.tabular import (
     Column,
@@ -55,6 +56,21 @@ COLUMNS: tuple[Column, ...] = (
 )
 LAYOUT = Layout.of(SOURCE, DATASET, "survey_responses", COLUMNS)
 SPEC: DatasetSpec = LAYOUT.spec
+RAW_TABLES: tuple[RawTable, ...] = (
+    RawTable.of(
+        SPEC, LAYOUT.names,
+        comment="Smart Village survey responses as exported by the form tool (CSV or XLSX), "
+                "one row per submission, every value as text.",
+        column_comments={
+            "timestamp": "Timestamp: when the form was submitted (local time, as exported).",
+            "memiliki_website": "Apakah desa memiliki website?",
+            "sistem_informasi_desa": "Sistem informasi desa yang digunakan",
+            "apbdes_dipublikasikan": "APBDes dipublikasikan (papan/online)",
+            "akses_internet_kantor": "Akses internet di kantor desa (asked since the 2024 form)",
+        },
+        gates=(Gate("_survey_year"),),
+    ),
+)
 
 # Timestamps as form tools write them: "15/03/2024 14:05:31" (Indonesian locale export),
 # "2024-03-15 14:05:31" (an XLSX date-time cell), with or without seconds.

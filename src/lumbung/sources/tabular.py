@@ -73,6 +73,11 @@ class Layout:
         )
         return cls(spec, columns)
 
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Raw column names in the layout's order (the raw table's)."""
+        return tuple(c.name for c in self.columns)
+
     def by_label(self) -> dict[str, Column]:
         return {normalise_label(c.label): c for c in self.columns}
 

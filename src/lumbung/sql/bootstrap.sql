@@ -1,5 +1,6 @@
--- Warehouse bootstrap: schemas, audit tables, raw landing tables, gate views, BI role.
--- Idempotent: every statement can run again on an existing warehouse.
+-- Warehouse bootstrap: schemas, audit tables, BI roles. The raw landing tables and their
+-- gate views are derived from the sources' declarations (lumbung.raw_tables) and run after
+-- this file. Idempotent: every statement can run again on an existing warehouse.
 -- The BI role's password is set separately by lumbung.warehouse (it is a secret).
 
 create schema if not exists raw;
@@ -97,84 +98,6 @@ create table if not exists audit.quarantine (
 );
 
 create index if not exists quarantine_batch_idx on audit.quarantine (batch_id);
-
--- Kemendagri region master: every column as text, exactly as received.
-create table if not exists raw.kemendagri_regencies (
-    _batch_id bigint not null references audit.load_batches (batch_id),
-    _row_number bigint not null,
-    code text,
-    code_10 text,
-    name text,
-    type text,
-    parent_code text,
-    luas_km2_big2024 text,
-    penduduk_laki text,
-    penduduk_perempuan text,
-    penduduk_total_dukcapil_2024s2 text,
-    lat_centroid text,
-    lng_centroid text,
-    primary key (_batch_id, _row_number)
-);
-
-create table if not exists raw.kemendagri_districts (
-    _batch_id bigint not null references audit.load_batches (batch_id),
-    _row_number bigint not null,
-    code text,
-    code_10 text,
-    name text,
-    parent_code text,
-    lat_centroid text,
-    lng_centroid text,
-    primary key (_batch_id, _row_number)
-);
-
-create table if not exists raw.kemendagri_villages (
-    _batch_id bigint not null references audit.load_batches (batch_id),
-    _row_number bigint not null,
-    code text,
-    code_10 text,
-    name text,
-    type text,
-    parent_code text,
-    regency_code text,
-    lat_centroid text,
-    lng_centroid text,
-    primary key (_batch_id, _row_number)
-);
-
--- Gate views: the rows of the batch currently under validation ('validating'), with its
--- partition (the Kepmendagri edition). Great Expectations validates these views, so a
--- suite always sees exactly one batch.
-create or replace view audit.gate_kemendagri_regencies as
-select r.*, b.partition_key as _edition
-from raw.kemendagri_regencies as r
-inner join audit.load_batches as b on r._batch_id = b.batch_id
-where b.status = 'validating';
-
-create or replace view audit.gate_kemendagri_districts as
-select r.*, b.partition_key as _edition
-from raw.kemendagri_districts as r
-inner join audit.load_batches as b on r._batch_id = b.batch_id
-where b.status = 'validating';
-
-create or replace view audit.gate_kemendagri_villages as
-select r.*, b.partition_key as _edition
-from raw.kemendagri_villages as r
-inner join audit.load_batches as b on r._batch_id = b.batch_id
-where b.status = 'validating';
-
--- Rows of batches accepted by the gate, for parent checks across datasets of one edition.
-create or replace view audit.accepted_kemendagri_districts as
-select r.*, b.partition_key as _edition
-from raw.kemendagri_districts as r
-inner join audit.load_batches as b on r._batch_id = b.batch_id
-where b.status in ('validating', 'validated');
-
-create or replace view audit.accepted_kemendagri_regencies as
-select r.*, b.partition_key as _edition
-from raw.kemendagri_regencies as r
-inner join audit.load_batches as b on r._batch_id = b.batch_id
-where b.status in ('validating', 'validated');
 
 -- BI role: reads marts, nothing else. Created without login here; lumbung.warehouse
 -- sets LOGIN and its password.
