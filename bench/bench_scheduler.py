@@ -227,6 +227,7 @@ def run_scale(workdir: Path, scale: int, years: tuple[int, ...], seed: int,
                 "select dag_id, task_id, extract(epoch from end_date - start_date) "
                 "from task_instance where task_id like 'land%' and state = 'success'"
             ).fetchall()
+            timeline = _timeline(meta, unpaused)
             retried = watch.bad_tasks(meta)
         finally:
             killed, listening = watch.stop(process, [int(p) for p in ports.values()])
@@ -239,11 +240,23 @@ def run_scale(workdir: Path, scale: int, years: tuple[int, ...], seed: int,
             received, loaded, quarantined, batches = conn.execute(
                 "select sum(rows_received), sum(rows_loaded), sum(rows_quarantined), count(*) "
                 "from audit.load_batches").fetchone()
+            by_source = {s: (int(n), int(r)) for s, n, r in conn.execute(
+                "select source, count(*), coalesce(sum(rows_received), 0) "
+                "from audit.load_batches group by source order by source")}
         copy_rows, copy_s = _copy_baseline(url)
     finally:
         if server is not None:
             server.stop()
     land_s = sum(float(t[2]) for t in tasks)
+    land_by_dag: dict[str, float] = defaultdict(float)
+    for dag_id, _task, seconds in tasks:
+        land_by_dag[dag_id] += float(seconds)
+    from lumbung.runner import DAG_SOURCE
+
+    landing_by_source = {
+        DAG_SOURCE[d]: {"batches": by_source.get(DAG_SOURCE[d], (0, 0))[0],
+                        "rows": by_source.get(DAG_SOURCE[d], (0, 0))[1], "land_s": s}
+        for d, s in land_by_dag.items() if d in DAG_SOURCE}
     return {
         "scale": scale, "years": list(years), "generate_s": gen_s,
         "to_last_publication_s": float(last_publication) - unpaused,
@@ -253,12 +266,32 @@ def run_scale(workdir: Path, scale: int, years: tuple[int, ...], seed: int,
         "rows_quarantined": int(quarantined or 0),
         "land_tasks": len(tasks), "land_task_s": land_s,
         "land_rows_per_s": int(received or 0) / land_s if land_s else None,
+        "landing_by_source": landing_by_source, "timeline": timeline,
         "copy_rows": copy_rows, "copy_s": copy_s,
         "copy_rows_per_s": copy_rows / copy_s if copy_s else None,
         "peak_rss_mb": dict(sorted(sampler.peak.items())), "peak_total_rss_mb": sampler.total,
         "failed_or_retried_tasks": [list(map(str, t)) for t in retried],
         "stopped_cleanly": not killed and not listening,
     }
+
+
+def _timeline(meta, unpaused: float) -> list[tuple]:
+    """Every DAG run with its queued, start and end times relative to ``unpaused`` and its
+    longest task: where the wall time went."""
+
+    def num(value) -> float:
+        return float("nan") if value is None else float(value)
+
+    rows = meta.execute(
+        "select r.dag_id, extract(epoch from r.queued_at) - %(t)s, "
+        "extract(epoch from r.start_date) - %(t)s, extract(epoch from r.end_date) - %(t)s, "
+        "(select t.task_id from task_instance t where t.run_id = r.run_id "
+        " and t.dag_id = r.dag_id order by t.end_date - t.start_date desc nulls last limit 1), "
+        "(select extract(epoch from max(t.end_date - t.start_date)) from task_instance t "
+        " where t.run_id = r.run_id and t.dag_id = r.dag_id) "
+        "from dag_run r order by r.start_date", {"t": unpaused}).fetchall()
+    return [(d, num(q), num(s), num(e), task or "-", num(longest))
+            for d, q, s, e, task, longest in rows]
 
 
 def report(results: list[dict]) -> None:
@@ -279,6 +312,18 @@ def report(results: list[dict]) -> None:
         print(f"  landing {r['land_rows_per_s'] or 0:,.0f} rows/s over {r['land_tasks']} land "
               f"tasks ({r['land_task_s']:.0f} s summed); plain COPY "
               f"{r['copy_rows_per_s'] or 0:,.0f} rows/s; ratio {ratio:.2f}")
+        print("  landing by source (batches, rows, summed land-task seconds, rows/s, "
+              "share of COPY's rows/s, land-task seconds per batch):")
+        for source, f in sorted(r["landing_by_source"].items()):
+            rate = f["rows"] / f["land_s"] if f["land_s"] else 0.0
+            share = rate / r["copy_rows_per_s"] if r["copy_rows_per_s"] else float("nan")
+            per_batch = f["land_s"] / f["batches"] if f["batches"] else float("nan")
+            print(f"    {source:<8} {f['batches']:>7,} {f['rows']:>11,} {f['land_s']:>7.0f} s "
+                  f"{rate:>11,.0f} {share:>6.2f} {per_batch:>7.3f} s")
+        print("  DAG runs, seconds after the unpause (queued -> started -> ended), and their "
+              "longest task:")
+        for row in r["timeline"]:
+            print("    {:<24} {:>6.0f} {:>6.0f} {:>6.0f}  {} {:.0f} s".format(*row))
         print(f"  failed or retried tasks: {len(r['failed_or_retried_tasks'])}; stopped "
               f"cleanly on SIGTERM: {r['stopped_cleanly']}")
         print(f"  peak RSS (MB), biggest process of each kind; all together "
