@@ -28,6 +28,8 @@ OJK = (
     _asset("staging/stg_ojk__kur_district_quarter"),
 )
 
+PROGRAMMES = (_asset("staging/stg_programmes__activities"),)
+
 # What each source DAG updates, by dag_id.
 BY_DAG: dict[str, tuple[Asset, ...]] = {
     "village_master": REGION,
@@ -36,6 +38,7 @@ BY_DAG: dict[str, tuple[Asset, ...]] = {
     "apbdes": APBDES,
     "bumdes": BUMDES,
     "ojk_financial_access": OJK,
+    "programmes": PROGRAMMES,
 }
 SOURCES: tuple[Asset, ...] = tuple(a for assets in BY_DAG.values() for a in assets)
 

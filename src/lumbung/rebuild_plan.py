@@ -54,6 +54,7 @@ SOURCE_SELECT = {
     "apbdes": ("fqn:staging.apbdes+",),
     "bumdes": ("fqn:staging.bumdes+",),
     "ojk": ("fqn:staging.ojk+",),
+    "programmes": ("fqn:staging.programmes+",),
 }
 
 # What of the dbt project decides what a build produces.

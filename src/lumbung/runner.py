@@ -35,6 +35,7 @@ DAG_ORDER: tuple[str, ...] = (
     "apbdes",
     "bumdes",
     "ojk_financial_access",
+    "programmes",
     "smart_village_marts",
 )
 # The generated source each DAG lands (village_master lands the vendored region master).
@@ -44,6 +45,7 @@ DAG_SOURCE: dict[str, str] = {
     "apbdes": "apbdes",
     "bumdes": "bumdes",
     "ojk_financial_access": "ojk",
+    "programmes": "programmes",
 }
 
 

@@ -43,6 +43,7 @@ GENERATORS: dict[str, str] = {
     "apbdes": "lumbung.generate.apbdes",
     "bumdes": "lumbung.generate.bumdes",
     "ojk": "lumbung.generate.ojk",
+    "programmes": "lumbung.generate.programmes",
 }
 
 MANIFEST = "defects_manifest.json"

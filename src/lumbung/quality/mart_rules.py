@@ -136,7 +136,7 @@ def _capital_matches_apbdes() -> Rule:
 # How old the last accepted delivery of each source may be before it is late (days): the
 # schedules of the source DAGs plus the time a delivery usually takes.
 FRESHNESS_DAYS = {"kemendagri_region": 400, "idm": 400, "survey": 400, "apbdes": 120,
-                  "bumdes": 120, "ojk": 62}
+                  "bumdes": 120, "ojk": 62, "programmes": 400}
 
 
 def _fresh_sources() -> tuple[Rule, ...]:

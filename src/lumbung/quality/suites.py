@@ -12,6 +12,7 @@ from lumbung.quality.idm_rules import idm_suite
 from lumbung.quality.kemendagri_rules import kemendagri_suites
 from lumbung.quality.mart_rules import mart_suites
 from lumbung.quality.ojk_rules import ojk_suites
+from lumbung.quality.programmes_rules import programmes_suites
 from lumbung.quality.rules import SuiteSpec
 from lumbung.quality.survey_rules import survey_suite
 from lumbung.sources import kemendagri
@@ -23,6 +24,7 @@ SUITES: tuple[SuiteSpec, ...] = (
     survey_suite(),  # Smart Village survey responses
     *bumdes_suites(),  # BUMDes registry pages and yearly reports
     *ojk_suites(),  # OJK access reports and KUR per district
+    *programmes_suites(),  # SIPD (regencies, province) and CSR programmes
     *mart_suites(),  # every published mart, audited in the build schema
 )
 

@@ -15,6 +15,7 @@ INGEST: dict[str, str] = {
     "apbdes": "lumbung.pipelines.apbdes:ingest_path",
     "bumdes": "lumbung.pipelines.bumdes:ingest_path",
     "ojk": "lumbung.pipelines.ojk:ingest_path",
+    "programmes": "lumbung.pipelines.programmes:ingest_path",
 }
 
 RAW_TABLES: dict[str, str] = {
@@ -24,4 +25,5 @@ RAW_TABLES: dict[str, str] = {
     "apbdes": "lumbung.sources.apbdes",
     "bumdes": "lumbung.sources.bumdes",
     "ojk": "lumbung.sources.ojk",
+    "programmes": "lumbung.sources.programmes",
 }

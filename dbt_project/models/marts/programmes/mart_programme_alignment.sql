@@ -1,0 +1,188 @@
+-- Programme money per village and year against the village's needs: what the regency, the
+-- province and private parties (CSR) planned for the village, beside the village's own
+-- APBDes spending, by Smart Village dimension, and how much of it goes to the dimension the
+-- village is weakest in (mart_smart_village). District-wide programmes are not spread over
+-- villages: they are in the regency rollup only.
+
+with
+
+villages as (
+
+    select * from {{ ref('dim_village') }}
+    where is_current
+
+),
+
+activities as (
+
+    select * from {{ ref('int_programmes__activity_dimensions') }}
+    where location_level = 'village'
+
+),
+
+years as (
+
+    select distinct programme_year as year
+    from {{ ref('stg_programmes__activities') }}
+
+),
+
+needs as (
+
+    select * from {{ ref('int_programmes__village_needs') }}
+
+),
+
+finance as (
+
+    select * from {{ ref('mart_village_finance') }}
+
+),
+
+year_origins as (
+
+    select * from {{ ref('int_programmes__year_origins') }}
+
+),
+
+money as (
+
+    select
+        village_code,
+        programme_year as year,
+        count(*) as programme_count,
+        sum(budget_amount) filter (where actor = 'regency') as regency_budget,
+        sum(budget_amount) filter (where actor = 'province') as province_budget,
+        sum(budget_amount) filter (where actor = 'private') as private_budget,
+        sum(budget_amount) as programme_budget,
+        sum(realised_amount) as programme_realised,
+        sum(budget_amount) filter (where dimension = 'A') as a_budget,
+        sum(budget_amount) filter (where dimension = 'B') as b_budget,
+        sum(budget_amount) filter (where dimension = 'C') as c_budget,
+        sum(budget_amount) filter (where dimension = 'D') as d_budget,
+        sum(budget_amount) filter (where dimension = 'E') as e_budget,
+        sum(budget_amount) filter (where dimension = 'F') as f_budget,
+        sum(budget_amount) filter (where dimension is null) as unmapped_budget
+    from activities
+    group by village_code, programme_year
+
+),
+
+actors_per_dimension as (
+
+    select
+        village_code,
+        programme_year as year,
+        dimension,
+        count(distinct actor) as actor_count
+    from activities
+    where dimension is not null
+    group by village_code, programme_year, dimension
+
+),
+
+overlaps as (
+
+    select
+        village_code,
+        year,
+        count(*) filter (where actor_count > 1) as overlapping_dimension_count
+    from actors_per_dimension
+    group by village_code, year
+
+),
+
+village_years as (
+
+    select
+        villages.village_code,
+        years.year,
+        villages.village_name,
+        villages.village_type,
+        villages.district_code,
+        villages.district_name,
+        villages.regency_code,
+        villages.regency_name,
+        coalesce(money.programme_count, 0) as programme_count,
+        coalesce(money.regency_budget, 0) as regency_programme_budget,
+        coalesce(money.province_budget, 0) as province_programme_budget,
+        coalesce(money.private_budget, 0) as private_programme_budget,
+        coalesce(money.programme_budget, 0) as programme_budget,
+        coalesce(money.programme_realised, 0) as programme_realised,
+        finance.spending_budget as apbdes_spending_budget,
+        finance.spending_realised as apbdes_spending_realised,
+        coalesce(money.a_budget, 0) as a_institution_programme_budget,
+        coalesce(money.b_budget, 0) as b_infrastructure_programme_budget,
+        coalesce(money.c_budget, 0) as c_service_delivery_programme_budget,
+        coalesce(money.d_budget, 0) as d_technology_innovation_programme_budget,
+        coalesce(money.e_budget, 0) as e_societies_programme_budget,
+        coalesce(money.f_budget, 0) as f_economy_programme_budget,
+        coalesce(money.unmapped_budget, 0) as unmapped_programme_budget,
+        coalesce(overlaps.overlapping_dimension_count, 0) as overlapping_dimension_count,
+        needs.smart_village_index,
+        needs.category as smart_village_category,
+        needs.weakest_dimension,
+        needs.weakest_dimension_score,
+        coalesce(needs.is_priority_desa, false) as is_priority_desa,
+        coalesce(year_origins.data_origin, 'real') as data_origin
+    from villages
+    cross join years
+    left join money
+        on villages.village_code = money.village_code and years.year = money.year
+    left join overlaps
+        on villages.village_code = overlaps.village_code and years.year = overlaps.year
+    left join finance
+        on villages.village_code = finance.village_code and years.year = finance.year
+    left join needs
+        on villages.village_code = needs.village_code and years.year = needs.year
+    left join year_origins on years.year = year_origins.year
+
+),
+
+final as (
+
+    select
+        village_code,
+        year::integer as year,
+        make_date(year::integer, 1, 1) as date,
+        village_name,
+        village_type,
+        district_code,
+        district_name,
+        regency_code,
+        regency_name,
+        programme_count::integer as programme_count,
+        regency_programme_budget,
+        province_programme_budget,
+        private_programme_budget,
+        programme_budget,
+        programme_realised,
+        apbdes_spending_budget,
+        apbdes_spending_realised,
+        a_institution_programme_budget,
+        b_infrastructure_programme_budget,
+        c_service_delivery_programme_budget,
+        d_technology_innovation_programme_budget,
+        e_societies_programme_budget,
+        f_economy_programme_budget,
+        unmapped_programme_budget,
+        overlapping_dimension_count::integer as overlapping_dimension_count,
+        smart_village_index,
+        smart_village_category,
+        weakest_dimension,
+        weakest_dimension_score,
+        case weakest_dimension
+            when 'A' then a_institution_programme_budget
+            when 'B' then b_infrastructure_programme_budget
+            when 'C' then c_service_delivery_programme_budget
+            when 'D' then d_technology_innovation_programme_budget
+            when 'E' then e_societies_programme_budget
+            when 'F' then f_economy_programme_budget
+        end as weakest_dimension_programme_budget,
+        is_priority_desa,
+        data_origin
+    from village_years
+
+)
+
+select * from final

@@ -1,0 +1,97 @@
+"""The gate's rules for development programmes (source ``programmes``): the regencies' and
+the province's SIPD exports and the CSR form export.
+
+The reader already quarantined rows whose location matched no village or district (or
+several), or whose code, amount or year is unusable; these rules hold each batch to that,
+and check the landed matches against the published region master.
+"""
+
+from __future__ import annotations
+
+from lumbung.quality.dbt_macros import amount_sql
+from lumbung.quality.rules import WARNING, Rule, SuiteSpec, in_set, matches, no_rows, present
+
+NOMENCLATURE_SQL = r"^\s*[0-9]\.[0-9]{2}\.[0-9]{2}\.[0-9]\.[0-9]{2}\.[0-9]{4}\s*$"
+
+
+def _matched(year: str, budget: str, key: tuple[str, ...]) -> tuple[Rule, ...]:
+    """Rules every programme export shares: the matched location, year, amounts, key."""
+    columns = ", ".join(key)
+    return (
+        in_set("_lokasi_tingkat", ["village", "district"]),
+        no_rows(
+            "matched location is a current village or district",
+            "select lokasi, _lokasi_tingkat, _lokasi_kode from {batch} as b where not exists ("
+            "select from marts.dim_village as v where v.is_current and "
+            "case b._lokasi_tingkat when 'village' then v.village_code = b._lokasi_kode "
+            "else v.district_code = b._lokasi_kode end)",
+            "every location was matched to a current village (10 digits) or district "
+            "(6 digits) of the region master (marts.dim_village)",
+        ),
+        no_rows(
+            "tahun is the year of the folder",
+            f"select lokasi, tahun, {year} from {{batch}} "
+            f"where trim(tahun) is distinct from {year}",
+            "every row is for the year of the folder it was delivered in",
+        ),
+        no_rows(
+            f"{budget} is an amount",
+            f"select lokasi, {budget} from {{batch}} where {amount_sql(budget)} is null",
+            f"{budget} is an Indonesian-formatted amount",
+        ),
+        no_rows(
+            f"one row per {columns}",
+            f"select {columns}, count(*) as n from {{batch}} group by {columns} "
+            "having count(*) > 1",
+            "a programme is listed once per location",
+        ),
+        no_rows(
+            f"realisasi within {budget}",
+            f"select lokasi, {budget}, realisasi from {{batch}} "
+            f"where {amount_sql('realisasi')} > {amount_sql(budget)}",
+            f"the realisation does not exceed the budget ({budget})",
+            WARNING,
+        ),
+    )
+
+
+def _sipd(dataset: str, name: str, year: str, partition: str) -> SuiteSpec:
+    return SuiteSpec(
+        "programmes",
+        dataset,
+        name,
+        (
+            matches("kode_sub_kegiatan", NOMENCLATURE_SQL, "kode_sub_kegiatan format"),
+            *present("perangkat_daerah"),
+            *_matched(year, "pagu", ("kode_sub_kegiatan", "perangkat_daerah", "sumber_dana",
+                                     "lokasi")),
+        ),
+        partition=partition,
+    )
+
+
+def programmes_suites() -> tuple[SuiteSpec, ...]:
+    regency = _sipd("sipd_regency", "programmes_sipd_regency",
+                    "split_part(_partition, '/', 2)", "regency/year")
+    regency = SuiteSpec(regency.source, regency.dataset, regency.name, (
+        *regency.rules,
+        no_rows(
+            "location in the file's regency",
+            "select lokasi, _lokasi_kode from {batch} "
+            "where left(_lokasi_kode, 4) <> split_part(_partition, '/', 1)",
+            "a regency's SIPD plans only for its own villages and districts",
+        ),
+    ), partition=regency.partition)
+    province = _sipd("sipd_province", "programmes_sipd_province", "_year", "year")
+    csr = SuiteSpec(
+        "programmes",
+        "csr",
+        "programmes_csr",
+        (
+            *present("nama_perusahaan"),
+            *present("bidang"),
+            *_matched("_year", "nilai_program", ("nama_perusahaan", "nama_program", "lokasi")),
+        ),
+        partition="year",
+    )
+    return regency, province, csr
