@@ -11,6 +11,7 @@ published version, and checks across marts and sources. A suite exists for every
 from __future__ import annotations
 
 from lumbung.publish import BUILD_SCHEMA, PUBLISHED_SCHEMA
+from lumbung.quality.programmes_rules import programme_mart_rules
 from lumbung.quality.rules import (
     LAT_RANGE,
     LNG_RANGE,
@@ -418,6 +419,7 @@ def mart_suites() -> tuple[SuiteSpec, ...]:
             in_set("data_origin", DATA_ORIGINS),
             between("villages_with_agent_share", 0, 1),
         ),
+        *(mart_suite(table, *rules) for table, rules in programme_mart_rules().items()),
         mart_suite(
             "mart_smart_village",
             unique_together("village_code", "year"),

@@ -9,7 +9,18 @@ and check the landed matches against the published region master.
 from __future__ import annotations
 
 from lumbung.quality.dbt_macros import amount_sql
-from lumbung.quality.rules import WARNING, Rule, SuiteSpec, in_set, matches, no_rows, present
+from lumbung.quality.rules import (
+    WARNING,
+    Rule,
+    SuiteSpec,
+    between,
+    in_set,
+    matches,
+    no_rows,
+    not_null,
+    present,
+    unique_together,
+)
 
 NOMENCLATURE_SQL = r"^\s*[0-9]\.[0-9]{2}\.[0-9]{2}\.[0-9]\.[0-9]{2}\.[0-9]{4}\s*$"
 
@@ -95,3 +106,25 @@ def programmes_suites() -> tuple[SuiteSpec, ...]:
         partition="year",
     )
     return regency, province, csr
+
+
+def programme_mart_rules() -> dict[str, tuple[Rule, ...]]:
+    """The audit rules of the programme alignment marts, by table (``mart_rules`` adds the
+    rules every mart has)."""
+    origins = ["real", "generated", "mixed"]
+    return {
+        "mart_programme_alignment": (
+            unique_together("village_code", "year"),
+            in_set("data_origin", origins),
+            not_null("programme_budget"),
+            in_set("weakest_dimension", ["A", "B", "C", "D", "E", "F"]),
+            between("overlapping_dimension_count", 0, 6),
+        ),
+        "mart_programme_alignment_regency": (
+            unique_together("regency_code", "year"),
+            in_set("data_origin", origins),
+            not_null("programme_budget"),
+            between("priority_desa_budget_share", 0, 1),
+            between("weakest_dimension_budget_share", 0, 1),
+        ),
+    }
