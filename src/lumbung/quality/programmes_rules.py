@@ -32,10 +32,12 @@ def _matched(year: str, budget: str, key: tuple[str, ...]) -> tuple[Rule, ...]:
         in_set("_lokasi_tingkat", ["village", "district"]),
         no_rows(
             "matched location is a current village or district",
-            "select lokasi, _lokasi_tingkat, _lokasi_kode from {batch} as b where not exists ("
-            "select from marts.dim_village as v where v.is_current and "
-            "case b._lokasi_tingkat when 'village' then v.village_code = b._lokasi_kode "
-            "else v.district_code = b._lokasi_kode end)",
+            # GX puts {batch} in as an aliased subquery: the query gives it no alias.
+            "select lokasi, _lokasi_tingkat, _lokasi_kode from {batch} where "
+            "(_lokasi_tingkat = 'village' and _lokasi_kode not in ("
+            "select v.village_code from marts.dim_village as v where v.is_current)) or "
+            "(_lokasi_tingkat = 'district' and _lokasi_kode not in ("
+            "select v.district_code from marts.dim_village as v where v.is_current))",
             "every location was matched to a current village (10 digits) or district "
             "(6 digits) of the region master (marts.dim_village)",
         ),
