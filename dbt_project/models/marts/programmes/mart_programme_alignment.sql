@@ -81,7 +81,7 @@ actors_per_dimension as (
 
 ),
 
-overlaps as (
+dimension_overlaps as (
 
     select
         village_code,
@@ -118,7 +118,7 @@ village_years as (
         coalesce(money.e_budget, 0) as e_societies_programme_budget,
         coalesce(money.f_budget, 0) as f_economy_programme_budget,
         coalesce(money.unmapped_budget, 0) as unmapped_programme_budget,
-        coalesce(overlaps.overlapping_dimension_count, 0) as overlapping_dimension_count,
+        coalesce(dimension_overlaps.overlapping_dimension_count, 0) as overlapping_dimension_count,
         needs.smart_village_index,
         needs.category as smart_village_category,
         needs.weakest_dimension,
@@ -129,8 +129,9 @@ village_years as (
     cross join years
     left join money
         on villages.village_code = money.village_code and years.year = money.year
-    left join overlaps
-        on villages.village_code = overlaps.village_code and years.year = overlaps.year
+    left join dimension_overlaps
+        on villages.village_code = dimension_overlaps.village_code
+        and years.year = dimension_overlaps.year
     left join finance
         on villages.village_code = finance.village_code and years.year = finance.year
     left join needs
