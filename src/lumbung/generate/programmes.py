@@ -170,7 +170,8 @@ class Writer:
         if kind == "ambiguous_location":
             text = f"{term} {village.name}"
         elif rng.random() < 0.5:
-            text = f"{term} {village.name} Makmur Sentosa, Kec. {self.districts[village.district_code]}"
+            district = self.districts[village.district_code]
+            text = f"{term} {village.name} Makmur Sentosa, Kec. {district}"
         else:
             kind = "unmatched_code"
             text = f"{village.district_code[:2]}.{village.district_code[2:4]}." \

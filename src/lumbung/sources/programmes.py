@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from lumbung.landing import BatchRejected, DatasetSpec, Part, Record
+from lumbung.landing import DatasetSpec, Part, Record
 from lumbung.raw_tables import Gate, RawTable
 from lumbung.sources import spreadsheet
 from lumbung.sources.tabular import (

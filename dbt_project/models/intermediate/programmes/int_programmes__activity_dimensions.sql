@@ -43,7 +43,22 @@ candidates as (
 final as (
 
     select
-        activities.*,
+        activities.batch_id,
+        activities.source_row_number,
+        activities.programme_year,
+        activities.actor,
+        activities.nomenclature_code,
+        activities.csr_field,
+        activities.activity_name,
+        activities.implementer,
+        activities.funding_source,
+        activities.location_text,
+        activities.location_level,
+        activities.village_code,
+        activities.district_code,
+        activities.regency_code,
+        activities.budget_amount,
+        activities.realised_amount,
         candidates.dimension
     from activities
     left join candidates

@@ -130,8 +130,9 @@ village_years as (
     left join money
         on villages.village_code = money.village_code and years.year = money.year
     left join dimension_overlaps
-        on villages.village_code = dimension_overlaps.village_code
-        and years.year = dimension_overlaps.year
+        on
+            villages.village_code = dimension_overlaps.village_code
+            and years.year = dimension_overlaps.year
     left join finance
         on villages.village_code = finance.village_code and years.year = finance.year
     left join needs
