@@ -31,39 +31,31 @@ deliveries as (
 
 sipd as (
 
-    select
-        'regency' as actor,
-        _batch_id,
-        _row_number,
-        tahun,
-        kode_sub_kegiatan,
-        nama_sub_kegiatan as activity_name,
-        perangkat_daerah as implementer,
-        sumber_dana,
-        null::text as csr_field,
-        lokasi,
-        pagu as budget_text,
-        realisasi,
-        _lokasi_tingkat,
-        _lokasi_kode
-    from {{ source('programmes', 'programmes_sipd_regency') }}
-    union all
-    select
-        'province' as actor,
-        _batch_id,
-        _row_number,
-        tahun,
-        kode_sub_kegiatan,
-        nama_sub_kegiatan as activity_name,
-        perangkat_daerah as implementer,
-        sumber_dana,
-        null::text as csr_field,
-        lokasi,
-        pagu as budget_text,
-        realisasi,
-        _lokasi_tingkat,
-        _lokasi_kode
-    from {{ source('programmes', 'programmes_sipd_province') }}
+    {%- set plans = [
+        ('regency', 'programmes_sipd_regency'),
+        ('province', 'programmes_sipd_province'),
+    ] %}
+    {%- for actor, table in plans %}
+        select
+            '{{ actor }}' as actor,
+            _batch_id,
+            _row_number,
+            tahun,
+            kode_sub_kegiatan,
+            nama_sub_kegiatan as activity_name,
+            perangkat_daerah as implementer,
+            sumber_dana,
+            null::text as csr_field,
+            lokasi,
+            pagu as budget_text,
+            realisasi,
+            _lokasi_tingkat,
+            _lokasi_kode
+        from {{ source('programmes', table) }}
+        {%- if not loop.last %}
+            union all
+        {%- endif %}
+    {%- endfor %}
 
 ),
 
