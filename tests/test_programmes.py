@@ -241,3 +241,34 @@ def test_alignment_money_adds_up_to_the_landed_budgets(landed, generated, wareho
     assert villages == village_total
     assert village_total + district_total == expected
     assert district_total > 0
+
+
+# --- the DAG -------------------------------------------------------------------------------
+
+
+def test_dag_lands_gates_and_stages_the_default_generation(landing, paths, warehouse, db,
+                                                           landed):
+    """The factory DAG (with its wait for the region master) on a default generation: the
+    default share of unmatched and ambiguous locations is quarantined, the rest staged."""
+    from conftest import run_source_dag
+
+    out = landing.parent / "programmes_generated"
+    generate(GenerateConfig(out=out, regencies=REGENCIES, years=(YEAR + 1,), seed=3,
+                            sources=("programmes",)))
+    shutil.copytree(out / "programmes", landing / "programmes", dirs_exist_ok=True)
+    run = run_source_dag("programmes", paths, warehouse)
+    states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
+    assert str(run.state) == "success", states
+    manifest = [d for d in json.loads((out / "defects_manifest.json").read_text())
+                if d["source"] == "programmes"]
+    assert manifest and all(d["expect"] == "quarantine" for d in manifest)
+    received, quarantined = db.execute(
+        "select sum(rows_received), sum(rows_quarantined) from audit.load_batches "
+        "where source = 'programmes' and partition_key like %s", (f"%{YEAR + 1}",),
+    ).fetchone()
+    assert quarantined == len(manifest)
+    staged = db.execute(
+        "select count(*) from staging.stg_programmes__activities where programme_year = %s",
+        (YEAR + 1,),
+    ).fetchone()[0]
+    assert staged == received - quarantined

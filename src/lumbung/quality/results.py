@@ -150,6 +150,8 @@ _VILLAGE = re.compile(r"^\d{10}$")
 _PARTITION_REGENCY = {
     "apbdes": lambda key: key.split("/")[0],  # <regency>/<year>
     "idm": lambda key: key.split("/")[-1][:4] if _VILLAGE.match(key.split("/")[-1]) else "",
+    # a regency's SIPD export: <regency>/<year>; the province's and CSR's keys are the year
+    "programmes": lambda key: key.split("/")[0] if "/" in key else "",
 }
 # Sources whose files are often one regency's though their partition does not say so: the
 # regency is the one all rows' codes share, if they share one.
