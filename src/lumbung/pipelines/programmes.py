@@ -69,7 +69,8 @@ def ingest_path(warehouse: PgUrl, path: Path) -> list[BatchOutcome]:
         root = path.parent if path.name == programmes.FOLDER else path
         return [BatchOutcome(**b) for b in land(warehouse, root)["batches"]]
     item = programmes.landing_file(path)
-    root = next(p.parent for p in path.parents if p.name == programmes.FOLDER)
+    # shown relative to the landing folder when the file is in one
+    root = next((p.parent for p in path.parents if p.name == programmes.FOLDER), path.parent)
     return land_all(warehouse, root, [item], _reader(warehouse))
 
 
