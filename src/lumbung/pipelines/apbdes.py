@@ -20,10 +20,10 @@ import psycopg
 from psycopg import sql
 
 from lumbung.config import Paths, PgUrl
-from lumbung.db import count_rows
 from lumbung.dbt_runner import run_dbt
+from lumbung.families import family
 from lumbung.landing import BatchOutcome, land_file
-from lumbung.pipelines.batches import shown, validate_all, verdict
+from lumbung.pipelines.batches import counts, log_problems, shown, validate_all, verdict
 from lumbung.sources import apbdes
 
 log = logging.getLogger(__name__)
@@ -31,11 +31,7 @@ log = logging.getLogger(__name__)
 # The staging folder by its fqn: the same nodes as path:models/staging/apbdes, resolved
 # faster (see lumbung.rebuild_plan).
 DBT_SELECT = ("ref_apbdes_accounts", "fqn:staging.apbdes")
-PUBLISHED = (
-    "staging.stg_apbdes__submissions",
-    "staging.stg_apbdes__budget_lines",
-    "staging.stg_apbdes__realisation_lines",
-)
+PUBLISHED = family("apbdes").published
 
 
 def _land_one(
@@ -51,8 +47,7 @@ def land(
 ) -> dict:
     """Land every APBDes file of the landing folder; one batch per file."""
     files, problems = apbdes.discover(landing)
-    for problem in problems:
-        log.error("not landed: %s", problem)
+    log_problems(problems)
     if not files:
         log.info("no APBDes files under %s", landing / apbdes.FOLDER)
     outcomes: list[BatchOutcome] = []
@@ -107,5 +102,4 @@ def check(gated: dict) -> dict:
 
 
 def published_counts(warehouse: PgUrl, tables: tuple[str, ...] = PUBLISHED) -> dict[str, int]:
-    with psycopg.connect(warehouse.url()) as conn:
-        return {table: count_rows(conn, table) for table in tables}
+    return counts(warehouse, tables)

@@ -13,9 +13,9 @@ from pathlib import Path
 import psycopg
 
 from lumbung.config import Paths, PgUrl
-from lumbung.db import count_rows
+from lumbung.families import family
 from lumbung.landing import BatchOutcome, land_csv
-from lumbung.pipelines.batches import judge, released_ids, shown, verdict
+from lumbung.pipelines.batches import counts, judge, log_problems, released_ids, shown, verdict
 from lumbung.pipelines.marts import audit, publish_marts
 from lumbung.publish import build
 from lumbung.sources import kemendagri
@@ -24,7 +24,8 @@ from lumbung.visibility import release
 log = logging.getLogger(__name__)
 
 DBT_SELECT = "+dim_region +dim_village"
-PUBLISHED = ("marts.dim_region", "marts.dim_village")
+FAMILY = family("region")
+PUBLISHED = FAMILY.published
 
 
 def land(
@@ -32,14 +33,13 @@ def land(
 ) -> dict:
     """Land every region file in the landing folder; one batch per file."""
     files, problems = kemendagri.discover(landing)
-    for problem in problems:
-        log.error("not landed: %s", problem)
+    log_problems(problems)
     outcomes: list[BatchOutcome] = []
     with psycopg.connect(warehouse.url()) as conn:
         for number, item in enumerate(files, start=1):
             log.info("landing %d/%d: %s", number, len(files), item.path)
             outcome = land_csv(
-                conn, item.spec, item.path, item.edition,
+                conn, item.spec, item.path, item.partition_key,
                 display_path=shown(item.path, landing), dag_id=dag_id, run_id=run_id,
             )
             outcomes.append(outcome)
@@ -55,7 +55,8 @@ def ingest_path(warehouse: PgUrl, path: Path) -> list[BatchOutcome]:
         return [BatchOutcome(**b) for b in land(warehouse, root)["batches"]]
     item = kemendagri.landing_file(path)
     with psycopg.connect(warehouse.url()) as conn:
-        return [land_csv(conn, item.spec, item.path, item.edition, display_path=str(path))]
+        return [land_csv(conn, item.spec, item.path, item.partition_key,
+                         display_path=str(path))]
 
 
 def gate(warehouse: PgUrl, landed: dict) -> dict:
@@ -158,14 +159,13 @@ def region_master_ready(warehouse: PgUrl) -> bool:
                 and coalesce((select max(published_at) from audit.publications
                               where tables ? 'dim_village'), '-infinity')
                     >= coalesce((select max(released_at) from audit.load_batches
-                                 where source = 'kemendagri_region'), '-infinity')
-            """
+                                 where source = %s), '-infinity')
+            """, (FAMILY.batch_source,)
         ).fetchone()[0]
 
 
 def published_counts(warehouse: PgUrl, tables: tuple[str, ...] = PUBLISHED) -> dict[str, int]:
-    with psycopg.connect(warehouse.url()) as conn:
-        return {table: count_rows(conn, table) for table in tables}
+    return counts(warehouse, tables)
 
 
 def refresh_marts(paths: Paths, warehouse: PgUrl) -> dict:
