@@ -134,8 +134,8 @@ def _capital_matches_apbdes() -> Rule:
     )
 
 
-# How old the last accepted delivery of each source may be before it is late (days): the
-# schedules of the source DAGs plus the time a delivery usually takes.
+# How old the last accepted delivery of each source may be before it is late (days), as
+# its family declares (its DAG's schedule plus the time a delivery usually takes).
 FRESHNESS_DAYS = {f.batch_source: f.freshness_days for f in FAMILIES}
 
 
