@@ -23,7 +23,7 @@ from lumbung.config import Paths, PgUrl
 from lumbung.dbt_runner import run_dbt
 from lumbung.families import family
 from lumbung.landing import BatchOutcome, land_file
-from lumbung.pipelines.batches import counts, log_problems, shown, validate_all, verdict
+from lumbung.pipelines.batches import counts, land_all, log_problems, validate_all, verdict
 from lumbung.sources import apbdes
 
 log = logging.getLogger(__name__)
@@ -34,14 +34,6 @@ DBT_SELECT = ("ref_apbdes_accounts", "fqn:staging.apbdes")
 PUBLISHED = family("apbdes").published
 
 
-def _land_one(
-    conn: psycopg.Connection, item: apbdes.LandingFile, shown: str,
-    dag_id: str | None = None, run_id: str | None = None,
-) -> BatchOutcome:
-    return land_file(conn, item.spec, item.path, item.partition_key, reader=item.reader,
-                     display_path=shown, dag_id=dag_id, run_id=run_id)
-
-
 def land(
     warehouse: PgUrl, landing: Path, dag_id: str | None = None, run_id: str | None = None
 ) -> dict:
@@ -50,11 +42,8 @@ def land(
     log_problems(problems)
     if not files:
         log.info("no APBDes files under %s", landing / apbdes.FOLDER)
-    outcomes: list[BatchOutcome] = []
     with psycopg.connect(warehouse.url()) as conn:
-        for number, item in enumerate(files, start=1):
-            log.info("landing %d/%d: %s", number, len(files), item.path)
-            outcomes.append(_land_one(conn, item, shown(item.path, landing), dag_id, run_id))
+        outcomes = land_all(warehouse, landing, files, None, dag_id, run_id, conn)
         if any(not o.already_landed and o.status == "loaded" for o in outcomes):
             _analyze(conn)
     return {"batches": [o.to_dict() for o in outcomes], "problems": problems}
@@ -77,7 +66,8 @@ def ingest_path(warehouse: PgUrl, path: Path) -> list[BatchOutcome]:
         return [BatchOutcome(**b) for b in land(warehouse, root)["batches"]]
     item = apbdes.landing_file(path)
     with psycopg.connect(warehouse.url()) as conn:
-        outcome = _land_one(conn, item, str(path))
+        outcome = land_file(conn, item.spec, item.path, item.partition_key,
+                            reader=item.reader, display_path=str(path))
         if not outcome.already_landed and outcome.status == "loaded":
             _analyze(conn)
         return [outcome]

@@ -46,20 +46,24 @@ def land_all(
     warehouse: PgUrl,
     landing: Path,
     files: Sequence[SourceFile],
-    reader: Reader,
+    reader: Reader | None,
     dag_id: str | None = None,
     run_id: str | None = None,
+    conn: psycopg.Connection | None = None,
 ) -> list[BatchOutcome]:
-    """Land each file as one batch (files already landed are not landed again)."""
+    """Land each file as one batch (files already landed are not landed again), read by
+    ``reader`` (None: each file's own ``reader``), on ``conn`` or a connection of its own."""
+    if conn is None:
+        with psycopg.connect(warehouse.url()) as own:
+            return land_all(warehouse, landing, files, reader, dag_id, run_id, own)
     outcomes: list[BatchOutcome] = []
-    with psycopg.connect(warehouse.url()) as conn:
-        for number, item in enumerate(files, start=1):
-            log.info("landing %d/%d: %s", number, len(files), item.path)
-            outcomes.append(
-                land_file(conn, item.spec, item.path, item.partition_key, reader=reader,
-                          display_path=shown(item.path, landing), dag_id=dag_id,
-                          run_id=run_id)
-            )
+    for number, item in enumerate(files, start=1):
+        log.info("landing %d/%d: %s", number, len(files), item.path)
+        outcomes.append(
+            land_file(conn, item.spec, item.path, item.partition_key,
+                      reader=reader or item.reader, display_path=shown(item.path, landing),
+                      dag_id=dag_id, run_id=run_id)
+        )
     return outcomes
 
 

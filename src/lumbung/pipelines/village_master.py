@@ -14,8 +14,15 @@ import psycopg
 
 from lumbung.config import Paths, PgUrl
 from lumbung.families import family
-from lumbung.landing import BatchOutcome, land_csv
-from lumbung.pipelines.batches import counts, judge, log_problems, released_ids, shown, verdict
+from lumbung.landing import BatchOutcome, land_csv, read_csv
+from lumbung.pipelines.batches import (
+    counts,
+    judge,
+    land_all,
+    log_problems,
+    released_ids,
+    verdict,
+)
 from lumbung.pipelines.marts import audit, publish_marts
 from lumbung.publish import build
 from lumbung.sources import kemendagri
@@ -34,15 +41,7 @@ def land(
     """Land every region file in the landing folder; one batch per file."""
     files, problems = kemendagri.discover(landing)
     log_problems(problems)
-    outcomes: list[BatchOutcome] = []
-    with psycopg.connect(warehouse.url()) as conn:
-        for number, item in enumerate(files, start=1):
-            log.info("landing %d/%d: %s", number, len(files), item.path)
-            outcome = land_csv(
-                conn, item.spec, item.path, item.partition_key,
-                display_path=shown(item.path, landing), dag_id=dag_id, run_id=run_id,
-            )
-            outcomes.append(outcome)
+    outcomes = land_all(warehouse, landing, files, read_csv, dag_id, run_id)
     if not files:
         problems.append(f"{landing / kemendagri.FOLDER}: no region master files to land")
     return {"batches": [o.to_dict() for o in outcomes], "problems": problems}

@@ -36,7 +36,6 @@ from decimal import Decimal
 from pathlib import Path, PurePosixPath
 from typing import IO, Protocol
 
-from lumbung.families import family
 from lumbung.landing import (
     BatchRejected,
     Chunk,
@@ -56,9 +55,8 @@ from lumbung.sources.encoding import Encoding
 from lumbung.sources.folders import UnrecognisedFile
 from lumbung.sources.tabular import parse_id_number
 
-FAMILY = family("apbdes")
-SOURCE = FAMILY.batch_source  # audit.load_batches.source
-FOLDER = FAMILY.folder
+SOURCE = "apbdes"  # its family's batch_source (lumbung.families)
+FOLDER = "apbdes"
 SISKEUDES = "siskeudes"  # dataset of the Siskeudes export zips
 FLAT = "flat"  # dataset of the flat template (CSV or XLSX)
 

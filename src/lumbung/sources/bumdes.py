@@ -23,7 +23,6 @@ from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
-from lumbung.families import family
 from lumbung.landing import BatchRejected, DatasetSpec, Part, Record
 from lumbung.raw_tables import Gate, RawTable
 from lumbung.sources import encoding, folders, spreadsheet
@@ -40,9 +39,8 @@ from lumbung.sources.tabular import (
     village_code,
 )
 
-FAMILY = family("bumdes")
-SOURCE = FAMILY.batch_source  # audit.load_batches.source
-FOLDER = FAMILY.folder
+SOURCE = "bumdes"  # its family's batch_source (lumbung.families)
+FOLDER = "bumdes"
 REGISTRY = "registry"
 REPORTS = "annual_reports"
 

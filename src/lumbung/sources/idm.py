@@ -27,15 +27,13 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from lumbung.families import family
 from lumbung.landing import BatchRejected, DatasetSpec, Part, Reader, Record
 from lumbung.raw_tables import Gate, RawTable
 from lumbung.sources import encoding, folders
 from lumbung.sources.folders import UnrecognisedFile
 
-FAMILY = family("idm")
-SOURCE = FAMILY.batch_source  # audit.load_batches.source
-FOLDER = FAMILY.folder
+SOURCE = "idm"  # its family's batch_source (lumbung.families)
+FOLDER = "idm"
 DATASET = "idm"
 
 # Indicators per dimension, numbered 1..n within it (the Kemendesa IDM catalogue): 50 in all.

@@ -17,15 +17,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from lumbung.families import family
 from lumbung.landing import DatasetSpec
 from lumbung.raw_tables import Gate, RawTable
 from lumbung.sources import folders
 from lumbung.sources.folders import LandingFile, UnrecognisedFile
 
-FAMILY = family("region")
-SOURCE = FAMILY.batch_source  # audit.load_batches.source
-FOLDER = FAMILY.folder
+SOURCE = "kemendagri_region"  # its family's batch_source (lumbung.families)
+FOLDER = "region"
 CENTROID = ("lat_centroid", "lng_centroid")
 
 DATASETS: dict[str, DatasetSpec] = {

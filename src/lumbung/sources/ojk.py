@@ -19,7 +19,6 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from lumbung.families import family
 from lumbung.landing import DatasetSpec, Part
 from lumbung.raw_tables import Gate, RawTable
 from lumbung.sources import folders, spreadsheet
@@ -36,9 +35,8 @@ from lumbung.sources.tabular import (
     village_code,
 )
 
-FAMILY = family("ojk")
-SOURCE = FAMILY.batch_source  # audit.load_batches.source
-FOLDER = FAMILY.folder
+SOURCE = "ojk"  # its family's batch_source (lumbung.families)
+FOLDER = "ojk"
 ACCESS = "access_points"
 KUR = "kur"
 

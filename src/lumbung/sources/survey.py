@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
-from lumbung.families import family
 from lumbung.landing import BatchRejected, DatasetSpec, Part
 from lumbung.raw_tables import Gate, RawTable
 from lumbung.sources import folders, spreadsheet
@@ -28,9 +27,8 @@ from lumbung.sources.tabular import (
     village_code,
 )
 
-FAMILY = family("survey")
-SOURCE = FAMILY.batch_source  # audit.load_batches.source
-FOLDER = FAMILY.folder
+SOURCE = "survey"  # its family's batch_source (lumbung.families)
+FOLDER = "survey"
 DATASET = "responses"
 SUFFIXES = (".csv", ".xlsx")
 
