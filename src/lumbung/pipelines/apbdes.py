@@ -23,7 +23,14 @@ from lumbung.config import Paths, PgUrl
 from lumbung.dbt_runner import run_dbt
 from lumbung.families import family
 from lumbung.landing import BatchOutcome, land_file
-from lumbung.pipelines.batches import counts, land_all, log_problems, validate_all, verdict
+from lumbung.pipelines.batches import (
+    counts,
+    land_all,
+    land_folder,
+    log_problems,
+    validate_all,
+    verdict,
+)
 from lumbung.sources import apbdes
 
 log = logging.getLogger(__name__)
@@ -62,8 +69,7 @@ def _analyze(conn: psycopg.Connection) -> None:
 def ingest_path(warehouse: PgUrl, path: Path) -> list[BatchOutcome]:
     """Land one APBDes file (inside its ``<year>`` folder) or a landing folder."""
     if path.is_dir():
-        root = path.parent if path.name == apbdes.FOLDER else path
-        return [BatchOutcome(**b) for b in land(warehouse, root)["batches"]]
+        return land_folder(land, warehouse, path, apbdes.FOLDER)
     item = apbdes.landing_file(path)
     with psycopg.connect(warehouse.url()) as conn:
         outcome = land_file(conn, item.spec, item.path, item.partition_key,

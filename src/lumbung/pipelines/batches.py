@@ -181,6 +181,13 @@ def counts(warehouse: PgUrl, tables: Sequence[str]) -> dict[str, int]:
         return {table: count_rows(conn, table) for table in tables}
 
 
+def land_folder(land: Callable[[PgUrl, Path], dict], warehouse: PgUrl, path: Path,
+                folder: str) -> list[BatchOutcome]:
+    """``lumbung ingest`` of a folder: a landing folder, or a family's ``folder`` in one."""
+    root = path.parent if path.name == folder else path
+    return [BatchOutcome(**b) for b in land(warehouse, root)["batches"]]
+
+
 def log_problems(problems: Sequence[str]) -> None:
     for problem in problems:
         log.error("not landed: %s", problem)
@@ -220,8 +227,7 @@ class FilePipeline:
     def ingest_path(self, warehouse: PgUrl, path: Path) -> list[BatchOutcome]:
         """Land one file (inside its partition folders) or a landing folder."""
         if path.is_dir():
-            root = path.parent if path.name == self.family.folder else path
-            return [BatchOutcome(**b) for b in self.land(warehouse, root)["batches"]]
+            return land_folder(self.land, warehouse, path, self.family.folder)
         item = self.source.landing_file(path)
         landing = path.parents[self.family.ingest_depth]
         return land_all(warehouse, landing, [item], self.source.read)

@@ -19,6 +19,7 @@ from lumbung.pipelines.batches import (
     counts,
     judge,
     land_all,
+    land_folder,
     log_problems,
     released_ids,
     verdict,
@@ -50,8 +51,7 @@ def land(
 def ingest_path(warehouse: PgUrl, path: Path) -> list[BatchOutcome]:
     """Land one region file (inside an ``edition=<year>`` folder) or a landing folder."""
     if path.is_dir():
-        root = path.parent if path.name == kemendagri.FOLDER else path
-        return [BatchOutcome(**b) for b in land(warehouse, root)["batches"]]
+        return land_folder(land, warehouse, path, kemendagri.FOLDER)
     item = kemendagri.landing_file(path)
     with psycopg.connect(warehouse.url()) as conn:
         return [land_csv(conn, item.spec, item.path, item.partition_key,
