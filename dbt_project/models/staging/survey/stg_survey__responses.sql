@@ -9,11 +9,7 @@ batches as (
     select
         batch_id,
         partition_key::integer as survey_year
-    from {{ source('audit', 'load_batches') }}
-    where
-        source = 'survey'
-        and dataset = 'responses'
-        and {{ batch_is_visible() }}
+    {{ from_visible_batches('survey', 'responses') }}
 
 ),
 
