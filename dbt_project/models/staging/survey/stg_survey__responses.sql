@@ -18,6 +18,11 @@
     ('office_internet', 'yes_no', 'akses_internet_kantor', 'bool_or(answer_value::boolean)'),
     ('population', 'count', 'jumlah_penduduk', 'max(answer_value::bigint)'),
 ] %}
+{#- The columns of a submission that every answer row carries. -#}
+{%- set submission_columns = [
+    'village_code', 'survey_year', 'submitted_at', 'submission_count', '_batch_id',
+    '_row_number', 'nama_desa', 'jabatan_responden', 'alamat_website',
+] %}
 
 with
 
@@ -94,15 +99,9 @@ latest as (
 answers as (
 
     select
-        latest.village_code,
-        latest.survey_year,
-        latest.submitted_at,
-        latest.submission_count,
-        latest._batch_id,
-        latest._row_number,
-        latest.nama_desa,
-        latest.jabatan_responden,
-        latest.alamat_website,
+        {% for column in submission_columns -%}
+            latest.{{ column }},
+        {% endfor -%}
         question.question_name,
         question.question_kind,
         nullif(trim(question.answer), '') as answer,
@@ -128,15 +127,9 @@ answers as (
 interpreted as (
 
     select
-        answers.village_code,
-        answers.survey_year,
-        answers.submitted_at,
-        answers.submission_count,
-        answers._batch_id,
-        answers._row_number,
-        answers.nama_desa,
-        answers.jabatan_responden,
-        answers.alamat_website,
+        {% for column in submission_columns -%}
+            answers.{{ column }},
+        {% endfor -%}
         answers.question_name,
         answers.answer,
         answers.answer_key,
@@ -169,15 +162,9 @@ flagged as (
 pivoted as (
 
     select
-        village_code,
-        survey_year,
-        submitted_at,
-        submission_count,
-        _batch_id,
-        _row_number,
-        nama_desa,
-        jabatan_responden,
-        alamat_website,
+        {% for column in submission_columns -%}
+            {{ column }},
+        {% endfor -%}
         {% for name, _, _, value in questions -%}
             {{ value }} filter (where question_name = '{{ name }}') as {{ name }},
             {% if name == 'apbdes_published' -%}
@@ -194,16 +181,7 @@ pivoted as (
         {% endfor -%}
         count(*) filter (where is_uninterpreted) as uninterpreted_answer_count
     from flagged
-    group by
-        village_code,
-        survey_year,
-        submitted_at,
-        submission_count,
-        _batch_id,
-        _row_number,
-        nama_desa,
-        jabatan_responden,
-        alamat_website
+    group by {{ submission_columns | join(', ') }}
 
 ),
 
