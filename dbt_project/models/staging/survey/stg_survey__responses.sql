@@ -99,9 +99,7 @@ latest as (
 answers as (
 
     select
-        {% for column in submission_columns -%}
-            latest.{{ column }},
-        {% endfor -%}
+        latest.{{ submission_columns | join(', latest.') }},
         question.question_name,
         question.question_kind,
         nullif(trim(question.answer), '') as answer,
@@ -127,9 +125,7 @@ answers as (
 interpreted as (
 
     select
-        {% for column in submission_columns -%}
-            answers.{{ column }},
-        {% endfor -%}
+        answers.{{ submission_columns | join(', answers.') }},
         answers.question_name,
         answers.answer,
         answers.answer_key,
@@ -162,9 +158,7 @@ flagged as (
 pivoted as (
 
     select
-        {% for column in submission_columns -%}
-            {{ column }},
-        {% endfor -%}
+        {{ submission_columns | join(', ') }},
         {% for name, _, _, value in questions -%}
             {{ value }} filter (where question_name = '{{ name }}') as {{ name }},
             {% if name == 'apbdes_published' -%}
