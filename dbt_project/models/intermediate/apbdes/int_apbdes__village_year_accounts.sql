@@ -9,6 +9,11 @@
 {{ apbdes_incremental_config() }}
 
 {%- set changed = apbdes_changed_submissions() %}
+{#- The columns a row is summed by: its desa-year (with the regency) and account. -#}
+{%- set account_columns = [
+    'fiscal_year', 'village_code', 'regency_code', 'account_group', 'bidang_code',
+    'sub_bidang_code', 'account_jenis_code',
+] %}
 
 with
 
@@ -17,13 +22,7 @@ with
 amounts as (
 
     select
-        fiscal_year,
-        village_code,
-        regency_code,
-        account_group,
-        bidang_code,
-        sub_bidang_code,
-        account_jenis_code,
+        {{ account_columns | join(', ') }},
         amount as budget_amount,
         0::numeric as realised_amount,
         batch_id,
@@ -33,13 +32,7 @@ amounts as (
     union all
 
     select
-        fiscal_year,
-        village_code,
-        regency_code,
-        account_group,
-        bidang_code,
-        sub_bidang_code,
-        account_jenis_code,
+        {{ account_columns | join(', ') }},
         0::numeric as budget_amount,
         amount as realised_amount,
         batch_id,
@@ -51,26 +44,14 @@ amounts as (
 summed as (
 
     select
-        fiscal_year,
-        village_code,
-        regency_code,
-        account_group,
-        bidang_code,
-        sub_bidang_code,
-        account_jenis_code,
+        {{ account_columns | join(', ') }},
         sum(budget_amount) as budget_amount,
         sum(realised_amount) as realised_amount,
         batch_id as submission_batch_id,
         submission_format
     from amounts
     group by
-        fiscal_year,
-        village_code,
-        regency_code,
-        account_group,
-        bidang_code,
-        sub_bidang_code,
-        account_jenis_code,
+        {{ account_columns | join(', ') }},
         batch_id,
         submission_format
 
