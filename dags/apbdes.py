@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from airflow.sdk import DAG, task
 
-from lumbung.assets import APBDES
 from lumbung.dag_factory import source_dag
 
 
@@ -37,10 +36,7 @@ def check_files(gated: dict) -> dict:
 
 
 dag: DAG = source_dag(
-    "apbdes", __doc__, pipeline="apbdes", schedule="@daily",
-    tags=["lumbung", "apbdes", "siskeudes"], outlets=APBDES,
-    land_task=("land_apbdes_files",
-               "Land each file under landing/apbdes/<year>/ as one batch (zip members streamed)."),
+    "apbdes", __doc__,
     gate_doc="Great Expectations checkpoint per batch; failures are reported by check_files.",
     region_master_doc="Wait until the region marts are published with every region batch "
     "released (the gate checks each desa code against ``marts.dim_village``): on a first "

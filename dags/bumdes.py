@@ -18,11 +18,6 @@ from __future__ import annotations
 
 from airflow.sdk import DAG
 
-from lumbung.assets import BUMDES
 from lumbung.dag_factory import source_dag
 
-dag: DAG = source_dag(
-    "bumdes", __doc__, pipeline="bumdes", schedule="@quarterly",
-    tags=["lumbung", "economy", "bumdes"], outlets=BUMDES,
-    land_task=("land_bumdes_files", "Land each registry page and each yearly report as one batch."),
-)
+dag: DAG = source_dag("bumdes", __doc__)

@@ -22,7 +22,6 @@ from datetime import datetime
 
 from airflow.sdk import DAG, Param, task
 
-from lumbung.assets import IDM
 from lumbung.dag_factory import source_dag
 
 
@@ -57,15 +56,13 @@ def gate_verdict(gated: dict) -> dict:
 
 
 dag: DAG = source_dag(
-    "idm", __doc__, pipeline="idm", schedule="@yearly",
-    tags=["lumbung", "village", "idm", "kemendesa"], outlets=IDM,
+    "idm", __doc__,
     params={
         "years": Param([], type="array", description="years to fetch from the API "
                        "(empty: the year of the run's data interval)"),
         "regencies": Param([], type="array", description="4-digit regency codes to fetch "
                            "(empty: all)"),
     },
-    land_task=("land_idm_files", "Land each file under landing/idm/tahun=<year>/ as one batch."),
     gate_doc="One Great Expectations run over every new batch; each verdict is recorded.",
     before_land=fetch_from_api,
     verdict=gate_verdict,

@@ -17,11 +17,6 @@ from __future__ import annotations
 
 from airflow.sdk import DAG
 
-from lumbung.assets import OJK
 from lumbung.dag_factory import source_dag
 
-dag: DAG = source_dag(
-    "ojk_financial_access", __doc__, pipeline="ojk", schedule="@monthly",
-    tags=["lumbung", "economy", "ojk"], outlets=OJK,
-    land_task=("land_ojk_reports", "Land each access report and each KUR report as one batch."),
-)
+dag: DAG = source_dag("ojk", __doc__)

@@ -21,14 +21,10 @@ from __future__ import annotations
 
 from airflow.sdk import DAG
 
-from lumbung.assets import PROGRAMMES
 from lumbung.dag_factory import source_dag
 
 dag: DAG = source_dag(
-    "programmes", __doc__, pipeline="programmes", schedule="@weekly",
-    tags=["lumbung", "programmes", "sipd"], outlets=PROGRAMMES,
-    land_task=("land_programme_files",
-               "Land each SIPD and CSR export as one batch, locations matched to villages."),
+    "programmes", __doc__,
     region_master_doc="Wait until the region marts are published with every region batch "
     "released (locations are matched against ``marts.dim_village``): on a first start the "
     "region master runs first, without failing and retrying here.",

@@ -16,12 +16,6 @@ from __future__ import annotations
 
 from airflow.sdk import DAG
 
-from lumbung.assets import SURVEY
 from lumbung.dag_factory import source_dag
 
-dag: DAG = source_dag(
-    "smart_village_survey", __doc__, pipeline="survey", schedule="@yearly",
-    tags=["lumbung", "village", "survey"], outlets=SURVEY,
-    land_task=("land_survey_files",
-               "Land each export under landing/survey/tahun=<year>/ as one batch."),
-)
+dag: DAG = source_dag("survey", __doc__)

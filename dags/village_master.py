@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from airflow.sdk import task
 
-from lumbung.assets import REGION
+from lumbung.assets import BY_DAG
 from lumbung.dag_factory import (
     audit_marts,
     bootstrap_warehouse,
@@ -17,6 +17,9 @@ from lumbung.dag_factory import (
     quality_gate,
     report_published,
 )
+from lumbung.families import family
+
+REGION = family("region")
 
 
 @task(pool="lumbung_dbt")
@@ -36,13 +39,11 @@ def build_marts(gated: dict) -> list[str]:
     return transform(Paths.from_env(), warehouse)
 
 
-with lumbung_dag("village_master", __doc__, schedule="@daily",
-                 tags=["lumbung", "village", "kemendagri"]) as dag:
-    landed = land("village_master", "land_region_files", "Land each file under "
-                  "landing/region/edition=<year>/ as one batch (streaming COPY).")
+with lumbung_dag(REGION.dag_id, __doc__, schedule=REGION.schedule, tags=REGION.tags) as dag:
+    landed = land(REGION.pipeline, REGION.land_task, REGION.land_doc)
     bootstrap_warehouse() >> landed
-    gated = quality_gate(landed, "village_master", "Great Expectations checkpoint per batch; "
+    gated = quality_gate(landed, REGION.pipeline, "Great Expectations checkpoint per batch; "
                          "a critical failure stops the run here.")
-    published = publish_marts(audit_marts(build_marts(gated)), REGION)
-    published >> report_published("village_master",
+    published = publish_marts(audit_marts(build_marts(gated)), BY_DAG[REGION.dag_id])
+    published >> report_published(REGION.pipeline,
                                   "Row counts of what was published, for the run log.")

@@ -1,9 +1,10 @@
 """(Re)write the Great Expectations context of the quality gate in expectations/gx.
 
-The rules are declared per source in src/lumbung/quality/*_rules.py and listed in
-src/lumbung/quality/suites.py; this writes the committed context (great_expectations.yml,
-suites, validation definitions, checkpoints) from them. Run it after
-changing a rule and commit the result:
+The rules are declared per source family in src/lumbung/quality/<module>_rules.py
+(``suites()``) and collected, in the families' order, by src/lumbung/quality/suites.py;
+this writes the committed context (great_expectations.yml, suites, validation
+definitions, checkpoints) from them. Run it after changing a rule or the families, and
+commit the result:
 
     .venv/bin/python expectations/build_context.py
 """

@@ -164,6 +164,54 @@ def build_and_publish(paths, warehouse, *select: str) -> list[str]:
     return audit_and_publish(paths, warehouse)
 
 
+def ensure_village_master(warehouse) -> None:
+    """The region master published (``marts.dim_village``, which the marts and the APBDes
+    gate read): the village_master DAG runs unless an earlier module of the session ran it."""
+    with psycopg.connect(warehouse.url()) as conn:
+        built = conn.execute("select to_regclass('marts.dim_village')").fetchone()[0]
+    if built is None:
+        run_dag("village_master")
+
+
+def land_generated(landing: Path, source: str, regencies: tuple[str, ...],
+                   years: tuple[int, ...]) -> None:
+    """One source's clean generated files (seed 3) copied into the session's landing folder,
+    where its DAG reads them."""
+    from lumbung.generate import GenerateConfig, generate
+
+    out = landing.parent / f"{source}_generated"
+    generate(GenerateConfig(out=out, regencies=regencies, years=years, seed=3,
+                            sources=(source,)))
+    shutil.copytree(out / source, landing / source, dirs_exist_ok=True)
+
+
+def land_and_gate(warehouse, source: str, landing: Path) -> None:
+    """What a source DAG does before its dbt step: land every file, then the gate."""
+    import importlib
+
+    pipeline = importlib.import_module(f"lumbung.pipelines.{source}")
+    landed = pipeline.land(warehouse, landing)
+    assert not landed["problems"], landed["problems"]
+    gated = pipeline.gate(warehouse, landed)
+    assert not gated.get("problems") and not gated.get("failures"), gated
+
+
+def quarantined_rows(db: psycopg.Connection, outcomes: dict) -> list[tuple[str, int, str]]:
+    """(file, row number, reason) of every row the ingest quarantined from the files it did
+    not reject (``outcomes``: file -> outcome), each file's rows all accounted for."""
+    rows = []
+    for file, outcome in outcomes.items():
+        if outcome.status == "rejected":
+            continue
+        assert outcome.rows_received == outcome.rows_loaded + outcome.rows_quarantined
+        for number, reason in db.execute(
+            "select row_number, reason from audit.quarantine where batch_id = %s",
+            (outcome.batch_id,),
+        ):
+            rows.append((file, number, reason))
+    return rows
+
+
 def pytest_collection_modifyitems(config, items):
     """`e2e` tests (the whole pipeline under Airflow's scheduler, dashboards in a browser)
     run by default, as in CI; LUMBUNG_E2E=0 leaves them out of a quicker local run."""

@@ -21,7 +21,7 @@ from pathlib import Path
 import psycopg
 import pytest
 import yaml
-from conftest import REPO, free_port, run_dag
+from conftest import REPO, ensure_village_master, free_port
 
 from lumbung import bi
 from lumbung.dbt_runner import run_dbt
@@ -74,10 +74,7 @@ def marts(warehouse, paths, tmp_path_factory):
     out = tmp_path_factory.mktemp("bi_sources")
     generate(GenerateConfig(out=out, regencies=(REGENCY,), years=YEARS, seed=7,
                             sources=SOURCES))
-    with psycopg.connect(warehouse.url()) as conn:
-        has_villages = conn.execute("select to_regclass('marts.dim_village')").fetchone()[0]
-    if has_villages is None:
-        run_dag("village_master")
+    ensure_village_master(warehouse)
     for source in SOURCES:
         pipeline = importlib.import_module(f"lumbung.pipelines.{source}")
         landed = pipeline.land(warehouse, out)

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from conftest import run_source_dag
+from conftest import land_generated, quarantined_rows, run_source_dag
 
 from lumbung.generate import GenerateConfig, generate
 from lumbung.pipelines import bumdes as pipeline
@@ -42,16 +41,9 @@ def test_every_injected_defect_is_caught_and_nothing_else(defective, warehouse, 
 
     quarantined: set[tuple[str, int]] = set()
     reasons: dict[tuple[str, int], str] = {}
-    for file, outcome in outcomes.items():
-        if outcome.status == "rejected":
-            continue
-        assert outcome.rows_received == outcome.rows_loaded + outcome.rows_quarantined
-        for number, reason in db.execute(
-            "select row_number, reason from audit.quarantine where batch_id = %s",
-            (outcome.batch_id,),
-        ):
-            quarantined.add((file, number))
-            reasons[(file, number)] = reason
+    for file, number, reason in quarantined_rows(db, outcomes):
+        quarantined.add((file, number))
+        reasons[(file, number)] = reason
     assert quarantined == {(d["file"], d["row"]) for d in manifest if d["expect"] == "quarantine"}
     expected_words = {"unknown_village": "unknown village code", "blank_required": "blank",
                       "bad_date": "not a date", "duplicate_row": "duplicate",
@@ -64,10 +56,7 @@ def test_every_injected_defect_is_caught_and_nothing_else(defective, warehouse, 
 
 @pytest.fixture(scope="module")
 def bumdes_run(paths, warehouse, landing):
-    out = landing.parent / "bumdes_generated"
-    generate(GenerateConfig(out=out, regencies=("1811", "1813"), years=(2023, 2024), seed=3,
-                            sources=("bumdes",)))
-    shutil.copytree(out / "bumdes", landing / "bumdes", dirs_exist_ok=True)
+    land_generated(landing, "bumdes", ("1811", "1813"), (2023, 2024))
     return run_source_dag("bumdes", paths, warehouse)
 
 

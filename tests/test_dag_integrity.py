@@ -54,9 +54,28 @@ def test_dags_have_owner_tags_docs_schedule(dagbag):
             assert t.doc_md or t.doc, f"{dag.dag_id}.{t.task_id} is undocumented"
 
 
-# The package modules DAG files may import at parse time; they import only airflow.sdk and
-# the stdlib themselves (test_dag_modules_import_only_airflow_sdk_and_stdlib).
-DAG_MODULES = ("lumbung.assets", "lumbung.dag_factory")
+# The package modules DAG files may import at parse time; they import only airflow.sdk, the
+# stdlib and the source families' declarations themselves
+# (test_dag_modules_import_only_airflow_sdk_and_stdlib).
+DAG_MODULES = ("lumbung.assets", "lumbung.dag_factory", "lumbung.families")
+# The declarations (a package of stdlib-only modules, one per source family).
+DECLARATIONS = "lumbung.families"
+
+
+def _is_declaration(module: str) -> bool:
+    return module == DECLARATIONS or module.startswith(f"{DECLARATIONS}.")
+
+
+def _top_level_imports(path: Path) -> list[str]:
+    import ast
+
+    modules = []
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.Import):
+            modules += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            modules.append(node.module or "")
+    return modules
 
 
 def test_dag_files_import_nothing_heavy():
@@ -74,24 +93,22 @@ def test_dag_files_import_nothing_heavy():
 
 
 def test_dag_modules_import_only_airflow_sdk_and_stdlib():
-    """DAG_MODULES import, at module level, only airflow.sdk and the stdlib; imported alone
+    """DAG_MODULES import, at module level, only airflow.sdk, the stdlib, each other and
+    the declarations, and the declarations only the stdlib and each other; imported alone
     they load nothing else of the package, and no database driver, dbt, GX or pandas
     beyond what airflow.sdk itself loads."""
-    import ast
     import importlib.util
 
+    declarations = Path(importlib.util.find_spec(DECLARATIONS).origin).parent
+    for path in declarations.glob("*.py"):
+        for module in _top_level_imports(path):
+            assert (module.split(".")[0] in sys.stdlib_module_names
+                    or _is_declaration(module)), (path.name, module)
     for name in DAG_MODULES:
-        tree = ast.parse(Path(importlib.util.find_spec(name).origin).read_text())
-        for node in tree.body:
-            if isinstance(node, ast.Import):
-                modules = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom):
-                modules = [node.module or ""]
-            else:
-                continue
-            for module in modules:
-                assert (module == "airflow.sdk" or module.startswith("airflow.sdk.")
-                        or module.split(".")[0] in sys.stdlib_module_names), (name, module)
+        for module in _top_level_imports(Path(importlib.util.find_spec(name).origin)):
+            assert (module == "airflow.sdk" or module.startswith("airflow.sdk.")
+                    or module.split(".")[0] in sys.stdlib_module_names
+                    or module in DAG_MODULES or _is_declaration(module)), (name, module)
 
     script = (
         "import json, sys\n"
@@ -105,7 +122,8 @@ def test_dag_modules_import_only_airflow_sdk_and_stdlib():
                          check=True, timeout=300)
     sdk, loaded = (set(m) for m in json.loads(out.stdout.strip().splitlines()[-1]))
     package = {m for m in loaded if m.split(".")[0] == "lumbung"}
-    assert package == {"lumbung", *DAG_MODULES}, package
+    own = {f"{DECLARATIONS}.{p.stem}" for p in declarations.glob("*.py") if p.stem != "__init__"}
+    assert package - own == {"lumbung", *DAG_MODULES}, package
     heavy = {"sqlalchemy", "psycopg", "psycopg2", "pandas", "dbt", "great_expectations"}
     tops = {m.split(".")[0] for m in loaded} & heavy
     assert tops <= {m.split(".")[0] for m in sdk}, tops

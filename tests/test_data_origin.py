@@ -10,7 +10,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import REPO, build_and_publish, run_dag
+from conftest import REPO, build_and_publish, land_and_gate, run_dag
 
 from lumbung.landing import GENERATED_MANIFEST, data_origin
 
@@ -139,8 +139,6 @@ SOURCES = ("idm", "survey", "apbdes", "bumdes", "ojk")
 def mixed_sources(warehouse, paths, tmp_path_factory):
     """The real IDM files of two regencies for one year; every source generated for the first
     (the generator leaves the real IDM files as they are and writes the other desa's)."""
-    import importlib
-
     from lumbung.generate import GenerateConfig, generate
 
     out = tmp_path_factory.mktemp("origin_sources")
@@ -156,11 +154,7 @@ def mixed_sources(warehouse, paths, tmp_path_factory):
         if conn.execute("select to_regclass('marts.dim_village')").fetchone()[0] is None:
             assert str(run_dag("village_master").state) == "success"
     for source in SOURCES:
-        pipeline = importlib.import_module(f"lumbung.pipelines.{source}")
-        landed = pipeline.land(warehouse, out)
-        assert not landed["problems"], landed["problems"]
-        gated = pipeline.gate(warehouse, landed)
-        assert not gated.get("problems") and not gated.get("failures"), gated
+        land_and_gate(warehouse, source, out)
     return build_and_publish(paths, warehouse, *MIXED_MARTS)
 
 

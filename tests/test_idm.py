@@ -32,6 +32,17 @@ REAL_BATCHES = "source = 'idm' and file_path in ({})".format(
     ", ".join(f"'{path}'" for path in _REAL_PATHS))
 
 
+def _real_counts(db, batch_column: str, *tables: str) -> tuple[int, ...]:
+    """Rows of each table that come from the real files' batches (``batch_column``: the
+    tables' batch id column)."""
+    return db.execute(
+        "select " + ", ".join(
+            f"(select count(*) from {table} where {batch_column} in ("
+            f"select batch_id from audit.load_batches where {REAL_BATCHES}))"
+            for table in tables)
+    ).fetchone()
+
+
 def _csv(name: str) -> list[dict[str, str]]:
     with (FIXTURES / name).open(encoding="utf-8") as fh:
         return list(csv.DictReader(fh))
@@ -177,14 +188,7 @@ def test_every_real_response_landed_and_passed_the_gate(idm_run, db):
     ).fetchall()
     assert rows == [("validated", REAL_FILES, REAL_INDICATORS + REAL_FILES,
                      REAL_INDICATORS + REAL_FILES, 0, 0)]
-    counts = db.execute(
-        f"""
-        select (select count(*) from raw.idm_indicators where _batch_id in (
-                    select batch_id from audit.load_batches where {REAL_BATCHES})),
-               (select count(*) from raw.idm_summaries where _batch_id in (
-                    select batch_id from audit.load_batches where {REAL_BATCHES}))
-        """
-    ).fetchone()
+    counts = _real_counts(db, "_batch_id", "raw.idm_indicators", "raw.idm_summaries")
     assert counts == (REAL_INDICATORS, REAL_FILES)
 
 
@@ -200,14 +204,8 @@ def test_gate_warns_where_published_iks_disagrees_with_its_scores(idm_run, db):
 
 
 def test_staging_reproduces_the_reference_tables(idm_run, db):
-    counts = db.execute(
-        f"""
-        select (select count(*) from staging.stg_idm__indicator_scores where batch_id in (
-                    select batch_id from audit.load_batches where {REAL_BATCHES})),
-               (select count(*) from staging.stg_idm__published_index where batch_id in (
-                    select batch_id from audit.load_batches where {REAL_BATCHES}))
-        """
-    ).fetchone()
+    counts = _real_counts(db, "batch_id", "staging.stg_idm__indicator_scores",
+                          "staging.stg_idm__published_index")
     assert counts == (REAL_INDICATORS, REAL_FILES)
     scores = {
         (r[0], r[1], r[2], r[3]): r[4:]

@@ -15,7 +15,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 import pytest
-from conftest import REPO, build_and_publish, run_dag
+from conftest import REPO, build_and_publish, ensure_village_master, run_dag
 
 FIXTURES = REPO / "tests" / "fixtures" / "idm"
 YEARS = (2021, 2024)
@@ -84,13 +84,8 @@ def reference() -> dict[tuple[str, int], Expected]:
 
 @pytest.fixture(scope="module")
 def idm_marts(warehouse, paths):
-    import psycopg
-
     # dim_village, which mart_idm takes the village names from: built once per session
-    with psycopg.connect(warehouse.url()) as conn:
-        built = conn.execute("select to_regclass('marts.dim_village')").fetchone()[0]
-    if built is None:
-        run_dag("village_master")
+    ensure_village_master(warehouse)
     dag_run = run_dag("idm")
     assert str(dag_run.state) == "success"
     return build_idm_marts(paths, warehouse)

@@ -5,14 +5,11 @@ computed here from staging, the indicator catalogue file and the thresholds file
 from __future__ import annotations
 
 import csv
-import importlib
 from collections import defaultdict
 from decimal import Decimal
-from pathlib import Path
 
-import psycopg
 import pytest
-from conftest import REPO, audit_and_publish, run_dag
+from conftest import REPO, audit_and_publish, ensure_village_master, land_and_gate
 
 from lumbung.dbt_runner import run_dbt
 from lumbung.generate import GenerateConfig, generate
@@ -42,15 +39,6 @@ def build_smart_village(paths, warehouse) -> None:
     audit_and_publish(paths, warehouse)
 
 
-def _land_and_gate(warehouse, source: str, landing: Path) -> None:
-    """What a source DAG does before its dbt step: land every file, then the gate."""
-    pipeline = importlib.import_module(f"lumbung.pipelines.{source}")
-    landed = pipeline.land(warehouse, landing)
-    assert not landed["problems"], landed["problems"]
-    gated = pipeline.gate(warehouse, landed)
-    assert not gated.get("problems") and not gated.get("failures"), gated
-
-
 @pytest.fixture(scope="module")
 def built(warehouse, paths, tmp_path_factory):
     out = tmp_path_factory.mktemp("smart_village")
@@ -59,12 +47,9 @@ def built(warehouse, paths, tmp_path_factory):
                                 sources=sources))
     # The APBDes gate checks desa against marts.dim_village: the region master comes first
     # (other modules have usually built it already).
-    with psycopg.connect(warehouse.url()) as conn:
-        built_before = conn.execute("select to_regclass('marts.dim_village')").fetchone()[0]
-    if built_before is None:
-        run_dag("village_master")
+    ensure_village_master(warehouse)
     for source in ("idm", "survey", "apbdes", "bumdes"):
-        _land_and_gate(warehouse, source, out)
+        land_and_gate(warehouse, source, out)
     build_smart_village(paths, warehouse)
 
 

@@ -4,12 +4,11 @@ per district), injected defects caught at landing, the real DAG with its gate an
 from __future__ import annotations
 
 import json
-import shutil
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from conftest import run_source_dag
+from conftest import land_generated, quarantined_rows, run_source_dag
 from openpyxl import load_workbook
 
 from lumbung.generate import GenerateConfig, generate
@@ -41,17 +40,10 @@ def test_every_injected_defect_is_caught_and_nothing_else(defective, warehouse, 
 
     # Two sheets of one workbook share row numbers: the sheet is named in the reason.
     found: set[tuple[str, int, str]] = set()
-    for file, outcome in outcomes.items():
-        if outcome.status == "rejected":
-            continue
-        assert outcome.rows_received == outcome.rows_loaded + outcome.rows_quarantined
-        for number, reason in db.execute(
-            "select row_number, reason from audit.quarantine where batch_id = %s",
-            (outcome.batch_id,),
-        ):
-            sheet = next(s for s in (ojk.AGENTS_SHEET, ojk.OFFICES_SHEET, ojk.KUR_SHEET)
-                         if reason.endswith(f"({s})"))
-            found.add((file, number, sheet))
+    for file, number, reason in quarantined_rows(db, outcomes):
+        sheet = next(s for s in (ojk.AGENTS_SHEET, ojk.OFFICES_SHEET, ojk.KUR_SHEET)
+                     if reason.endswith(f"({s})"))
+        found.add((file, number, sheet))
     expected = {(d["file"], d["row"], d["detail"].split("'")[1])
                 for d in manifest if d["expect"] == "quarantine"}
     assert found == expected
@@ -59,10 +51,7 @@ def test_every_injected_defect_is_caught_and_nothing_else(defective, warehouse, 
 
 @pytest.fixture(scope="module")
 def ojk_run(paths, warehouse, landing):
-    out = landing.parent / "ojk_generated"
-    generate(GenerateConfig(out=out, regencies=REGENCIES, years=(2024,), seed=3,
-                            sources=("ojk",)))
-    shutil.copytree(out / "ojk", landing / "ojk", dirs_exist_ok=True)
+    land_generated(landing, "ojk", REGENCIES, (2024,))
     return run_source_dag("ojk_financial_access", paths, warehouse)
 
 

@@ -7,9 +7,8 @@ import csv
 import json
 import os
 
-import psycopg
 import pytest
-from conftest import REPO, build_and_publish, run_dag
+from conftest import REPO, build_and_publish, ensure_village_master, run_dag
 
 from lumbung.opendata.metadata import datasets, undocumented_columns
 from lumbung.opendata.release import ReleaseRefused, releases_dir, write_release
@@ -18,10 +17,7 @@ from lumbung.opendata.release import ReleaseRefused, releases_dir, write_release
 @pytest.fixture(scope="module")
 def release(warehouse, paths):
     """The release the IDM marts' publication wrote (region master published first)."""
-    with psycopg.connect(warehouse.url()) as conn:
-        built = conn.execute("select to_regclass('marts.dim_village')").fetchone()[0]
-    if built is None:
-        run_dag("village_master")
+    ensure_village_master(warehouse)
     assert str(run_dag("idm").state) == "success"
     build_and_publish(paths, warehouse, "+mart_idm", "+mart_idm_inconsistencies")
     latest = releases_dir(paths) / "latest"

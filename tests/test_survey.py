@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
 from pathlib import Path
 
 import pytest
-from conftest import run_source_dag
+from conftest import land_generated, run_source_dag
 
 from lumbung.generate import GenerateConfig, generate
 from lumbung.pipelines import survey as pipeline
@@ -72,10 +71,7 @@ def test_every_injected_defect_is_caught_and_nothing_else(defective, warehouse, 
 @pytest.fixture(scope="module")
 def survey_run(paths, warehouse, landing):
     """Clean exports of 2024 (both formats) in the landing folder, then the real DAG."""
-    out = landing.parent / "survey_generated"
-    generate(GenerateConfig(out=out, regencies=REGENCIES, years=(2024,), seed=3,
-                            sources=("survey",)))
-    shutil.copytree(out / "survey", landing / "survey", dirs_exist_ok=True)
+    land_generated(landing, "survey", REGENCIES, (2024,))
     return run_source_dag("smart_village_survey", paths, warehouse)
 
 

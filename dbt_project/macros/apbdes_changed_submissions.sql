@@ -50,3 +50,39 @@
         where submissions.batch_id = built.{{ batch_column }}
     )
 {%- endmacro %}
+
+
+{#
+    The config of an incremental APBDes model: rebuilt by regency-year (delete+insert on
+    regency_code and the model's year column), indexed on them (and, for a model that keeps
+    each row's submission, on submission_batch_id), its unpublished submissions deleted after
+    each run (apbdes_delete_unpublished).
+#}
+{% macro apbdes_incremental_config(year_column='fiscal_year', batch_index=true) -%}
+    {%- set indexes = [{'columns': ['submission_batch_id']}] if batch_index else [] -%}
+    {{ config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['regency_code', year_column],
+        on_schema_change='fail',
+        indexes=indexes + [{'columns': ['regency_code', year_column]}],
+        post_hook=['{{ apbdes_delete_unpublished() }}'],
+    ) }}
+{%- endmacro %}
+
+
+{#
+    The first CTEs of an incremental APBDes model reading the staging lines: budget_lines
+    and realisation_lines, each the lines of the changed submissions (the model's
+    apbdes_changed_submissions(); every line outside an incremental run).
+#}
+{% macro apbdes_changed_lines(changed) -%}
+    {%- for kind in ['budget', 'realisation'] %}
+        {{ kind }}_lines as (
+            select * from {{ ref('stg_apbdes__' ~ kind ~ '_lines') }}
+        {% if is_incremental() -%}
+            where {{ apbdes_batch_filter('batch_id', changed) }}
+        {%- endif %}
+        ){{ ',' if not loop.last }}
+    {%- endfor %}
+{%- endmacro %}

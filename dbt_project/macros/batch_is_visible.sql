@@ -12,3 +12,13 @@
     and {{ prefix }}visible_seq is not null
     {%- endif %}
 {%- endmacro %}
+
+{#- The from and where clauses of a staging model's batches: the batches of one dataset of
+    one source in audit.load_batches that dbt may read (batch_is_visible). -#}
+{% macro from_visible_batches(source_name, dataset) -%}
+    from {{ source('audit', 'load_batches') }}
+    where
+        source = '{{ source_name }}'
+        and dataset = '{{ dataset }}'
+        and {{ batch_is_visible() }}
+{%- endmacro %}

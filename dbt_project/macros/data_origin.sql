@@ -11,3 +11,19 @@
         else 'mixed'
     end
 {%- endmacro %}
+
+
+{#
+    Select: the data origin of each row of a staging relation with village_code and a year,
+    as one source family's input (village_code, year, source_family, data_origin), from the
+    row's batch in the model's `load_batches` CTE (batch_id, data_origin).
+#}
+{% macro village_year_origins(relation, year_column, source_family) -%}
+    select
+        batch_rows.village_code,
+        batch_rows.{{ year_column }} as year,
+        '{{ source_family }}' as source_family,
+        load_batches.data_origin
+    from {{ relation }} as batch_rows
+    inner join load_batches on batch_rows.batch_id = load_batches.batch_id
+{%- endmacro %}

@@ -27,12 +27,7 @@ villages as (
 
 thresholds as (
 
-    select
-        status,
-        status_order::integer as status_order,
-        min_exclusive::numeric as min_exclusive,
-        max_inclusive::numeric as max_inclusive
-    from {{ ref('ref_idm_status_thresholds') }}
+    {{ idm_status_thresholds() }}
 
 ),
 
@@ -127,11 +122,7 @@ final as (
         aggregated.data_origin::text as data_origin
     from aggregated
     left join thresholds
-        on
-            {{ smart_village_round('aggregated.mean_index') }}
-            > coalesce(thresholds.min_exclusive, -1)
-            and {{ smart_village_round('aggregated.mean_index') }}
-            <= coalesce(thresholds.max_inclusive, 2)
+        on {{ idm_status_band(smart_village_round('aggregated.mean_index')) }}
 
 )
 

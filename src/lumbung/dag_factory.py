@@ -1,9 +1,10 @@
 """The DAGs' shared parts: project defaults, callbacks, tasks, and the source DAG shape
 ``bootstrap_warehouse -> land -> quality_gate -> announce_release``.
 
-Imports only ``airflow.sdk`` and the stdlib: DAG files import it at parse time, so parsing
-stays light. Each task imports what it needs (``lumbung.pipelines.<pipeline>`` and the
-like) in its body, when it runs. The task builders are called inside a DAG's context.
+Imports only ``airflow.sdk``, the stdlib and the families' declarations (``lumbung.assets``,
+``lumbung.families``): DAG files import it at parse time, so parsing stays light. Each task
+imports what it needs (``lumbung.pipelines.<pipeline>`` and the like) in its body, when it
+runs. The task builders are called inside a DAG's context.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from importlib import import_module
 from typing import Any
 
 from airflow.sdk import DAG, Asset, task
+
+from lumbung.assets import BY_DAG
+from lumbung.families import FAIL_AT_END, family
 
 OWNER = "lumbung-data-engineering"
 GATE_DOC = "Great Expectations checkpoint per batch; a rejected or failed file stops the run."
@@ -176,31 +180,33 @@ def report_published(pipeline: str, doc: str):
 
 
 def source_dag(
-    dag_id: str,
+    name: str,
     doc_md: str | None,
     *,
-    pipeline: str,
-    land_task: tuple[str, str],
-    schedule: Any,
-    tags: Sequence[str],
-    outlets: Sequence[Asset],
     gate_doc: str = GATE_DOC,
     params: Mapping[str, Any] | None = None,
     region_master_doc: str | None = None,
     before_land: Callable[[], Any] | None = None,
     verdict: Callable[[Any], Any] | None = None,
 ) -> DAG:
-    """A source DAG: ``bootstrap_warehouse -> <land_task> -> quality_gate ->
-    announce_release`` over the functions of ``lumbung.pipelines.<pipeline>``.
+    """The DAG of the source family ``name`` (``lumbung.families``): ``bootstrap_warehouse
+    -> <land task> -> quality_gate -> announce_release`` over the functions of its pipeline,
+    with its dag_id, schedule, tags and Assets.
 
-    ``land_task`` is the landing task's (task_id, doc). What some sources add:
-    ``region_master_doc``, a ``wait_for_region_master`` sensor beside the bootstrap (the
-    gate reads ``marts.dim_village``); ``before_land``, a task between bootstrap and landing
-    that may be skipped (landing then runs anyway); ``verdict``, a task on the gate's result
-    after the release that fails the run naming every rejected file.
+    What some sources add: ``region_master_doc``, a ``wait_for_region_master`` sensor
+    beside the bootstrap (the gate reads ``marts.dim_village``); ``before_land``, a task
+    between bootstrap and landing that may be skipped (landing then runs anyway);
+    ``verdict``, a task on the gate's result after the release that fails the run naming
+    every rejected file: required by, and only by, the ``FAIL_AT_END`` gate failure policy.
     """
-    with lumbung_dag(dag_id, doc_md, schedule=schedule, tags=tags, params=params) as dag:
+    source = family(name)
+    if (verdict is not None) != (source.gate_failure == FAIL_AT_END):
+        raise ValueError(f"{name}: a verdict task goes with gate_failure {FAIL_AT_END!r} only")
+    pipeline = source.pipeline
+    with lumbung_dag(source.dag_id, doc_md, schedule=source.schedule, tags=source.tags,
+                     params=params) as dag:
         bootstrap = bootstrap_warehouse()
+        land_task = (source.land_task, source.land_doc)
         if before_land is None:
             landed = land(pipeline, *land_task)
             bootstrap >> landed
@@ -210,7 +216,7 @@ def source_dag(
         if region_master_doc is not None:
             wait_for_region_master(region_master_doc) >> landed
         gated = quality_gate(landed, pipeline, gate_doc)
-        announced = announce_release(gated, outlets)
+        announced = announce_release(gated, BY_DAG[source.dag_id])
         if verdict is not None:
             announced >> verdict(gated)
     return dag

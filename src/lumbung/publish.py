@@ -25,6 +25,7 @@ from psycopg import sql
 
 from lumbung import rls
 from lumbung.config import Paths, PgUrl
+from lumbung.families import FAMILIES
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +33,8 @@ BUILD_SCHEMA = "marts_build"
 PUBLISHED_SCHEMA = "marts"
 BI_ROLE = "lumbung_bi"
 PUBLICATION_INFO = "publication_info"
-# dbt source name -> audit.load_batches.source, where they differ
-_BATCH_SOURCE = {"kemendagri": "kemendagri_region"}
+# dbt source name -> audit.load_batches.source
+_BATCH_SOURCE = {f.module: f.batch_source for f in FAMILIES}
 
 
 class PublishRefused(RuntimeError):

@@ -29,6 +29,7 @@ import psycopg
 
 from lumbung import visibility
 from lumbung.config import Paths, PgUrl
+from lumbung.families import FAMILIES, family
 
 log = logging.getLogger(__name__)
 
@@ -45,17 +46,11 @@ EVERYTHING = ("fqn:staging", "fqn:intermediate", "fqn:marts", "resource_type:see
 
 # Built by village_master: the region marts and all they are built from.
 REGION = ("+dim_region", "+dim_village")
+REGION_SOURCE = family("region").batch_source
 
-# Source (audit.load_batches.source) -> the models whose descendants read it.
-SOURCE_SELECT = {
-    "kemendagri_region": ("dim_region+", "dim_village+"),
-    "idm": ("fqn:staging.idm+",),
-    "survey": ("fqn:staging.survey+",),
-    "apbdes": ("fqn:staging.apbdes+",),
-    "bumdes": ("fqn:staging.bumdes+",),
-    "ojk": ("fqn:staging.ojk+",),
-    "programmes": ("fqn:staging.programmes+",),
-}
+# Source (audit.load_batches.source) -> the models whose descendants read it (each source
+# family's declaration, lumbung.families).
+SOURCE_SELECT = {f.batch_source: f.rebuild for f in FAMILIES}
 
 # What of the dbt project decides what a build produces.
 PROJECT_PARTS = ("dbt_project.yml", "models", "macros", "seeds", "tests")
@@ -91,7 +86,7 @@ class RebuildPlan:
         (an empty mart fails its audit), the others with their source's first delivery."""
         return REGION + tuple(
             base for source, bases in SOURCE_SELECT.items()
-            if source != "kemendagri_region" and source not in self.source_fingerprints
+            if source != REGION_SOURCE and source not in self.source_fingerprints
             for base in bases)
 
     def selection(self) -> tuple[str, ...]:

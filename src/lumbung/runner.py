@@ -20,6 +20,7 @@ from psycopg import sql
 from lumbung import airflow_env, dbt_server
 from lumbung.config import Paths, PgUrl, redact
 from lumbung.db import count_rows
+from lumbung.families import FAMILIES
 from lumbung.warehouse import bootstrap, warehouse_url
 
 if TYPE_CHECKING:
@@ -27,26 +28,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Producers before consumers (the transform DAGs consume the source DAGs' assets).
-DAG_ORDER: tuple[str, ...] = (
-    "village_master",
-    "idm",
-    "smart_village_survey",
-    "apbdes",
-    "bumdes",
-    "ojk_financial_access",
-    "programmes",
-    "smart_village_marts",
-)
+# Producers before consumers (the marts DAG consumes the source DAGs' assets), the source
+# DAGs in the families' order (lumbung.families).
+DAG_ORDER: tuple[str, ...] = (*(f.dag_id for f in FAMILIES), "smart_village_marts")
 # The generated source each DAG lands (village_master lands the vendored region master).
-DAG_SOURCE: dict[str, str] = {
-    "idm": "idm",
-    "smart_village_survey": "survey",
-    "apbdes": "apbdes",
-    "bumdes": "bumdes",
-    "ojk_financial_access": "ojk",
-    "programmes": "programmes",
-}
+DAG_SOURCE: dict[str, str] = {f.dag_id: f.name for f in FAMILIES if f.generated}
 
 
 @dataclass

@@ -5,8 +5,9 @@
     Reads marts.dim_village by name, not by ref(): a ref would make this test a child of
     dim_village, and the region master's own build (dbt build --select +dim_village) would
     then select and run it too, failing that build whenever the marts it checks are absent.
+    current_only=false accepts a village of any edition (apbdes_is_desa).
 #}
-{% test is_current_village(model, column_name, village_type=none) %}
+{% test is_current_village(model, column_name, village_type=none, current_only=true) %}
 
     select distinct child.{{ column_name }}
     from {{ model }} as child
@@ -17,7 +18,7 @@
             from marts.dim_village as village
             where
                 village.village_code = child.{{ column_name }}
-                and village.is_current
+                and (village.is_current or not {{ current_only }})
                 {% if village_type %}
                     and village.village_type = '{{ village_type }}'
                 {% endif %}

@@ -123,6 +123,14 @@ def _validators(request: Request, current: Session, publications: list[Any],
     return headers, _not_modified(request, etag, modified)
 
 
+def _mart_validators(request: Request, current: Session,
+                     mart: catalog.Mart) -> tuple[dict[str, str], bool]:
+    """:func:`_validators` of an answer about one mart: it changes with its publication."""
+    publication = mart.publication
+    return _validators(request, current, [publication.publication_id if publication else None],
+                       publication.published_at if publication else None)
+
+
 def _summary(request: Request, mart: catalog.Mart) -> dict:
     url = str(request.url_for("dataset", mart=mart.name))
     return {"name": mart.name, "title": mart.title, "description": mart.description,
@@ -153,10 +161,7 @@ def show_dataset(request: Request, response: Response,
     """Description, columns (type, description), primary key, year and region columns."""
     with session(request) as current:
         found = _mart_or_404(current, mart)
-    publication = found.publication
-    headers, fresh = _validators(
-        request, current, [publication.publication_id if publication else None],
-        publication.published_at if publication else None)
+    headers, fresh = _mart_validators(request, current, found)
     if fresh:
         return Response(status_code=304, headers=headers)
     response.headers.update(headers)
@@ -231,10 +236,7 @@ def dataset_rows(
             filters[found.year_column] = [year]
         page = build_page(found, columns=columns, limit=limit, after=after, offset=offset,
                           filters=filters)
-        publication = found.publication
-        headers, fresh = _validators(
-            request, current, [publication.publication_id if publication else None],
-            publication.published_at if publication else None)
+        headers, fresh = _mart_validators(request, current, found)
         if fresh:
             return Response(status_code=304, headers=headers)
         if format == "csv":

@@ -31,20 +31,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from lumbung.config import Paths
+from lumbung.families import FAMILIES
 
 log = logging.getLogger(__name__)
 
-# Source family -> module; each module writes its own folder of the landing tree.
-GENERATORS: dict[str, str] = {
-    # first: with --scale, the synthetic villages' region master (nothing at scale 1)
-    "region": "lumbung.generate.region",
-    "survey": "lumbung.generate.survey",
-    "idm": "lumbung.generate.idm",
-    "apbdes": "lumbung.generate.apbdes",
-    "bumdes": "lumbung.generate.bumdes",
-    "ojk": "lumbung.generate.ojk",
-    "programmes": "lumbung.generate.programmes",
-}
+# Source family -> module; each module writes its own folder of the landing tree. The region
+# family first: with --scale, the synthetic villages' region master (nothing at scale 1).
+GENERATORS: dict[str, str] = {f.name: f.generator for f in FAMILIES}
 
 MANIFEST = "defects_manifest.json"
 GENERATED_MANIFEST = "generated_manifest.json"

@@ -20,10 +20,17 @@ import psycopg
 from psycopg import sql
 
 from lumbung.config import Paths, PgUrl
-from lumbung.db import count_rows
 from lumbung.dbt_runner import run_dbt
+from lumbung.families import family
 from lumbung.landing import BatchOutcome, land_file
-from lumbung.pipelines.batches import shown, validate_all, verdict
+from lumbung.pipelines.batches import (
+    counts,
+    land_all,
+    land_folder,
+    log_problems,
+    validate_all,
+    verdict,
+)
 from lumbung.sources import apbdes
 
 log = logging.getLogger(__name__)
@@ -31,19 +38,7 @@ log = logging.getLogger(__name__)
 # The staging folder by its fqn: the same nodes as path:models/staging/apbdes, resolved
 # faster (see lumbung.rebuild_plan).
 DBT_SELECT = ("ref_apbdes_accounts", "fqn:staging.apbdes")
-PUBLISHED = (
-    "staging.stg_apbdes__submissions",
-    "staging.stg_apbdes__budget_lines",
-    "staging.stg_apbdes__realisation_lines",
-)
-
-
-def _land_one(
-    conn: psycopg.Connection, item: apbdes.LandingFile, shown: str,
-    dag_id: str | None = None, run_id: str | None = None,
-) -> BatchOutcome:
-    return land_file(conn, item.spec, item.path, item.partition_key, reader=item.reader,
-                     display_path=shown, dag_id=dag_id, run_id=run_id)
+PUBLISHED = family("apbdes").published
 
 
 def land(
@@ -51,15 +46,11 @@ def land(
 ) -> dict:
     """Land every APBDes file of the landing folder; one batch per file."""
     files, problems = apbdes.discover(landing)
-    for problem in problems:
-        log.error("not landed: %s", problem)
+    log_problems(problems)
     if not files:
         log.info("no APBDes files under %s", landing / apbdes.FOLDER)
-    outcomes: list[BatchOutcome] = []
     with psycopg.connect(warehouse.url()) as conn:
-        for number, item in enumerate(files, start=1):
-            log.info("landing %d/%d: %s", number, len(files), item.path)
-            outcomes.append(_land_one(conn, item, shown(item.path, landing), dag_id, run_id))
+        outcomes = land_all(warehouse, landing, files, None, dag_id, run_id, conn)
         if any(not o.already_landed and o.status == "loaded" for o in outcomes):
             _analyze(conn)
     return {"batches": [o.to_dict() for o in outcomes], "problems": problems}
@@ -78,11 +69,11 @@ def _analyze(conn: psycopg.Connection) -> None:
 def ingest_path(warehouse: PgUrl, path: Path) -> list[BatchOutcome]:
     """Land one APBDes file (inside its ``<year>`` folder) or a landing folder."""
     if path.is_dir():
-        root = path.parent if path.name == apbdes.FOLDER else path
-        return [BatchOutcome(**b) for b in land(warehouse, root)["batches"]]
+        return land_folder(land, warehouse, path, apbdes.FOLDER)
     item = apbdes.landing_file(path)
     with psycopg.connect(warehouse.url()) as conn:
-        outcome = _land_one(conn, item, str(path))
+        outcome = land_file(conn, item.spec, item.path, item.partition_key,
+                            reader=item.reader, display_path=str(path))
         if not outcome.already_landed and outcome.status == "loaded":
             _analyze(conn)
         return [outcome]
@@ -107,5 +98,4 @@ def check(gated: dict) -> dict:
 
 
 def published_counts(warehouse: PgUrl, tables: tuple[str, ...] = PUBLISHED) -> dict[str, int]:
-    with psycopg.connect(warehouse.url()) as conn:
-        return {table: count_rows(conn, table) for table in tables}
+    return counts(warehouse, tables)

@@ -2,7 +2,8 @@
 
 A source module discovers its files (each with its ``DatasetSpec`` and partition key) and
 provides a reader; these functions do the rest the same way for every source, so every
-source's batches are accounted for and gated alike.
+source's batches are accounted for and gated alike. ``FilePipeline`` is the whole pipeline
+of a source family that needs nothing else (its DAG's tasks and ``lumbung ingest``).
 """
 
 from __future__ import annotations
@@ -10,14 +11,17 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from importlib import import_module
 from pathlib import Path
-from typing import Protocol
+from types import ModuleType
+from typing import Any, Protocol
 
 import psycopg
 
-from lumbung.config import PgUrl
+from lumbung.config import Paths, PgUrl
+from lumbung.families import FAIL_GATE, SourceFamily, family
 from lumbung.landing import BatchOutcome, DatasetSpec, Reader, land_file
 from lumbung.visibility import release
 
@@ -42,20 +46,24 @@ def land_all(
     warehouse: PgUrl,
     landing: Path,
     files: Sequence[SourceFile],
-    reader: Reader,
+    reader: Reader | None,
     dag_id: str | None = None,
     run_id: str | None = None,
+    conn: psycopg.Connection | None = None,
 ) -> list[BatchOutcome]:
-    """Land each file as one batch (files already landed are not landed again)."""
+    """Land each file as one batch (files already landed are not landed again), read by
+    ``reader`` (None: each file's own ``reader``), on ``conn`` or a connection of its own."""
+    if conn is None:
+        with psycopg.connect(warehouse.url()) as own:
+            return land_all(warehouse, landing, files, reader, dag_id, run_id, own)
     outcomes: list[BatchOutcome] = []
-    with psycopg.connect(warehouse.url()) as conn:
-        for number, item in enumerate(files, start=1):
-            log.info("landing %d/%d: %s", number, len(files), item.path)
-            outcomes.append(
-                land_file(conn, item.spec, item.path, item.partition_key, reader=reader,
-                          display_path=shown(item.path, landing), dag_id=dag_id,
-                          run_id=run_id)
-            )
+    for number, item in enumerate(files, start=1):
+        log.info("landing %d/%d: %s", number, len(files), item.path)
+        outcomes.append(
+            land_file(conn, item.spec, item.path, item.partition_key,
+                      reader=reader or item.reader, display_path=shown(item.path, landing),
+                      dag_id=dag_id, run_id=run_id)
+        )
     return outcomes
 
 
@@ -171,3 +179,76 @@ def counts(warehouse: PgUrl, tables: Sequence[str]) -> dict[str, int]:
 
     with psycopg.connect(warehouse.url()) as conn:
         return {table: count_rows(conn, table) for table in tables}
+
+
+def land_folder(land: Callable[[PgUrl, Path], dict], warehouse: PgUrl, path: Path,
+                folder: str) -> list[BatchOutcome]:
+    """``lumbung ingest`` of a folder: a landing folder, or a family's ``folder`` in one."""
+    root = path.parent if path.name == folder else path
+    return [BatchOutcome(**b) for b in land(warehouse, root)["batches"]]
+
+
+def log_problems(problems: Sequence[str]) -> None:
+    for problem in problems:
+        log.error("not landed: %s", problem)
+
+
+@dataclass(frozen=True)
+class FilePipeline:
+    """The pipeline of a source family from its declaration and its source module
+    (``discover(landing)``, ``landing_file(path)``, ``read``). Each method is safe to run
+    again: files already landed are not landed twice, accepted batches are not validated
+    again, and dbt reads accepted batches only."""
+
+    family: SourceFamily
+    source: ModuleType
+
+    @classmethod
+    def of(cls, name: str) -> FilePipeline:
+        source = family(name)
+        return cls(source, import_module(source.reader_module))
+
+    def tasks(self) -> tuple[Callable[..., Any], ...]:
+        """land, ingest_path, gate, transform and published_counts: what a pipeline module
+        offers its DAG's tasks and ``lumbung ingest``."""
+        return self.land, self.ingest_path, self.gate, self.transform, self.published_counts
+
+    def land(self, warehouse: PgUrl, landing: Path, dag_id: str | None = None,
+             run_id: str | None = None) -> dict:
+        """Land every file under ``<landing>/<folder>``; one batch per file."""
+        files, problems = self.source.discover(landing)
+        log_problems(problems)
+        if not files:
+            log.warning("%s: no %s files to land", landing / self.family.folder,
+                        self.family.title)
+        outcomes = land_all(warehouse, landing, files, self.source.read, dag_id, run_id)
+        return {"batches": [o.to_dict() for o in outcomes], "problems": problems}
+
+    def ingest_path(self, warehouse: PgUrl, path: Path) -> list[BatchOutcome]:
+        """Land one file (inside its partition folders) or a landing folder."""
+        if path.is_dir():
+            return land_folder(self.land, warehouse, path, self.family.folder)
+        item = self.source.landing_file(path)
+        landing = path.parents[self.family.ingest_depth]
+        return land_all(warehouse, landing, [item], self.source.read)
+
+    def gate(self, warehouse: PgUrl, landed: dict) -> dict:
+        """Validate every landed batch not yet accepted and release the accepted ones;
+        with the ``FAIL_GATE`` policy raise GateFailed naming every failure, else return
+        them for the DAG's verdict task."""
+        if self.family.gate_failure == FAIL_GATE:
+            return gate_all(warehouse, landed, self.family.title)
+        return validate_all(warehouse, landed)
+
+    def transform(self, paths: Paths, warehouse: PgUrl) -> None:
+        """Build the family's staging models with their tests and all they read: this
+        source's staging alone (tests, maintenance); in production the marts DAG builds
+        it with what it feeds."""
+        from lumbung.dbt_runner import run_dbt
+
+        select = [f"+{relation.split('.')[-1]}" for relation in self.family.published]
+        run_dbt(paths, warehouse, "build", "--select", *select)
+
+    def published_counts(self, warehouse: PgUrl) -> dict[str, int]:
+        """Rows of the relations the family's batches feed first, for the run log."""
+        return counts(warehouse, self.family.published)

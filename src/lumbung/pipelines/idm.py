@@ -18,8 +18,8 @@ from pathlib import Path
 import psycopg
 
 from lumbung.config import Paths, PgUrl
-from lumbung.db import count_rows
 from lumbung.dbt_runner import run_dbt
+from lumbung.families import family
 from lumbung.landing import BatchOutcome, land_file
 from lumbung.pipelines import batches
 from lumbung.pipelines.batches import validate_all
@@ -28,7 +28,7 @@ from lumbung.sources import idm
 log = logging.getLogger(__name__)
 
 DBT_SELECT = "+stg_idm__* ref_idm_indicators"
-PUBLISHED = ("staging.stg_idm__indicator_scores", "staging.stg_idm__published_index")
+PUBLISHED = family("idm").published
 
 
 def _land_files(
@@ -55,8 +55,7 @@ def land(
 ) -> dict:
     """Land every response under ``<landing>/idm``; one batch per file."""
     files, problems = idm.discover(landing / idm.FOLDER)
-    for problem in problems:
-        log.error("not landed: %s", problem)
+    batches.log_problems(problems)
     outcomes = _land_files(warehouse, files, landing, dag_id, run_id)
     return {"batches": [o.to_dict() for o in outcomes], "problems": problems}
 
@@ -69,8 +68,7 @@ def ingest_path(warehouse: PgUrl, path: Path) -> list[BatchOutcome]:
         return _land_files(warehouse, [idm.landing_file(path)], path.parent.parent)
     root = path / idm.FOLDER if (path / idm.FOLDER).is_dir() else path
     files, problems = idm.discover(root)
-    for problem in problems:
-        log.error("not landed: %s", problem)
+    batches.log_problems(problems)
     return _land_files(warehouse, files, path)
 
 
@@ -135,5 +133,4 @@ def fetch(warehouse: PgUrl, landing: Path, years: Iterable[int],
 
 
 def published_counts(warehouse: PgUrl, tables: tuple[str, ...] = PUBLISHED) -> dict[str, int]:
-    with psycopg.connect(warehouse.url()) as conn:
-        return {table: count_rows(conn, table) for table in tables}
+    return batches.counts(warehouse, tables)

@@ -13,9 +13,17 @@ from pathlib import Path
 import psycopg
 
 from lumbung.config import Paths, PgUrl
-from lumbung.db import count_rows
-from lumbung.landing import BatchOutcome, land_csv
-from lumbung.pipelines.batches import judge, released_ids, shown, verdict
+from lumbung.families import family
+from lumbung.landing import BatchOutcome, land_csv, read_csv
+from lumbung.pipelines.batches import (
+    counts,
+    judge,
+    land_all,
+    land_folder,
+    log_problems,
+    released_ids,
+    verdict,
+)
 from lumbung.pipelines.marts import audit, publish_marts
 from lumbung.publish import build
 from lumbung.sources import kemendagri
@@ -24,7 +32,8 @@ from lumbung.visibility import release
 log = logging.getLogger(__name__)
 
 DBT_SELECT = "+dim_region +dim_village"
-PUBLISHED = ("marts.dim_region", "marts.dim_village")
+FAMILY = family("region")
+PUBLISHED = FAMILY.published
 
 
 def land(
@@ -32,17 +41,8 @@ def land(
 ) -> dict:
     """Land every region file in the landing folder; one batch per file."""
     files, problems = kemendagri.discover(landing)
-    for problem in problems:
-        log.error("not landed: %s", problem)
-    outcomes: list[BatchOutcome] = []
-    with psycopg.connect(warehouse.url()) as conn:
-        for number, item in enumerate(files, start=1):
-            log.info("landing %d/%d: %s", number, len(files), item.path)
-            outcome = land_csv(
-                conn, item.spec, item.path, item.edition,
-                display_path=shown(item.path, landing), dag_id=dag_id, run_id=run_id,
-            )
-            outcomes.append(outcome)
+    log_problems(problems)
+    outcomes = land_all(warehouse, landing, files, read_csv, dag_id, run_id)
     if not files:
         problems.append(f"{landing / kemendagri.FOLDER}: no region master files to land")
     return {"batches": [o.to_dict() for o in outcomes], "problems": problems}
@@ -51,11 +51,11 @@ def land(
 def ingest_path(warehouse: PgUrl, path: Path) -> list[BatchOutcome]:
     """Land one region file (inside an ``edition=<year>`` folder) or a landing folder."""
     if path.is_dir():
-        root = path.parent if path.name == kemendagri.FOLDER else path
-        return [BatchOutcome(**b) for b in land(warehouse, root)["batches"]]
+        return land_folder(land, warehouse, path, kemendagri.FOLDER)
     item = kemendagri.landing_file(path)
     with psycopg.connect(warehouse.url()) as conn:
-        return [land_csv(conn, item.spec, item.path, item.edition, display_path=str(path))]
+        return [land_csv(conn, item.spec, item.path, item.partition_key,
+                         display_path=str(path))]
 
 
 def gate(warehouse: PgUrl, landed: dict) -> dict:
@@ -158,14 +158,13 @@ def region_master_ready(warehouse: PgUrl) -> bool:
                 and coalesce((select max(published_at) from audit.publications
                               where tables ? 'dim_village'), '-infinity')
                     >= coalesce((select max(released_at) from audit.load_batches
-                                 where source = 'kemendagri_region'), '-infinity')
-            """
+                                 where source = %s), '-infinity')
+            """, (FAMILY.batch_source,)
         ).fetchone()[0]
 
 
 def published_counts(warehouse: PgUrl, tables: tuple[str, ...] = PUBLISHED) -> dict[str, int]:
-    with psycopg.connect(warehouse.url()) as conn:
-        return {table: count_rows(conn, table) for table in tables}
+    return counts(warehouse, tables)
 
 
 def refresh_marts(paths: Paths, warehouse: PgUrl) -> dict:

@@ -174,7 +174,7 @@ FLAT: tuple[tuple[str, str, str], ...] = (
 )
 
 
-def apbdes_suites() -> tuple[SuiteSpec, ...]:
+def suites() -> tuple[SuiteSpec, ...]:
     """The suites of the two APBDes datasets: Siskeudes exports and the flat template."""
     return (
         SuiteSpec("apbdes", "siskeudes", "apbdes_siskeudes",

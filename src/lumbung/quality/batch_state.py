@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import psycopg
 
+from lumbung.families import BY_SOURCE
 from lumbung.quality.results import partition_regency
 from lumbung.quality.rules import MAX_ROWS, MIN_ROWS, WARNING
 from lumbung.quality.verdict import RuleFailure
@@ -174,8 +175,10 @@ def delivery_pattern(source: str, partition_key: str) -> str:
     previous delivery of the dataset, whatever its partition.
     """
     if partition_regency(source, partition_key):
-        head, _, tail = partition_key.partition("/")
-        return f"{head}/%" if source == "apbdes" else f"%/{tail}"
+        # the part naming the regency or village kept, every other part any
+        keep = BY_SOURCE[source].regency.partition_part
+        parts = partition_key.split("/")
+        return "/".join(p if i == keep % len(parts) else "%" for i, p in enumerate(parts))
     return "%"
 
 

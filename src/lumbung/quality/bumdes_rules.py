@@ -22,7 +22,7 @@ from lumbung.quality.rules import (
 from lumbung.sources.tabular import VILLAGE_CODE_SQL as VILLAGE_CODE
 
 
-def bumdes_suites() -> tuple[SuiteSpec, ...]:
+def suites() -> tuple[SuiteSpec, ...]:
     registry = SuiteSpec(
         "bumdes",
         "registry",

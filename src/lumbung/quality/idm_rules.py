@@ -43,7 +43,7 @@ def _status_of(expr: str) -> str:
     return f"(case {whens} else 'MANDIRI' end)"
 
 
-def idm_suite() -> SuiteSpec:
+def suites() -> tuple[SuiteSpec, ...]:
     statuses = ", ".join(f"'{s}'" for s in STATUSES)
     index_columns = ("iks", "ike", "ikl", "idm")
     scores_in_range = " and ".join(f"{_num(c)} between 0 and 1" for c in index_columns)
@@ -226,4 +226,4 @@ def idm_suite() -> SuiteSpec:
             WARNING,
         ),
     )
-    return SuiteSpec("idm", "idm", "idm", rules, partition="year/village")
+    return (SuiteSpec("idm", "idm", "idm", rules, partition="year/village"),)

@@ -36,7 +36,7 @@ def _codes(code: str, sql_code: str, digits: int) -> tuple[Rule, ...]:
     )
 
 
-def kemendagri_suites() -> tuple[SuiteSpec, ...]:
+def suites() -> tuple[SuiteSpec, ...]:
     regencies = SuiteSpec(
         SOURCE,
         "regencies",

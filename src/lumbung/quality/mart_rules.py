@@ -10,6 +10,7 @@ published version, and checks across marts and sources. A suite exists for every
 
 from __future__ import annotations
 
+from lumbung.families import FAMILIES
 from lumbung.publish import BUILD_SCHEMA, PUBLISHED_SCHEMA
 from lumbung.quality.programmes_rules import programme_mart_rules
 from lumbung.quality.rules import (
@@ -134,10 +135,9 @@ def _capital_matches_apbdes() -> Rule:
     )
 
 
-# How old the last accepted delivery of each source may be before it is late (days): the
-# schedules of the source DAGs plus the time a delivery usually takes.
-FRESHNESS_DAYS = {"kemendagri_region": 400, "idm": 400, "survey": 400, "apbdes": 120,
-                  "bumdes": 120, "ojk": 62, "programmes": 400}
+# How old the last accepted delivery of each source may be before it is late (days), as
+# its family declares (its DAG's schedule plus the time a delivery usually takes).
+FRESHNESS_DAYS = {f.batch_source: f.freshness_days for f in FAMILIES}
 
 
 def _fresh_sources() -> tuple[Rule, ...]:

@@ -19,7 +19,7 @@ OFFICES = ("(select * from audit.gate_ojk_offices "
            "where _batch_id in (select _batch_id from {batch})) as o")
 
 
-def ojk_suites() -> tuple[SuiteSpec, ...]:
+def suites() -> tuple[SuiteSpec, ...]:
     access = SuiteSpec(
         "ojk",
         "access_points",

@@ -83,7 +83,7 @@ def _sipd(dataset: str, name: str, year: str, partition: str) -> SuiteSpec:
     )
 
 
-def programmes_suites() -> tuple[SuiteSpec, ...]:
+def suites() -> tuple[SuiteSpec, ...]:
     regency = _sipd("sipd_regency", "programmes_sipd_regency",
                     "split_part(_partition, '/', 2)", "regency/year")
     regency = SuiteSpec(regency.source, regency.dataset, regency.name, (

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 import psycopg
 from psycopg import sql
 
+from lumbung.families import BY_SOURCE, Regency
 from lumbung.quality.rules import CRITICAL, WARNING
 
 BATCH = "batch"
@@ -144,31 +145,20 @@ def batch_view(validation: dict, failed_items: Sequence[dict]) -> dict:
 # --- the regency of a batch ----------------------------------------------------------------
 
 _FOUR_DIGITS = re.compile(r"^\d{4}$")
-_VILLAGE = re.compile(r"^\d{10}$")
 
-# Sources delivered per regency, named in their partition key.
-_PARTITION_REGENCY = {
-    "apbdes": lambda key: key.split("/")[0],  # <regency>/<year>
-    "idm": lambda key: key.split("/")[-1][:4] if _VILLAGE.match(key.split("/")[-1]) else "",
-    # a regency's SIPD export: <regency>/<year>; the province's and CSR's keys are the year
-    "programmes": lambda key: key.split("/")[0] if "/" in key else "",
-}
-# Sources whose files are often one regency's though their partition does not say so: the
-# regency is the one all rows' codes share, if they share one.
-_ROW_REGENCY: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {
-    ("survey", "responses"): (("survey_responses", "kode_desa"),),
-    ("bumdes", "registry"): (("bumdes_registry", "kode_desa"),),
-    ("bumdes", "annual_reports"): (("bumdes_annual_reports", "kode_desa"),),
-    ("ojk", "access_points"): (("ojk_agents", "kode_desa"), ("ojk_offices", "kode_kecamatan")),
-    ("ojk", "kur"): (("ojk_kur", "kode_kecamatan"),),
-}
+
+def _regency(source: str) -> Regency:
+    """How a batch of ``source`` (audit.load_batches.source) names its regency: declared by
+    its family (``lumbung.families``); for sources delivered per regency, in their partition
+    key; for those whose files are often one regency's though their partition does not say
+    so, the one regency all rows' codes share, if they share one."""
+    found = BY_SOURCE.get(source)
+    return found.regency if found is not None else Regency()
 
 
 def partition_regency(source: str, partition_key: str) -> str | None:
     """The 4-digit regency code a partition key names (APBDes, IDM), else None."""
-    pick = _PARTITION_REGENCY.get(source)
-    code = pick(partition_key or "") if pick else ""
-    return code if _FOUR_DIGITS.match(code) else None
+    return _regency(source).of_partition(partition_key)
 
 
 def batch_regency(
@@ -177,14 +167,15 @@ def batch_regency(
     """The regency a batch is one regency's delivery of: from its partition key, or from its
     rows' village/district codes when they all lie in one regency; None if neither."""
     code = partition_regency(source, partition_key)
-    if code or (source, dataset) not in _ROW_REGENCY:
+    columns = _regency(source).row_columns(dataset)
+    if code or not columns:
         return code
     parts = [
         sql.SQL(
             "select left(regexp_replace({col}, '[^0-9]', '', 'g'), 4) as regency "
             "from {table} where _batch_id = %(batch)s"
         ).format(col=sql.Identifier(column), table=sql.Identifier("raw", table))
-        for table, column in _ROW_REGENCY[(source, dataset)]
+        for table, column in columns
     ]
     query = sql.SQL("select array_agg(distinct regency) from ({}) as r").format(
         sql.SQL(" union all ").join(parts)

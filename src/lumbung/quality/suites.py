@@ -1,30 +1,22 @@
-"""Every suite of the gate, in one list: the rules of each source come from its
-``*_rules`` module, built with ``lumbung.quality.rules``.
+"""Every suite of the gate, in one list: the rules of each source family come from its
+rules module (``lumbung.quality.<module>_rules``, ``suites()``), built with
+``lumbung.quality.rules``.
 
 The order here is the order of the committed context (``lumbung.quality.gx_context``).
 """
 
 from __future__ import annotations
 
-from lumbung.quality.apbdes_rules import apbdes_suites
-from lumbung.quality.bumdes_rules import bumdes_suites
-from lumbung.quality.idm_rules import idm_suite
-from lumbung.quality.kemendagri_rules import kemendagri_suites
+from importlib import import_module
+
+from lumbung.families import FAMILIES
 from lumbung.quality.mart_rules import mart_suites
-from lumbung.quality.ojk_rules import ojk_suites
-from lumbung.quality.programmes_rules import programmes_suites
 from lumbung.quality.rules import SuiteSpec
-from lumbung.quality.survey_rules import survey_suite
 from lumbung.sources import kemendagri
 
 SUITES: tuple[SuiteSpec, ...] = (
-    *kemendagri_suites(),  # the region master: regencies, districts, villages
-    idm_suite(),  # IDM responses, gated many batches at a time
-    *apbdes_suites(),  # APBDes Siskeudes exports and flat template
-    survey_suite(),  # Smart Village survey responses
-    *bumdes_suites(),  # BUMDes registry pages and yearly reports
-    *ojk_suites(),  # OJK access reports and KUR per district
-    *programmes_suites(),  # SIPD (regencies, province) and CSR programmes
+    # each source family's (its rules module's suites()), in the families' order
+    *(spec for f in FAMILIES for spec in import_module(f.rules_module).suites()),
     *mart_suites(),  # every published mart, audited in the build schema
 )
 

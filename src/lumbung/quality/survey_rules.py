@@ -12,8 +12,8 @@ from lumbung.quality.rules import SuiteSpec, matches, no_rows, present
 from lumbung.sources.tabular import VILLAGE_CODE_SQL
 
 
-def survey_suite() -> SuiteSpec:
-    return SuiteSpec(
+def suites() -> tuple[SuiteSpec, ...]:
+    return (SuiteSpec(
         "survey",
         "responses",
         "survey_responses",
@@ -35,4 +35,4 @@ def survey_suite() -> SuiteSpec:
             ),
         ),
         partition="year",
-    )
+    ),)

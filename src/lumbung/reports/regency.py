@@ -22,12 +22,12 @@ import csv
 import json
 import re
 
+from lumbung.families import BY_SOURCE
+
 # Kemendagri regency codes of Lampung (province 18): 13 kabupaten and 2 kota.
 LAMPUNG_REGENCIES = frozenset({f"18{n:02d}" for n in range(1, 14)} | {"1871", "1872"})
 PROVINCE_CODE = "18"
 
-_APBDES_PARTITION = re.compile(r"^(\d{4})/\d{4}$")
-_IDM_PARTITION = re.compile(r"^\d{4}/(\d{4})\d{6}$")
 _CODE_FIELD = re.compile(r"^(\d{2})\.?(\d{2})\.?\d{2}(?:\.?[12]\d{3})?$")
 _FILE_NAME_REGENCY = re.compile(r"(?<![0-9])(18\d{2})(?![0-9])")
 _JSON_CODE_KEYS = ("kode_desa", "Kd_Desa", "kode_kecamatan", "village_code")
@@ -38,10 +38,10 @@ def _lampung(code: str | None) -> str | None:
 
 
 def partition_regency(source: str, partition_key: str) -> str | None:
-    """The regency a batch's partition names, for sources partitioned by regency or desa."""
-    pattern = {"apbdes": _APBDES_PARTITION, "idm": _IDM_PARTITION}.get(source)
-    found = pattern.match(partition_key or "") if pattern else None
-    return _lampung(found.group(1)) if found else None
+    """The regency a batch's partition names, for sources partitioned by regency or desa
+    (declared by their family, ``lumbung.families``)."""
+    family = BY_SOURCE.get(source)
+    return _lampung(family.regency.of_partition(partition_key)) if family else None
 
 
 def file_name_regency(file_path: str) -> str | None:

@@ -49,16 +49,16 @@ from lumbung.landing import (
     text_problem,
 )
 from lumbung.raw_tables import RawTable
-from lumbung.sources import archive, encoding
+from lumbung.sources import archive, encoding, folders
 from lumbung.sources.apbdes_bulk import BulkTable
 from lumbung.sources.encoding import Encoding
+from lumbung.sources.folders import UnrecognisedFile
 from lumbung.sources.tabular import parse_id_number
 
-SOURCE = "apbdes"
+SOURCE = "apbdes"  # its family's batch_source (lumbung.families)
 FOLDER = "apbdes"
 SISKEUDES = "siskeudes"  # dataset of the Siskeudes export zips
 FLAT = "flat"  # dataset of the flat template (CSV or XLSX)
-DOCS = {".md", ".txt"}
 
 # Indonesian thousands grouping with an optional decimal comma (1.234.567,00), ungrouped
 # digits with an optional decimal comma (1234567,5), or a plain decimal point (1234567.25).
@@ -682,10 +682,6 @@ class LandingFile:
         return f"{self.regency}/{self.year}"
 
 
-class UnrecognisedFile(ValueError):
-    """A file in the APBDes landing folder whose regency, year or format cannot be told."""
-
-
 def landing_file(path: Path) -> LandingFile:
     """One APBDes file, named ``siskeudes_<regency>_<year>[_rev<n>].zip`` or
     ``apbdes_<regency>_<year>[_rev<n>].csv|xlsx`` inside its ``<year>`` folder."""
@@ -707,20 +703,6 @@ def landing_file(path: Path) -> LandingFile:
 
 def discover(landing: Path) -> tuple[list[LandingFile], list[str]]:
     """Files to land, in submission order (year, regency, revision), and problems with others."""
-    found: list[LandingFile] = []
-    problems: list[str] = []
-    root = landing / FOLDER
-    if not root.is_dir():  # no regency has delivered yet: nothing to land, nothing wrong
-        return found, problems
-    for path in sorted(root.rglob("*")):
-        if not path.is_file() or path.name.startswith(".") or path.suffix.lower() in DOCS:
-            continue
-        if path.parent.parent != root:
-            problems.append(f"{path}: not inside a <year> folder of {root}")
-            continue
-        try:
-            found.append(landing_file(path))
-        except UnrecognisedFile as err:
-            problems.append(str(err))
-    found.sort(key=lambda f: (f.year, f.regency, f.revision, f.path.name))
-    return found, problems
+    return folders.discover(landing / FOLDER, landing_file,
+                            lambda f: (f.year, f.regency, f.revision, f.path.name),
+                            inside="a <year>")

@@ -20,13 +20,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 from lumbung.landing import BatchRejected, DatasetSpec, Part, Record
 from lumbung.raw_tables import Gate, RawTable
-from lumbung.sources import encoding, spreadsheet
+from lumbung.sources import encoding, folders, spreadsheet
+from lumbung.sources.folders import LandingFile, UnrecognisedFile
 from lumbung.sources.tabular import (
     Column,
     Layout,
@@ -39,11 +39,10 @@ from lumbung.sources.tabular import (
     village_code,
 )
 
-SOURCE = "bumdes"
+SOURCE = "bumdes"  # its family's batch_source (lumbung.families)
 FOLDER = "bumdes"
 REGISTRY = "registry"
 REPORTS = "annual_reports"
-DOCS = {".md", ".txt"}
 
 # Registry item fields (the API's names) -> raw columns; the envelope's paging travels along.
 ITEM_FIELDS = ("id", "nama", "kode_desa", "nama_desa", "status_badan_hukum",
@@ -106,17 +105,6 @@ _YEAR = re.compile(r"^tahun=(\d{4})$")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-@dataclass(frozen=True)
-class LandingFile:
-    path: Path
-    spec: DatasetSpec
-    partition_key: str
-
-
-class UnrecognisedFile(ValueError):
-    """A file in the BUMDes folder whose dataset or partition cannot be told."""
-
-
 def landing_file(path: Path) -> LandingFile:
     kind = path.parent.parent.name
     if kind == REGISTRY:
@@ -136,20 +124,8 @@ def landing_file(path: Path) -> LandingFile:
 
 def discover(landing: Path) -> tuple[list[LandingFile], list[str]]:
     """Registry pages (by snapshot, then page), then reports (by year), and problems."""
-    root = landing / FOLDER
-    found: list[LandingFile] = []
-    problems: list[str] = []
-    if not root.is_dir():
-        return found, problems
-    for path in sorted(root.rglob("*")):
-        if not path.is_file() or path.name.startswith((".", "~$")) or path.suffix in DOCS:
-            continue
-        try:
-            found.append(landing_file(path))
-        except UnrecognisedFile as err:
-            problems.append(str(err))
-    found.sort(key=lambda f: (f.spec.dataset != REGISTRY, f.partition_key, f.path.name))
-    return found, problems
+    return folders.discover(landing / FOLDER, landing_file,
+                            lambda f: (f.spec.dataset != REGISTRY, f.partition_key, f.path.name))
 
 
 def read(path: Path, spec: DatasetSpec) -> Iterator[Part]:

@@ -29,9 +29,10 @@ from typing import Any
 
 from lumbung.landing import BatchRejected, DatasetSpec, Part, Reader, Record
 from lumbung.raw_tables import Gate, RawTable
-from lumbung.sources import encoding
+from lumbung.sources import encoding, folders
+from lumbung.sources.folders import UnrecognisedFile
 
-SOURCE = "idm"
+SOURCE = "idm"  # its family's batch_source (lumbung.families)
 FOLDER = "idm"
 DATASET = "idm"
 
@@ -82,7 +83,6 @@ RAW_TABLES: tuple[RawTable, ...] = (
     ),
 )
 
-DOCS = {".md", ".txt"}
 _YEAR_FOLDER = re.compile(r"^tahun=(\d{4})$")
 _VILLAGE = re.compile(r"^\d{10}$")
 _YEAR = re.compile(r"^\d{4}$")
@@ -109,10 +109,6 @@ class LandingFile:
         return partial(read_idm_json, kode_desa=self.kode_desa, tahun=self.tahun)
 
 
-class UnrecognisedFile(ValueError):
-    """A file whose village code and year cannot be told from its path."""
-
-
 def landing_file(path: Path) -> LandingFile:
     """The village and year of a response, from ``tahun=<year>/<kode_desa>.json`` (or the
     mirror's ``<kode_desa>/<tahun>.json``)."""
@@ -135,22 +131,8 @@ def landing_path(landing: Path, kode_desa: str, tahun: int | str) -> Path:
 def discover(root: Path) -> tuple[list[LandingFile], list[str]]:
     """Responses under ``root`` (the idm landing folder), by year and village, and problems
     with the other files."""
-    found: list[LandingFile] = []
-    problems: list[str] = []
-    if not root.is_dir():
-        return found, [f"{root}: no IDM landing folder"]
-    for path in sorted(root.rglob("*")):
-        if not path.is_file() or path.name.startswith(".") or path.suffix.lower() in DOCS:
-            continue
-        if path.suffix.lower() != ".json":
-            problems.append(f"{path}: not a .json file")
-            continue
-        try:
-            found.append(landing_file(path))
-        except UnrecognisedFile as err:
-            problems.append(str(err))
-    found.sort(key=lambda f: (f.tahun, f.kode_desa, str(f.path)))
-    return found, problems
+    return folders.discover(root, landing_file, lambda f: (f.tahun, f.kode_desa, str(f.path)),
+                            suffix=".json", missing="no IDM landing folder")
 
 
 # --- reading one response -------------------------------------------------------------------

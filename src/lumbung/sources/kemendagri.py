@@ -15,13 +15,14 @@ never replaces the real file of its edition nor counts as the previous delivery 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 from lumbung.landing import DatasetSpec
 from lumbung.raw_tables import Gate, RawTable
+from lumbung.sources import folders
+from lumbung.sources.folders import LandingFile, UnrecognisedFile
 
-SOURCE = "kemendagri_region"
+SOURCE = "kemendagri_region"  # its family's batch_source (lumbung.families)
 FOLDER = "region"
 CENTROID = ("lat_centroid", "lng_centroid")
 
@@ -78,20 +79,7 @@ SYNTHETIC_DATASETS: dict[str, DatasetSpec] = {
 
 # Parents before children: the gate checks that each row's parent was accepted.
 DATASET_ORDER = ("regencies", "districts", "villages")
-# Documentation travelling with the data (attribution, notes) is not data.
-DOCS = {".md", ".txt"}
 _EDITION = re.compile(r"^edition=(\d{4})$")
-
-
-@dataclass(frozen=True)
-class LandingFile:
-    path: Path
-    spec: DatasetSpec
-    edition: str
-
-
-class UnrecognisedFile(ValueError):
-    """A file in the region landing folder whose edition or dataset cannot be told."""
 
 
 def dataset_of(path: Path) -> str:
@@ -131,29 +119,9 @@ def landing_file(path: Path) -> LandingFile:
 
 def discover(landing: Path) -> tuple[list[LandingFile], list[str]]:
     """Files to land, parents first within each edition, and problems with the others."""
-    found: list[LandingFile] = []
-    problems: list[str] = []
-    root = landing / FOLDER
-    if not root.is_dir():
-        return found, [f"{root}: no region landing folder"]
-    for path in sorted(root.rglob("*")):
-        if not path.is_file() or path.name.startswith(".") or path.suffix.lower() in DOCS:
-            continue
-        if path.parent.parent != root:
-            problems.append(f"{path}: not inside an edition=<year> folder of {root}")
-            continue
-        if path.suffix.lower() != ".csv":
-            problems.append(f"{path}: not a .csv file")
-            continue
-        try:
-            found.append(landing_file(path))
-        except UnrecognisedFile as err:
-            problems.append(str(err))
     # Within an edition the real files first, then the synthetic supplement they parent.
-    found.sort(key=lambda f: (
-        f.edition,
-        is_synthetic(f.spec.dataset),
-        DATASET_ORDER.index(real_dataset(f.spec.dataset)),
-        f.path.name,
-    ))
-    return found, problems
+    return folders.discover(
+        landing / FOLDER, landing_file,
+        lambda f: (f.partition_key, is_synthetic(f.spec.dataset),
+                   DATASET_ORDER.index(real_dataset(f.spec.dataset)), f.path.name),
+        inside="an edition=<year>", suffix=".csv", missing="no region landing folder")

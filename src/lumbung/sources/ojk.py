@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 from lumbung.landing import DatasetSpec, Part
 from lumbung.raw_tables import Gate, RawTable
-from lumbung.sources import spreadsheet
+from lumbung.sources import folders, spreadsheet
+from lumbung.sources.folders import LandingFile, UnrecognisedFile
 from lumbung.sources.tabular import (
     Column,
     Layout,
@@ -35,11 +35,10 @@ from lumbung.sources.tabular import (
     village_code,
 )
 
-SOURCE = "ojk"
+SOURCE = "ojk"  # its family's batch_source (lumbung.families)
 FOLDER = "ojk"
 ACCESS = "access_points"
 KUR = "kur"
-DOCS = {".md", ".txt"}
 
 AGENTS_SHEET = "Agen Laku Pandai"
 OFFICES_SHEET = "Kantor Bank dan ATM"
@@ -106,17 +105,6 @@ _MONTH = re.compile(r"^periode=(\d{4}-(0[1-9]|1[0-2]))$")
 _QUARTER = re.compile(r"^triwulan=(\d{4}-Q[1-4])$")
 
 
-@dataclass(frozen=True)
-class LandingFile:
-    path: Path
-    spec: DatasetSpec
-    partition_key: str
-
-
-class UnrecognisedFile(ValueError):
-    """A file in the OJK folder whose report or period cannot be told."""
-
-
 def landing_file(path: Path) -> LandingFile:
     kind, folder = path.parent.parent.name, path.parent.name
     if path.suffix.lower() != ".xlsx":
@@ -130,20 +118,8 @@ def landing_file(path: Path) -> LandingFile:
 
 
 def discover(landing: Path) -> tuple[list[LandingFile], list[str]]:
-    root = landing / FOLDER
-    found: list[LandingFile] = []
-    problems: list[str] = []
-    if not root.is_dir():
-        return found, problems
-    for path in sorted(root.rglob("*")):
-        if not path.is_file() or path.name.startswith((".", "~$")) or path.suffix in DOCS:
-            continue
-        try:
-            found.append(landing_file(path))
-        except UnrecognisedFile as err:
-            problems.append(str(err))
-    found.sort(key=lambda f: (f.spec.dataset, f.partition_key, f.path.name))
-    return found, problems
+    return folders.discover(landing / FOLDER, landing_file,
+                            lambda f: (f.spec.dataset, f.partition_key, f.path.name))
 
 
 def _sheet(path: Path, layout: Layout, title: str, checks: dict, key: tuple[str, ...]) -> Part:

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from lumbung.landing import BatchRejected, DatasetSpec, Part
 from lumbung.raw_tables import Gate, RawTable
-from lumbung.sources import spreadsheet
+from lumbung.sources import folders, spreadsheet
+from lumbung.sources.folders import LandingFile, UnrecognisedFile
 from lumbung.sources.tabular import (
     Column,
     Layout,
@@ -27,11 +27,10 @@ from lumbung.sources.tabular import (
     village_code,
 )
 
-SOURCE = "survey"
+SOURCE = "survey"  # its family's batch_source (lumbung.families)
 FOLDER = "survey"
 DATASET = "responses"
 SUFFIXES = (".csv", ".xlsx")
-DOCS = {".md", ".txt"}
 
 # The form's questions, in the order of the form (labels exactly as the form tool exports).
 COLUMNS: tuple[Column, ...] = (
@@ -104,17 +103,6 @@ def _year_check(year: str):
     return run
 
 
-@dataclass(frozen=True)
-class LandingFile:
-    path: Path
-    spec: DatasetSpec
-    partition_key: str  # the survey year
-
-
-class UnrecognisedFile(ValueError):
-    """A file in the survey folder that cannot be told apart (year, format)."""
-
-
 def landing_file(path: Path) -> LandingFile:
     year = _YEAR_FOLDER.match(path.parent.name)
     if not year:
@@ -126,23 +114,8 @@ def landing_file(path: Path) -> LandingFile:
 
 def discover(landing: Path) -> tuple[list[LandingFile], list[str]]:
     """Survey files to land (by year, then name) and problems with the others."""
-    root = landing / FOLDER
-    found: list[LandingFile] = []
-    problems: list[str] = []
-    if not root.is_dir():
-        return found, problems
-    for path in sorted(root.rglob("*")):
-        if not path.is_file() or path.name.startswith((".", "~$")) or path.suffix in DOCS:
-            continue
-        if path.parent.parent != root:
-            problems.append(f"{path}: not inside a tahun=<year> folder of {root}")
-            continue
-        try:
-            found.append(landing_file(path))
-        except UnrecognisedFile as err:
-            problems.append(str(err))
-    found.sort(key=lambda f: (f.partition_key, f.path.name))
-    return found, problems
+    return folders.discover(landing / FOLDER, landing_file,
+                            lambda f: (f.partition_key, f.path.name), inside="a tahun=<year>")
 
 
 def read(path: Path, spec: DatasetSpec) -> Iterator[Part]:

@@ -187,7 +187,7 @@ create table if not exists audit.dq_runs (
     dq_run_id bigserial primary key,
     checked_at timestamptz not null default now(),
     layer text not null check (layer in ('batch', 'mart')),
-    source text not null,            -- region, idm, survey, apbdes, bumdes, ojk; 'marts' for marts
+    source text not null,            -- a family's load_batches.source (lumbung.families); 'marts'
     dataset text not null,           -- the dataset (raw table) or the mart name
     suite text not null,             -- the GX suite name
     batch_id bigint references audit.load_batches (batch_id),  -- null for marts

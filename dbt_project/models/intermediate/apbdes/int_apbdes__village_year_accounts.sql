@@ -6,52 +6,23 @@
 -- A full refresh reads every submission and gives the same table.
 -- depends_on: {{ ref('stg_apbdes__submissions') }}
 
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key=['regency_code', 'fiscal_year'],
-        on_schema_change='fail',
-        indexes=[
-            {'columns': ['submission_batch_id']},
-            {'columns': ['regency_code', 'fiscal_year']},
-        ],
-        post_hook=["{{ apbdes_delete_unpublished() }}"],
-    )
-}}
+{{ apbdes_incremental_config() }}
 
 {%- set changed = apbdes_changed_submissions() %}
+{#- The columns a row is summed by: its desa-year (with the regency) and account. -#}
+{%- set account_columns = [
+    'fiscal_year', 'village_code', 'regency_code', 'account_group', 'bidang_code',
+    'sub_bidang_code', 'account_jenis_code',
+] %}
 
 with
 
-budget_lines as (
-
-    select * from {{ ref('stg_apbdes__budget_lines') }}
-    {% if is_incremental() -%}
-        where {{ apbdes_batch_filter('batch_id', changed) }}
-    {%- endif %}
-
-),
-
-realisation_lines as (
-
-    select * from {{ ref('stg_apbdes__realisation_lines') }}
-    {% if is_incremental() -%}
-        where {{ apbdes_batch_filter('batch_id', changed) }}
-    {%- endif %}
-
-),
+{{ apbdes_changed_lines(changed) }},
 
 amounts as (
 
     select
-        fiscal_year,
-        village_code,
-        regency_code,
-        account_group,
-        bidang_code,
-        sub_bidang_code,
-        account_jenis_code,
+        {{ account_columns | join(', ') }},
         amount as budget_amount,
         0::numeric as realised_amount,
         batch_id,
@@ -61,13 +32,7 @@ amounts as (
     union all
 
     select
-        fiscal_year,
-        village_code,
-        regency_code,
-        account_group,
-        bidang_code,
-        sub_bidang_code,
-        account_jenis_code,
+        {{ account_columns | join(', ') }},
         0::numeric as budget_amount,
         amount as realised_amount,
         batch_id,
@@ -79,26 +44,14 @@ amounts as (
 summed as (
 
     select
-        fiscal_year,
-        village_code,
-        regency_code,
-        account_group,
-        bidang_code,
-        sub_bidang_code,
-        account_jenis_code,
+        {{ account_columns | join(', ') }},
         sum(budget_amount) as budget_amount,
         sum(realised_amount) as realised_amount,
         batch_id as submission_batch_id,
         submission_format
     from amounts
     group by
-        fiscal_year,
-        village_code,
-        regency_code,
-        account_group,
-        bidang_code,
-        sub_bidang_code,
-        account_jenis_code,
+        {{ account_columns | join(', ') }},
         batch_id,
         submission_format
 

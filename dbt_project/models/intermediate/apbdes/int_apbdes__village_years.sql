@@ -7,41 +7,13 @@
 -- null here (unknown); the consumers decide what zero means.
 -- depends_on: {{ ref('stg_apbdes__submissions') }}
 
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key=['regency_code', 'fiscal_year'],
-        on_schema_change='fail',
-        indexes=[
-            {'columns': ['submission_batch_id']},
-            {'columns': ['regency_code', 'fiscal_year']},
-        ],
-        post_hook=["{{ apbdes_delete_unpublished() }}"],
-    )
-}}
+{{ apbdes_incremental_config() }}
 
 {%- set changed = apbdes_changed_submissions() %}
 
 with
 
-budget_lines as (
-
-    select * from {{ ref('stg_apbdes__budget_lines') }}
-    {% if is_incremental() -%}
-        where {{ apbdes_batch_filter('batch_id', changed) }}
-    {%- endif %}
-
-),
-
-realisation_lines as (
-
-    select * from {{ ref('stg_apbdes__realisation_lines') }}
-    {% if is_incremental() -%}
-        where {{ apbdes_batch_filter('batch_id', changed) }}
-    {%- endif %}
-
-),
+{{ apbdes_changed_lines(changed) }},
 
 budgeted as (
 

@@ -9,16 +9,6 @@
 
 with
 
-catalogue as (
-
-    select
-        indicator_id,
-        field
-    from {{ ref('int_smart_village__catalogue') }}
-    where source = 'bumdes'
-
-),
-
 village_years as (
 
     select
@@ -126,18 +116,4 @@ measures as (
 
 ),
 
-final as (
-
-    select
-        measures.village_code,
-        measures.year,
-        catalogue.indicator_id,
-        -- trailing zeros trimmed: 0.8, not 0.80000000000000000000
-        trim_scale(measures.raw_value) as raw_value
-    from measures
-    inner join catalogue on measures.field = catalogue.field
-    where measures.raw_value is not null
-
-)
-
-select * from final
+{{ smart_village_indicator_values('bumdes') }}

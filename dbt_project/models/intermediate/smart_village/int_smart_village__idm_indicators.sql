@@ -8,38 +8,15 @@
 
 with
 
-catalogue as (
-
-    select
-        indicator_id,
-        field
-    from {{ ref('int_smart_village__catalogue') }}
-    where source = 'idm'
-
-),
-
-scores as (
+measures as (
 
     select
         village_code,
         year,
         dimension || ' ' || indicator_no as field,
-        score
+        score as raw_value
     from {{ ref('stg_idm__indicator_scores') }}
 
 ),
 
-final as (
-
-    select
-        scores.village_code,
-        scores.year,
-        catalogue.indicator_id,
-        trim_scale(scores.score) as raw_value
-    from scores
-    inner join catalogue on scores.field = catalogue.field
-    where scores.score is not null
-
-)
-
-select * from final
+{{ smart_village_indicator_values('idm') }}

@@ -7,45 +7,16 @@ with
 
 unioned as (
 
-    select
-        village_code,
-        year,
-        indicator_id,
-        raw_value,
-        'idm' as source_family
-    from {{ ref('int_smart_village__idm_indicators') }}
-    union all
-    select
-        village_code,
-        year,
-        indicator_id,
-        raw_value,
-        'survey' as source_family
-    from {{ ref('int_smart_village__survey_indicators') }}
-    union all
-    select
-        village_code,
-        year,
-        indicator_id,
-        raw_value,
-        'apbdes' as source_family
-    from {{ ref('int_smart_village__apbdes_indicators') }}
-    union all
-    select
-        village_code,
-        year,
-        indicator_id,
-        raw_value,
-        'bumdes' as source_family
-    from {{ ref('int_smart_village__bumdes_indicators') }}
-    union all
-    select
-        village_code,
-        year,
-        indicator_id,
-        raw_value,
-        'ojk' as source_family
-    from {{ ref('int_smart_village__ojk_indicators') }}
+    {% for source_family in ['idm', 'survey', 'apbdes', 'bumdes', 'ojk'] %}
+        select
+            village_code,
+            year,
+            indicator_id,
+            raw_value,
+            '{{ source_family }}' as source_family
+        from {{ ref('int_smart_village__' ~ source_family ~ '_indicators') }}
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
 
 ),
 

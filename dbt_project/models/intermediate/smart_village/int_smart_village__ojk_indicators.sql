@@ -12,16 +12,6 @@
 
 with
 
-catalogue as (
-
-    select
-        indicator_id,
-        field
-    from {{ ref('int_smart_village__catalogue') }}
-    where source = 'ojk'
-
-),
-
 desa as (
 
     select
@@ -145,17 +135,4 @@ measures as (
 
 ),
 
-final as (
-
-    select
-        measures.village_code,
-        measures.year,
-        catalogue.indicator_id,
-        -- trailing zeros trimmed: 0.8, not 0.80000000000000000000
-        trim_scale(measures.raw_value) as raw_value
-    from measures
-    inner join catalogue on measures.field = catalogue.field
-
-)
-
-select * from final
+{{ smart_village_indicator_values('ojk') }}

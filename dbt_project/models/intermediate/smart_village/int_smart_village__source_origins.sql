@@ -28,25 +28,13 @@ spine as (
 
 idm as (
 
-    select
-        idm_batches.village_code,
-        idm_batches.year,
-        'idm' as source_family,
-        load_batches.data_origin
-    from {{ ref('stg_idm__batches') }} as idm_batches
-    inner join load_batches on idm_batches.batch_id = load_batches.batch_id
+    {{ village_year_origins(ref('stg_idm__batches'), 'year', 'idm') }}
 
 ),
 
 survey as (
 
-    select
-        responses.village_code,
-        responses.survey_year as year,
-        'survey' as source_family,
-        load_batches.data_origin
-    from {{ ref('stg_survey__responses') }} as responses
-    inner join load_batches on responses.batch_id = load_batches.batch_id
+    {{ village_year_origins(ref('stg_survey__responses'), 'survey_year', 'survey') }}
 
 ),
 
@@ -98,13 +86,7 @@ bumdes as (
     from spine
     inner join registry_regencies on spine.regency_code = registry_regencies.regency_code
     union all
-    select
-        reports.village_code,
-        reports.report_year as year,
-        'bumdes' as source_family,
-        load_batches.data_origin
-    from {{ ref('stg_bumdes__annual_reports') }} as reports
-    inner join load_batches on reports.batch_id = load_batches.batch_id
+    {{ village_year_origins(ref('stg_bumdes__annual_reports'), 'report_year', 'bumdes') }}
 
 ),
 

@@ -4,16 +4,7 @@
 -- regency-years whose accepted submission it does not hold yet.
 -- depends_on: {{ ref('stg_apbdes__submissions') }}
 
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key=['regency_code', 'year'],
-        on_schema_change='fail',
-        indexes=[{'columns': ['regency_code', 'year']}],
-        post_hook=["{{ apbdes_delete_unpublished() }}"],
-    )
-}}
+{{ apbdes_incremental_config(year_column='year', batch_index=false) }}
 
 {%- set changed = apbdes_changed_submissions() %}
 

@@ -2,6 +2,12 @@
 -- row per desa, year and component (IKS, IKE, IKL, IDM, status), and every village-year that
 -- could not be checked because indicator scores or the published index are missing.
 
+{#- The village-year each finding is about. -#}
+{%- set village_year_columns = [
+    'village_code', 'year', 'village_name', 'district_code', 'district_name', 'regency_code',
+    'regency_name',
+] %}
+
 with
 
 village_years as (
@@ -13,13 +19,7 @@ village_years as (
 components as (
 
     select
-        village_years.village_code,
-        village_years.year,
-        village_years.village_name,
-        village_years.district_code,
-        village_years.district_name,
-        village_years.regency_code,
-        village_years.regency_name,
+        village_years.{{ village_year_columns | join(', village_years.') }},
         component.component_order,
         component.component,
         component.published_value,
@@ -62,13 +62,7 @@ components as (
 disagreements as (
 
     select
-        village_code,
-        year,
-        village_name,
-        district_code,
-        district_name,
-        regency_code,
-        regency_name,
+        {{ village_year_columns | join(', ') }},
         component,
         'disagrees' as finding,
         published_value,
@@ -96,13 +90,7 @@ disagreements as (
 unverifiable as (
 
     select
-        village_code,
-        year,
-        village_name,
-        district_code,
-        district_name,
-        regency_code,
-        regency_name,
+        {{ village_year_columns | join(', ') }},
         'scores' as component,
         'incomplete' as finding,
         cast(null as numeric) as published_value,

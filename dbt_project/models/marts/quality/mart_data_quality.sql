@@ -1,5 +1,15 @@
 -- Data quality over time: per day (WIB), layer, source, dataset and regency, what arrived
 -- (batches and rows, by their current gate status) and what the quality checks found.
+{#- The daily counts: of the batches landed, and of the quality checks run. -#}
+{%- set batch_counts = [
+    'batches_received', 'batches_validated', 'batches_failed', 'batches_rejected',
+    'batches_pending', 'rows_received', 'rows_loaded', 'rows_quarantined',
+] %}
+{%- set check_counts = [
+    'validations', 'validations_passed', 'expectations_evaluated', 'critical_failures',
+    'warnings',
+] %}
+
 with
 
 batches as (
@@ -62,11 +72,9 @@ batch_activity as (
         coalesce(sum(rows_received), 0) as rows_received,
         coalesce(sum(rows_loaded), 0) as rows_loaded,
         coalesce(sum(rows_quarantined), 0) as rows_quarantined,
-        0 as validations,
-        0 as validations_passed,
-        0 as expectations_evaluated,
-        0 as critical_failures,
-        0 as warnings,
+        {% for count in check_counts -%}
+            0 as {{ count }},
+        {% endfor -%}
         cast(null as timestamptz) as last_checked_at
     from batch_days
     group by activity_date, source, dataset, regency_code
@@ -98,14 +106,9 @@ check_activity as (
         source,
         dataset,
         regency_code,
-        0 as batches_received,
-        0 as batches_validated,
-        0 as batches_failed,
-        0 as batches_rejected,
-        0 as batches_pending,
-        0 as rows_received,
-        0 as rows_loaded,
-        0 as rows_quarantined,
+        {% for count in batch_counts -%}
+            0 as {{ count }},
+        {% endfor -%}
         count(*) as validations,
         count(*) filter (where passed) as validations_passed,
         sum(expectations_evaluated) as expectations_evaluated,
@@ -133,19 +136,9 @@ daily as (
         source,
         dataset,
         regency_code,
-        cast(sum(batches_received) as bigint) as batches_received,
-        cast(sum(batches_validated) as bigint) as batches_validated,
-        cast(sum(batches_failed) as bigint) as batches_failed,
-        cast(sum(batches_rejected) as bigint) as batches_rejected,
-        cast(sum(batches_pending) as bigint) as batches_pending,
-        cast(sum(rows_received) as bigint) as rows_received,
-        cast(sum(rows_loaded) as bigint) as rows_loaded,
-        cast(sum(rows_quarantined) as bigint) as rows_quarantined,
-        cast(sum(validations) as bigint) as validations,
-        cast(sum(validations_passed) as bigint) as validations_passed,
-        cast(sum(expectations_evaluated) as bigint) as expectations_evaluated,
-        cast(sum(critical_failures) as bigint) as critical_failures,
-        cast(sum(warnings) as bigint) as warnings,
+        {% for count in batch_counts + check_counts -%}
+            cast(sum({{ count }}) as bigint) as {{ count }},
+        {% endfor -%}
         max(last_checked_at) as last_checked_at
     from activity
     group by activity_date, layer, source, dataset, regency_code

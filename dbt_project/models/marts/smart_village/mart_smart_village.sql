@@ -7,6 +7,8 @@
 -- change since the previous year. A missing indicator lowers completeness, never the score.
 -- noqa: disable=RF04
 
+{%- set dimensions = smart_village_dimensions().split() %}
+
 with
 
 spine as (
@@ -35,12 +37,7 @@ source_origins as (
 
 thresholds as (
 
-    select
-        status,
-        status_order::integer as status_order,
-        min_exclusive::numeric as min_exclusive,
-        max_inclusive::numeric as max_inclusive
-    from {{ ref('ref_idm_status_thresholds') }}
+    {{ idm_status_thresholds() }}
 
 ),
 
@@ -48,7 +45,12 @@ thresholds as (
 dimensions as (
 
     select dimension
-    from (values ('A'), ('B'), ('C'), ('D'), ('E'), ('F')) as fixed (dimension)
+    from (
+        values
+        {% for dimension in dimensions -%}
+            ('{{ dimension[0] | upper }}'){{ ',' if not loop.last }}
+        {% endfor -%}
+    ) as fixed (dimension)
 
 ),
 
@@ -113,20 +115,12 @@ village_index as (
     select
         village_code,
         year,
-        max(score) filter (where dimension = 'A') as a_institution,
-        max(completeness) filter (where dimension = 'A') as a_institution_completeness,
-        max(score) filter (where dimension = 'B') as b_infrastructure,
-        max(completeness) filter (where dimension = 'B') as b_infrastructure_completeness,
-        max(score) filter (where dimension = 'C') as c_service_delivery,
-        max(completeness) filter (where dimension = 'C') as c_service_delivery_completeness,
-        max(score) filter (where dimension = 'D') as d_technology_innovation,
-        max(completeness) filter (
-            where dimension = 'D'
-        ) as d_technology_innovation_completeness,
-        max(score) filter (where dimension = 'E') as e_societies,
-        max(completeness) filter (where dimension = 'E') as e_societies_completeness,
-        max(score) filter (where dimension = 'F') as f_economy,
-        max(completeness) filter (where dimension = 'F') as f_economy_completeness,
+        {% for dimension in dimensions -%}
+            max(score) filter (where dimension = '{{ dimension[0] | upper }}') as {{ dimension }},
+            max(completeness) filter (
+                where dimension = '{{ dimension[0] | upper }}'
+            ) as {{ dimension }}_completeness,
+        {% endfor -%}
         count(score) as dimensions_with_data,
         sum(indicator_count) as indicators_with_data,
         avg(completeness) as completeness,
@@ -143,21 +137,10 @@ rounded as (
     select
         village_code,
         year,
-        {{ smart_village_round('a_institution') }} as a_institution,
-        {{ smart_village_round('a_institution_completeness') }} as a_institution_completeness,
-        {{ smart_village_round('b_infrastructure') }} as b_infrastructure,
-        {{ smart_village_round('b_infrastructure_completeness') }}
-            as b_infrastructure_completeness,
-        {{ smart_village_round('c_service_delivery') }} as c_service_delivery,
-        {{ smart_village_round('c_service_delivery_completeness') }}
-            as c_service_delivery_completeness,
-        {{ smart_village_round('d_technology_innovation') }} as d_technology_innovation,
-        {{ smart_village_round('d_technology_innovation_completeness') }}
-            as d_technology_innovation_completeness,
-        {{ smart_village_round('e_societies') }} as e_societies,
-        {{ smart_village_round('e_societies_completeness') }} as e_societies_completeness,
-        {{ smart_village_round('f_economy') }} as f_economy,
-        {{ smart_village_round('f_economy_completeness') }} as f_economy_completeness,
+        {% for dimension in dimensions -%}
+            {{ smart_village_round(dimension) }} as {{ dimension }},
+            {{ smart_village_round(dimension ~ '_completeness') }} as {{ dimension }}_completeness,
+        {% endfor -%}
         dimensions_with_data,
         indicators_with_data,
         {{ smart_village_round('completeness') }} as completeness,
@@ -179,9 +162,7 @@ categorised as (
         thresholds.status_order as category_order
     from rounded
     left join thresholds
-        on
-            rounded.smart_village_index > coalesce(thresholds.min_exclusive, -1)
-            and rounded.smart_village_index <= coalesce(thresholds.max_inclusive, 2)
+        on {{ idm_status_band('rounded.smart_village_index') }}
 
 ),
 
@@ -189,18 +170,10 @@ joined as (
 
     select
         spine.*,
-        categorised.a_institution,
-        categorised.a_institution_completeness,
-        categorised.b_infrastructure,
-        categorised.b_infrastructure_completeness,
-        categorised.c_service_delivery,
-        categorised.c_service_delivery_completeness,
-        categorised.d_technology_innovation,
-        categorised.d_technology_innovation_completeness,
-        categorised.e_societies,
-        categorised.e_societies_completeness,
-        categorised.f_economy,
-        categorised.f_economy_completeness,
+        {% for dimension in dimensions -%}
+            categorised.{{ dimension }},
+            categorised.{{ dimension }}_completeness,
+        {% endfor -%}
         categorised.dimensions_with_data,
         categorised.indicators_with_data,
         categorised.completeness,
@@ -333,20 +306,10 @@ final as (
         with_previous.province_code::text as province_code,
         with_previous.province_name::text as province_name,
         methodology.methodology_version::text as methodology_version,
-        with_previous.a_institution::numeric as a_institution,
-        with_previous.a_institution_completeness::numeric as a_institution_completeness,
-        with_previous.b_infrastructure::numeric as b_infrastructure,
-        with_previous.b_infrastructure_completeness::numeric as b_infrastructure_completeness,
-        with_previous.c_service_delivery::numeric as c_service_delivery,
-        with_previous.c_service_delivery_completeness::numeric
-            as c_service_delivery_completeness,
-        with_previous.d_technology_innovation::numeric as d_technology_innovation,
-        with_previous.d_technology_innovation_completeness::numeric
-            as d_technology_innovation_completeness,
-        with_previous.e_societies::numeric as e_societies,
-        with_previous.e_societies_completeness::numeric as e_societies_completeness,
-        with_previous.f_economy::numeric as f_economy,
-        with_previous.f_economy_completeness::numeric as f_economy_completeness,
+        {% for dimension in dimensions -%}
+            with_previous.{{ dimension }}::numeric as {{ dimension }},
+            with_previous.{{ dimension }}_completeness::numeric as {{ dimension }}_completeness,
+        {% endfor -%}
         with_previous.dimensions_with_data::integer as dimensions_with_data,
         with_previous.indicators_with_data::integer as indicators_with_data,
         with_previous.completeness::numeric as completeness,

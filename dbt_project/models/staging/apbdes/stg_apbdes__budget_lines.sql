@@ -27,16 +27,13 @@ siskeudes_lines as (
     select
         submissions.fiscal_year,
         submissions.regency_code,
-        submissions.regency_code
-        || regexp_replace(rab_rinci.kd_desa, '[^0-9]', '', 'g') as village_code,
+        {{ siskeudes_village_code('rab_rinci') }} as village_code,
         submissions.submission_format,
         rab_rinci._batch_id as batch_id,
         'Ta_RABRinci' as source_table,
         rab_rinci._row_number as source_row_number,
         -- Kd_Keg is the desa code followed by the kegiatan; 00.00.00. on revenue/financing
-        nullif(
-            substr(btrim(rab_rinci.kd_keg), length(btrim(rab_rinci.kd_desa)) + 1), '00.00.00.'
-        ) as kegiatan_id,
+        nullif({{ siskeudes_kegiatan_id('rab_rinci') }}, '00.00.00.') as kegiatan_id,
         btrim(rab_rinci.kd_rincian) as kd_rincian,
         btrim(rab_rinci.kd_subrinci) as sub_rincian,
         btrim(rab_rinci.no_urut) as line_number,

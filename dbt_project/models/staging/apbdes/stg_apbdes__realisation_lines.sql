@@ -67,55 +67,18 @@ flat as (
 
 revenue as (
 
-    select
-        submissions.fiscal_year,
-        submissions.regency_code,
-        submissions.regency_code
-        || regexp_replace(tbp_rinci.kd_desa, '[^0-9]', '', 'g') as village_code,
-        'revenue' as realisation_kind,
-        to_date(btrim(tbp.tgl_bukti, E' \t\r\n'), 'DD/MM/YYYY') as realised_on,
-        btrim(tbp_rinci.no_bukti) as document_number,
-        null as kegiatan_id,
-        btrim(tbp_rinci.kd_rincian) as kd_rincian,
-        btrim(tbp_rinci.sumberdana) as funding_source,
-        {{ apbdes_parse_amount('tbp_rinci.nilai') }} as amount,
-        submissions.submission_format,
-        tbp_rinci._batch_id as batch_id,
-        'Ta_TBPRinci' as source_table,
-        tbp_rinci._row_number as source_row_number
-    from tbp_rinci
-    inner join submissions on tbp_rinci._batch_id = submissions.batch_id
-    left join tbp
-        on
-            tbp_rinci._batch_id = tbp._batch_id
-            and tbp_rinci.no_bukti = tbp.no_bukti
+    {{ apbdes_realisation_lines(
+        'revenue', 'tbp_rinci', 'tbp', 'tgl_bukti', 'no_bukti', 'Ta_TBPRinci'
+    ) }}
 
 ),
 
 spending_direct as (
 
-    select
-        submissions.fiscal_year,
-        submissions.regency_code,
-        submissions.regency_code
-        || regexp_replace(spp_rinci.kd_desa, '[^0-9]', '', 'g') as village_code,
-        'spending' as realisation_kind,
-        to_date(btrim(spp.tgl_spp, E' \t\r\n'), 'DD/MM/YYYY') as realised_on,
-        btrim(spp_rinci.no_spp) as document_number,
-        substr(btrim(spp_rinci.kd_keg), length(btrim(spp_rinci.kd_desa)) + 1) as kegiatan_id,
-        btrim(spp_rinci.kd_rincian) as kd_rincian,
-        btrim(spp_rinci.sumberdana) as funding_source,
-        {{ apbdes_parse_amount('spp_rinci.nilai') }} as amount,
-        submissions.submission_format,
-        spp_rinci._batch_id as batch_id,
-        'Ta_SPPRinci' as source_table,
-        spp_rinci._row_number as source_row_number
-    from spp_rinci
-    inner join submissions on spp_rinci._batch_id = submissions.batch_id
-    inner join spp
-        on
-            spp_rinci._batch_id = spp._batch_id
-            and spp_rinci.no_spp = spp.no_spp
+    {{ apbdes_realisation_lines(
+        'spending', 'spp_rinci', 'spp', 'tgl_spp', 'no_spp', 'Ta_SPPRinci',
+        kegiatan=true, header_join='inner'
+    ) }}
     -- an advance (UM) is realised by its accountability report, not when it is paid out
     where upper(btrim(spp.jn_spp)) = 'LS'
 
@@ -123,28 +86,9 @@ spending_direct as (
 
 spending_accounted as (
 
-    select
-        submissions.fiscal_year,
-        submissions.regency_code,
-        submissions.regency_code
-        || regexp_replace(spj_rinci.kd_desa, '[^0-9]', '', 'g') as village_code,
-        'spending' as realisation_kind,
-        to_date(btrim(spj.tgl_spj, E' \t\r\n'), 'DD/MM/YYYY') as realised_on,
-        btrim(spj_rinci.no_spj) as document_number,
-        substr(btrim(spj_rinci.kd_keg), length(btrim(spj_rinci.kd_desa)) + 1) as kegiatan_id,
-        btrim(spj_rinci.kd_rincian) as kd_rincian,
-        btrim(spj_rinci.sumberdana) as funding_source,
-        {{ apbdes_parse_amount('spj_rinci.nilai') }} as amount,
-        submissions.submission_format,
-        spj_rinci._batch_id as batch_id,
-        'Ta_SPJRinci' as source_table,
-        spj_rinci._row_number as source_row_number
-    from spj_rinci
-    inner join submissions on spj_rinci._batch_id = submissions.batch_id
-    left join spj
-        on
-            spj_rinci._batch_id = spj._batch_id
-            and spj_rinci.no_spj = spj.no_spj
+    {{ apbdes_realisation_lines(
+        'spending', 'spj_rinci', 'spj', 'tgl_spj', 'no_spj', 'Ta_SPJRinci', kegiatan=true
+    ) }}
 
 ),
 
@@ -161,33 +105,18 @@ journal_lines as (
 
 financing as (
 
-    select
-        submissions.fiscal_year,
-        submissions.regency_code,
-        submissions.regency_code
-        || regexp_replace(journal_lines.kd_desa, '[^0-9]', '', 'g') as village_code,
-        'financing' as realisation_kind,
-        to_date(btrim(journal.tanggal, E' \t\r\n'), 'DD/MM/YYYY') as realised_on,
-        btrim(journal_lines.nobukti) as document_number,
-        null as kegiatan_id,
-        btrim(journal_lines.kd_rincian) as kd_rincian,
-        btrim(journal_lines.sumberdana) as funding_source,
+    {%- set financing_amount -%}
         -- receipts (6.1) are credited, expenditure (6.2) debited; a reversal nets out
         case
             when btrim(journal_lines.kd_rincian) like '6.1.%'
                 then journal_lines.kredit_amount - journal_lines.debet_amount
             else journal_lines.debet_amount - journal_lines.kredit_amount
-        end as amount,
-        submissions.submission_format,
-        journal_lines._batch_id as batch_id,
-        'Ta_JurnalUmumRinci' as source_table,
-        journal_lines._row_number as source_row_number
-    from journal_lines
-    inner join submissions on journal_lines._batch_id = submissions.batch_id
-    left join journal
-        on
-            journal_lines._batch_id = journal._batch_id
-            and journal_lines.nobukti = journal.nobukti
+        end
+    {%- endset %}
+    {{ apbdes_realisation_lines(
+        'financing', 'journal_lines', 'journal', 'tanggal', 'nobukti', 'Ta_JurnalUmumRinci',
+        amount=financing_amount
+    ) }}
 
 ),
 

@@ -29,17 +29,10 @@ validated as (
 ranked as (
 
     select
-        batch_id,
-        regency_code,
-        fiscal_year,
-        submission_format,
-        file_name,
-        revision,
-        rows_loaded,
-        validated_at,
+        validated.*,
         row_number() over (
-            partition by partition_key
-            order by revision desc, batch_id desc
+            partition by validated.partition_key
+            order by validated.revision desc, validated.batch_id desc
         ) as recency_rank
     from validated
 

@@ -5,11 +5,7 @@ batches as (
     select
         batch_id,
         partition_key::integer as report_year
-    from {{ source('audit', 'load_batches') }}
-    where
-        source = 'bumdes'
-        and dataset = 'annual_reports'
-        and {{ batch_is_visible() }}
+    {{ from_visible_batches('bumdes', 'annual_reports') }}
 
 ),
 

@@ -5,11 +5,7 @@ batches as (
     select
         batch_id,
         partition_key::date as snapshot_date
-    from {{ source('audit', 'load_batches') }}
-    where
-        source = 'bumdes'
-        and dataset = 'registry'
-        and {{ batch_is_visible() }}
+    {{ from_visible_batches('bumdes', 'registry') }}
 
 ),
 

@@ -2,29 +2,7 @@
 -- village-year. The API numbers indicators within their dimension (IKS 1-35, IKE 1-12,
 -- IKL 1-3); the gate has checked that each is present once with a score from 0 to 5.
 
-with
-
-batches as (
-
-    select
-        batch_id,
-        village_code,
-        year
-    from {{ ref('stg_idm__batches') }}
-
-),
-
-source as (
-
-    select * from {{ source('idm', 'idm_indicators') }}
-
-),
-
-renamed as (
-
-    select
-        batches.village_code,
-        batches.year,
+{% call idm_staging('idm_indicators') %}
         source.dimensi as dimension,
         cast(trim(source.no) as integer) as indicator_no,
         trim(regexp_replace(source.indikator, '\s+', ' ', 'g')) as indicator_name,
@@ -34,23 +12,11 @@ renamed as (
         -- the API's recommendation: an activity ('-': none needed), the IDM it would add,
         -- and who can carry it out
         nullif(trim(source.kegiatan), '-') as recommended_activity,
-        case
-            when trim(source.nilai) ~ '^-?[0-9]+(\.[0-9]+)?$'
-                then cast(trim(source.nilai) as numeric)
-        end as activity_value,
+        {{ idm_number('source.nilai') }} as activity_value,
         nullif(trim(source.pusat), '') as actor_central,
         nullif(trim(source.prov), '') as actor_province,
         nullif(trim(source.kab), '') as actor_regency,
         nullif(trim(source.desa), '') as actor_village,
         nullif(trim(source.csr), '') as actor_csr,
         nullif(trim(source.lainnya), '') as actor_other,
-
-        source._batch_id as batch_id,
-        source._row_number as source_row_number
-
-    from source
-    inner join batches on source._batch_id = batches.batch_id
-
-)
-
-select * from renamed
+{% endcall %}

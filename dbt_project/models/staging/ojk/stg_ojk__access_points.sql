@@ -7,11 +7,7 @@ batches as (
         (partition_key || '-01')::date as period_month,
         -- a report delivered again for the same month replaces the earlier one whole
         row_number() over (partition by partition_key order by batch_id desc) as recency_rank
-    from {{ source('audit', 'load_batches') }}
-    where
-        source = 'ojk'
-        and dataset = 'access_points'
-        and {{ batch_is_visible() }}
+    {{ from_visible_batches('ojk', 'access_points') }}
 
 ),
 

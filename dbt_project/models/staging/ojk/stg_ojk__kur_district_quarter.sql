@@ -8,11 +8,7 @@ batches as (
         split_part(partition_key, '-Q', 2)::integer as kur_quarter,
         -- a report delivered again for the same quarter replaces the earlier one whole
         row_number() over (partition by partition_key order by batch_id desc) as recency_rank
-    from {{ source('audit', 'load_batches') }}
-    where
-        source = 'ojk'
-        and dataset = 'kur'
-        and {{ batch_is_visible() }}
+    {{ from_visible_batches('ojk', 'kur') }}
 
 ),
 

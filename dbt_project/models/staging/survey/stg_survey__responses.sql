@@ -2,6 +2,28 @@
 -- that read this model many times cost minutes on a view but milliseconds on a table.
 {{ config(materialized='table') }}
 
+{#- The questions, in the order of their columns: name, answer kind (ref_survey_answers),
+    raw column, and the aggregate giving the answer's value. -#}
+{%- set questions = [
+    ('has_website', 'yes_no', 'memiliki_website', 'bool_or(answer_value::boolean)'),
+    ('information_system', 'information_system', 'sistem_informasi_desa', 'max(answer_value)'),
+    ('online_letter_service', 'yes_no', 'layanan_surat_online', 'bool_or(answer_value::boolean)'),
+    (
+        'apbdes_published', 'apbdes_publication', 'apbdes_dipublikasikan',
+        "bool_or(answer_value <> 'none')"
+    ),
+    ('bpd_meetings', 'count', 'jumlah_rapat_bpd', 'max(answer_value::bigint)'),
+    ('village_regulations', 'count', 'jumlah_perdes', 'max(answer_value::bigint)'),
+    ('digital_payment', 'yes_no', 'pembayaran_digital', 'bool_or(answer_value::boolean)'),
+    ('office_internet', 'yes_no', 'akses_internet_kantor', 'bool_or(answer_value::boolean)'),
+    ('population', 'count', 'jumlah_penduduk', 'max(answer_value::bigint)'),
+] %}
+{#- The columns of a submission that every answer row carries. -#}
+{%- set submission_columns = [
+    'village_code', 'survey_year', 'submitted_at', 'submission_count', '_batch_id',
+    '_row_number', 'nama_desa', 'jabatan_responden', 'alamat_website',
+] %}
+
 with
 
 batches as (
@@ -9,11 +31,7 @@ batches as (
     select
         batch_id,
         partition_key::integer as survey_year
-    from {{ source('audit', 'load_batches') }}
-    where
-        source = 'survey'
-        and dataset = 'responses'
-        and {{ batch_is_visible() }}
+    {{ from_visible_batches('survey', 'responses') }}
 
 ),
 
@@ -81,15 +99,7 @@ latest as (
 answers as (
 
     select
-        latest.village_code,
-        latest.survey_year,
-        latest.submitted_at,
-        latest.submission_count,
-        latest._batch_id,
-        latest._row_number,
-        latest.nama_desa,
-        latest.jabatan_responden,
-        latest.alamat_website,
+        latest.{{ submission_columns | join(', latest.') }},
         question.question_name,
         question.question_kind,
         nullif(trim(question.answer), '') as answer,
@@ -105,15 +115,9 @@ answers as (
     from latest
     cross join lateral (
         values
-        ('has_website', 'yes_no', latest.memiliki_website),
-        ('online_letter_service', 'yes_no', latest.layanan_surat_online),
-        ('digital_payment', 'yes_no', latest.pembayaran_digital),
-        ('office_internet', 'yes_no', latest.akses_internet_kantor),
-        ('information_system', 'information_system', latest.sistem_informasi_desa),
-        ('apbdes_published', 'apbdes_publication', latest.apbdes_dipublikasikan),
-        ('bpd_meetings', 'count', latest.jumlah_rapat_bpd),
-        ('village_regulations', 'count', latest.jumlah_perdes),
-        ('population', 'count', latest.jumlah_penduduk)
+        {% for name, kind, column, _ in questions -%}
+            ('{{ name }}', '{{ kind }}', latest.{{ column }}){{ ',' if not loop.last }}
+        {% endfor -%}
     ) as question (question_name, question_kind, answer)
 
 ),
@@ -121,15 +125,7 @@ answers as (
 interpreted as (
 
     select
-        answers.village_code,
-        answers.survey_year,
-        answers.submitted_at,
-        answers.submission_count,
-        answers._batch_id,
-        answers._row_number,
-        answers.nama_desa,
-        answers.jabatan_responden,
-        answers.alamat_website,
+        answers.{{ submission_columns | join(', answers.') }},
         answers.question_name,
         answers.answer,
         answers.answer_key,
@@ -162,76 +158,24 @@ flagged as (
 pivoted as (
 
     select
-        village_code,
-        survey_year,
-        submitted_at,
-        submission_count,
-        _batch_id,
-        _row_number,
-        nama_desa,
-        jabatan_responden,
-        alamat_website,
-        bool_or(answer_value::boolean) filter (where question_name = 'has_website')
-            as has_website,
-        max(answer) filter (where question_name = 'has_website') as has_website_answer,
-        bool_or(is_uninterpreted) filter (where question_name = 'has_website')
-            as has_website_uninterpreted,
-        max(answer_value) filter (where question_name = 'information_system')
-            as information_system,
-        max(answer) filter (where question_name = 'information_system')
-            as information_system_answer,
-        bool_or(is_uninterpreted) filter (where question_name = 'information_system')
-            as information_system_uninterpreted,
-        bool_or(answer_value::boolean) filter (where question_name = 'online_letter_service')
-            as online_letter_service,
-        max(answer) filter (where question_name = 'online_letter_service')
-            as online_letter_service_answer,
-        bool_or(is_uninterpreted) filter (where question_name = 'online_letter_service')
-            as online_letter_service_uninterpreted,
-        bool_or(answer_value <> 'none') filter (where question_name = 'apbdes_published')
-            as apbdes_published,
-        max(
-            case when answer_value in ('board', 'online', 'board_and_online') then answer_value end
-        ) filter (where question_name = 'apbdes_published') as apbdes_publication_channel,
-        max(answer) filter (where question_name = 'apbdes_published') as apbdes_published_answer,
-        bool_or(is_uninterpreted) filter (where question_name = 'apbdes_published')
-            as apbdes_published_uninterpreted,
-        max(answer_value::bigint) filter (where question_name = 'bpd_meetings') as bpd_meetings,
-        max(answer) filter (where question_name = 'bpd_meetings') as bpd_meetings_answer,
-        bool_or(is_uninterpreted) filter (where question_name = 'bpd_meetings')
-            as bpd_meetings_uninterpreted,
-        max(answer_value::bigint) filter (where question_name = 'village_regulations')
-            as village_regulations,
-        max(answer) filter (where question_name = 'village_regulations')
-            as village_regulations_answer,
-        bool_or(is_uninterpreted) filter (where question_name = 'village_regulations')
-            as village_regulations_uninterpreted,
-        bool_or(answer_value::boolean) filter (where question_name = 'digital_payment')
-            as digital_payment,
-        max(answer) filter (where question_name = 'digital_payment') as digital_payment_answer,
-        bool_or(is_uninterpreted) filter (where question_name = 'digital_payment')
-            as digital_payment_uninterpreted,
-        bool_or(answer_value::boolean) filter (where question_name = 'office_internet')
-            as office_internet,
-        max(answer) filter (where question_name = 'office_internet') as office_internet_answer,
-        bool_or(is_uninterpreted) filter (where question_name = 'office_internet')
-            as office_internet_uninterpreted,
-        max(answer_value::bigint) filter (where question_name = 'population') as population,
-        max(answer) filter (where question_name = 'population') as population_answer,
-        bool_or(is_uninterpreted) filter (where question_name = 'population')
-            as population_uninterpreted,
+        {{ submission_columns | join(', ') }},
+        {% for name, _, _, value in questions -%}
+            {{ value }} filter (where question_name = '{{ name }}') as {{ name }},
+            {% if name == 'apbdes_published' -%}
+                max(
+                    case
+                        when answer_value in ('board', 'online', 'board_and_online')
+                            then answer_value
+                    end
+                ) filter (where question_name = '{{ name }}') as apbdes_publication_channel,
+            {% endif -%}
+            max(answer) filter (where question_name = '{{ name }}') as {{ name }}_answer,
+            bool_or(is_uninterpreted) filter (where question_name = '{{ name }}')
+                as {{ name }}_uninterpreted,
+        {% endfor -%}
         count(*) filter (where is_uninterpreted) as uninterpreted_answer_count
     from flagged
-    group by
-        village_code,
-        survey_year,
-        submitted_at,
-        submission_count,
-        _batch_id,
-        _row_number,
-        nama_desa,
-        jabatan_responden,
-        alamat_website
+    group by {{ submission_columns | join(', ') }}
 
 ),
 
@@ -247,34 +191,12 @@ final as (
         trim(regexp_replace(pivoted.nama_desa, '\s+', ' ', 'g')) as village_name_reported,
         nullif(trim(pivoted.jabatan_responden), '') as respondent_role,
         nullif(trim(pivoted.alamat_website), '') as website_url,
-        pivoted.has_website,
-        pivoted.has_website_answer,
-        pivoted.has_website_uninterpreted,
-        pivoted.information_system,
-        pivoted.information_system_answer,
-        pivoted.information_system_uninterpreted,
-        pivoted.online_letter_service,
-        pivoted.online_letter_service_answer,
-        pivoted.online_letter_service_uninterpreted,
-        pivoted.apbdes_published,
-        pivoted.apbdes_publication_channel,
-        pivoted.apbdes_published_answer,
-        pivoted.apbdes_published_uninterpreted,
-        pivoted.bpd_meetings,
-        pivoted.bpd_meetings_answer,
-        pivoted.bpd_meetings_uninterpreted,
-        pivoted.village_regulations,
-        pivoted.village_regulations_answer,
-        pivoted.village_regulations_uninterpreted,
-        pivoted.digital_payment,
-        pivoted.digital_payment_answer,
-        pivoted.digital_payment_uninterpreted,
-        pivoted.office_internet,
-        pivoted.office_internet_answer,
-        pivoted.office_internet_uninterpreted,
-        pivoted.population,
-        pivoted.population_answer,
-        pivoted.population_uninterpreted,
+        {% for name, _, _, _ in questions -%}
+            pivoted.{{ name }},
+            {{ 'pivoted.apbdes_publication_channel,' if name == 'apbdes_published' }}
+            pivoted.{{ name }}_answer,
+            pivoted.{{ name }}_uninterpreted,
+        {% endfor -%}
         pivoted.uninterpreted_answer_count
     from pivoted
 
