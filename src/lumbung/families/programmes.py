@@ -7,7 +7,8 @@ from lumbung.families.source_family import Regency, SourceFamily
 
 FAMILY = SourceFamily(
     "programmes", "Development programmes", "programmes",
-    partitioning=("sipd_regency/<regency>/<year>", "sipd_province/<year>", "csr/<year>"),
+    partitioning=("sipd/kabupaten=<regency>/tahun=<year>", "sipd/provinsi/tahun=<year>",
+                  "csr/tahun=<year>"),
     schedule="@weekly", tags=("lumbung", "programmes", "sipd"), freshness_days=400,
     published=("staging.stg_programmes__activities",),
     rebuild=("fqn:staging.programmes+",),

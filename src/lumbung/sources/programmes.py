@@ -26,12 +26,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 from lumbung.landing import DatasetSpec, Part, Record
 from lumbung.raw_tables import Gate, RawTable
-from lumbung.sources import spreadsheet
+from lumbung.sources import folders, spreadsheet
+from lumbung.sources.folders import LandingFile, UnrecognisedFile
 from lumbung.sources.tabular import (
     Column,
     Layout,
@@ -51,7 +52,6 @@ REGENCY = "sipd_regency"
 PROVINCE = "sipd_province"
 CSR = "csr"
 SUFFIXES = (".csv", ".xlsx")
-DOCS = {".md", ".txt"}
 
 # Kepmendagri 050-5889/2021: urusan (1 digit), bidang (2), program (2), kegiatan (1.2),
 # sub-kegiatan (4), e.g. 2.13.03.2.01.0001.
@@ -123,17 +123,6 @@ _YEAR = re.compile(r"^tahun=(\d{4})$")
 _REGENCY = re.compile(r"^kabupaten=(18\d{2})$")
 
 
-@dataclass(frozen=True)
-class LandingFile:
-    path: Path
-    spec: DatasetSpec
-    partition_key: str
-
-
-class UnrecognisedFile(ValueError):
-    """A file in the programmes folder whose kind, regency or year cannot be told."""
-
-
 def landing_file(path: Path) -> LandingFile:
     """The dataset and partition of a file from its folders."""
     year = _YEAR.match(path.parent.name)
@@ -152,20 +141,8 @@ def landing_file(path: Path) -> LandingFile:
 
 def discover(landing: Path) -> tuple[list[LandingFile], list[str]]:
     """Programme files to land (by dataset, partition, name) and problems with the others."""
-    root = landing / FOLDER
-    found: list[LandingFile] = []
-    problems: list[str] = []
-    if not root.is_dir():
-        return found, problems
-    for path in sorted(root.rglob("*")):
-        if not path.is_file() or path.name.startswith((".", "~$")) or path.suffix in DOCS:
-            continue
-        try:
-            found.append(landing_file(path))
-        except UnrecognisedFile as err:
-            problems.append(str(err))
-    found.sort(key=lambda f: (f.spec.dataset, f.partition_key, f.path.name))
-    return found, problems
+    return folders.discover(landing / FOLDER, landing_file,
+                            lambda f: (f.spec.dataset, f.partition_key, f.path.name))
 
 
 def _year_check(year: str):
