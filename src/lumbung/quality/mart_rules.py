@@ -10,9 +10,10 @@ published version, and checks across marts and sources. A suite exists for every
 
 from __future__ import annotations
 
+from importlib import import_module
+
 from lumbung.families import FAMILIES
 from lumbung.publish import BUILD_SCHEMA, PUBLISHED_SCHEMA
-from lumbung.quality.programmes_rules import programme_mart_rules
 from lumbung.quality.rules import (
     LAT_RANGE,
     LNG_RANGE,
@@ -250,6 +251,16 @@ def mart_suite(table: str, *rules: Rule) -> SuiteSpec:
     )
 
 
+def _family_marts() -> tuple[SuiteSpec, ...]:
+    """The suites of the marts a source family publishes on its own: its rules module's
+    ``mart_rules()`` (table -> rules), when it has one."""
+    return tuple(
+        mart_suite(table, *rules)
+        for family in FAMILIES
+        if (own := getattr(import_module(family.rules_module), "mart_rules", None))
+        for table, rules in own().items())
+
+
 def mart_suites() -> tuple[SuiteSpec, ...]:
     return (
         mart_suite(
@@ -419,7 +430,7 @@ def mart_suites() -> tuple[SuiteSpec, ...]:
             in_set("data_origin", DATA_ORIGINS),
             between("villages_with_agent_share", 0, 1),
         ),
-        *(mart_suite(table, *rules) for table, rules in programme_mart_rules().items()),
+        *_family_marts(),
         mart_suite(
             "mart_smart_village",
             unique_together("village_code", "year"),

@@ -110,7 +110,7 @@ def suites() -> tuple[SuiteSpec, ...]:
     return regency, province, csr
 
 
-def programme_mart_rules() -> dict[str, tuple[Rule, ...]]:
+def mart_rules() -> dict[str, tuple[Rule, ...]]:
     """The audit rules of the programme alignment marts, by table (``mart_rules`` adds the
     rules every mart has)."""
     origins = ["real", "generated", "mixed"]
