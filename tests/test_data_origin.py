@@ -131,7 +131,7 @@ GENERATED_ONLY = "1804042002"  # no real IDM file: every input generated
 REAL_ONLY = "1809022001"  # a real IDM desa with no generated source
 MIXED_DISTRICT, GENERATED_DISTRICT = "180406", "180404"  # real IDM desa in one, none in the other
 MIXED_MARTS = ("+mart_idm", "+mart_village_finance", "+mart_bumdes", "+mart_bumdes_regency",
-               "+mart_financial_access", "+mart_financial_access_regency", "+mart_smart_village+")
+               "+mart_financial_access", "+mart_financial_access_regency", "@mart_smart_village")
 SOURCES = ("idm", "survey", "apbdes", "bumdes", "ojk")
 
 

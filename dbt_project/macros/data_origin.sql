@@ -27,3 +27,18 @@
     from {{ relation }} as batch_rows
     inner join load_batches on batch_rows.batch_id = load_batches.batch_id
 {%- endmacro %}
+
+
+{#
+    Select: the data origin of each year of a source family's figures, from the model's
+    `batches` CTE (year, batch_id: the accepted deliveries each year rests on).
+#}
+{% macro year_origins_of_batches() -%}
+    select
+        batches.year,
+        {{ data_origin_agg('load_batches.data_origin') }} as data_origin
+    from batches
+    inner join {{ ref('stg_audit__load_batches') }} as load_batches
+        on batches.batch_id = load_batches.batch_id
+    group by batches.year
+{%- endmacro %}

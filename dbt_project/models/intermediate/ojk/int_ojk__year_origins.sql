@@ -48,13 +48,7 @@ batches as (
 
 final as (
 
-    select
-        batches.year,
-        {{ data_origin_agg('load_batches.data_origin') }} as data_origin
-    from batches
-    inner join {{ ref('stg_audit__load_batches') }} as load_batches
-        on batches.batch_id = load_batches.batch_id
-    group by batches.year
+    {{ year_origins_of_batches() }}
 
 )
 
