@@ -27,12 +27,12 @@ SCORED_MART = "marts.mart_smart_village"
 
 
 def build_smart_village(paths, warehouse) -> None:
-    """dbt build of the Smart Village marts and everything upstream of them.
+    """dbt build of the Smart Village marts, everything upstream of them and of what reads them.
 
     Staging models are rebuilt whole (a view rebuilt alone drops its siblings' views), but
     only the Smart Village nodes' tests run: each source DAG tests its own staging.
     """
-    run_dbt(paths, warehouse, "build", "--select", "+mart_smart_village+",
+    run_dbt(paths, warehouse, "build", "--select", "@mart_smart_village",
             "path:models/staging,resource_type:model", "path:models/intermediate/smart_village",
             "path:seeds/_smart_village__seeds.yml", "path:tests/smart_village",
             "--indirect-selection", "empty")
