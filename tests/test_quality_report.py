@@ -22,7 +22,7 @@ import pytest
 from conftest import run_dag
 
 from lumbung.generate import GenerateConfig, generate
-from lumbung.pipelines import apbdes, bumdes, idm, ojk, survey, village_master
+from lumbung.pipelines import apbdes, bumdes, idm, ojk, programmes, survey, village_master
 from lumbung.quality.gate import validate_batch
 
 REPO = Path(__file__).resolve().parents[1]
@@ -61,6 +61,10 @@ def _expected_regency(out: Path, defect: dict) -> str:
     if path.suffix == ".json":  # a BUMDes registry page: the item's kode_desa
         return _code_regency(json.loads(path.read_text())["data"][defect["row"] - 1]
                              ["kode_desa"])
+    if path.suffix == ".csv":  # a programme export: the row's location when it is a code
+        line = path.read_text(encoding="utf-8-sig").splitlines()[defect["row"] - 1]
+        codes = [c for c in re.split(r"[;,]", line) if CODE.match(c.strip())]
+        return _code_regency(codes[0]) if codes else PROVINCE
     sheet = defect["detail"].split("'")[1]  # an OJK workbook: the row's village/district
     row = _sheet_rows(path)[sheet][defect["row"] - 1]
     codes = [c for c in row if CODE.match(str(c or "").strip())]
@@ -100,7 +104,7 @@ def landed(warehouse, landing, tmp_path_factory) -> dict:
                                        defects=0.05, disagreements=0))
     defects = _effective([d.__dict__ for d in manifest.defects])
     batches = {}
-    for pipeline in (survey, idm, apbdes, bumdes, ojk):
+    for pipeline in (survey, idm, apbdes, bumdes, ojk, programmes):
         batches.update({b["file_path"]: b for b in pipeline.land(warehouse, out)["batches"]})
     gate_stopped = {d["file"]: d for d in defects
                     if d["expect"] == "reject" and d["kind"] == "unknown_village"}

@@ -61,7 +61,7 @@ def test_unchanged_sources_rebuild_only_the_quality_mart(builds, paths, warehous
     waiting = rebuild_plan.RebuildPlan("p", {"apbdes": "x"}, (), "test")
     assert waiting.exclude() == ("+dim_region", "+dim_village", "fqn:staging.idm+",
                                  "fqn:staging.survey+", "fqn:staging.bumdes+",
-                                 "fqn:staging.ojk+")
+                                 "fqn:staging.ojk+", "fqn:staging.programmes+")
 
 
 def test_a_changed_source_rebuilds_what_it_feeds(builds, paths, warehouse):
