@@ -99,8 +99,19 @@ def warehouse(paths):
     # The session's dbt builds fork one dbt server, as `lumbung run`'s do.
     with dbt_server.running(paths.state):
         yield url
+    _close_airflow_connections()
     embedded_server(paths).stop()
     shutil.rmtree(_STATE, ignore_errors=True)
+
+
+def _close_airflow_connections() -> None:
+    """Close Airflow's pooled metadata connections while Postgres still runs: otherwise its
+    pool rolls them back at interpreter exit and prints a traceback on a closed server."""
+    import sys
+
+    settings = sys.modules.get("airflow.settings")
+    if settings is not None and getattr(settings, "engine", None) is not None:
+        settings.engine.dispose()
 
 
 @pytest.fixture(scope="session")
