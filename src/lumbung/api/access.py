@@ -100,13 +100,14 @@ class Session:
     def become(self) -> None:
         self.conn.execute(sql.SQL("set local role {}").format(sql.Identifier(self.role)))
 
-    def read(self, query, params) -> list[tuple]:
-        """``query`` as the caller's role: ``set local role`` and the query in one round
-        trip (pipeline)."""
+    def read_page(self, rows: tuple, next_key: tuple) -> tuple[str, list[tuple]]:
+        """A page's JSON (:meth:`Page.json_rows`) and its next key rows
+        (:meth:`Page.next_key`) as the caller's role, in one round trip (pipeline)."""
         with self.conn.pipeline():
             self.become()
-            cursor = self.conn.execute(query, params)
-        return cursor.fetchall()
+            page = self.conn.execute(*rows)
+            after = self.conn.execute(*next_key)
+        return page.fetchone()[0], after.fetchall()
 
     def close(self) -> None:
         conn, self.conn = self.conn, None

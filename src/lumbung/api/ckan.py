@@ -230,7 +230,7 @@ def datastore_search(request: Request, params: DatastoreSearchParams) -> JSONRes
         records: list = []
         if params.limit:
             query, values = page.json_rows()
-            records = [json.loads(r[0]) for r in current.conn.execute(query, values)]
+            records = json.loads(current.conn.execute(query, values).fetchone()[0])
         result: dict[str, Any] = {
             "resource_id": mart.name, "records_format": "objects",
             "fields": [{"id": c, "type": _ckan_type(mart.column(c).type),

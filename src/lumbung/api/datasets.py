@@ -183,14 +183,18 @@ def build_page(mart: catalog.Mart, *, columns: str | None, limit: int, after: st
     return page
 
 
-def next_cursor(current: Session, page: Page) -> str | None:
-    query, params = page.next_key()
-    found = current.conn.execute(query, params).fetchall()
+def _cursor(page: Page, found: list[tuple]) -> str | None:
+    """The next page's cursor from :meth:`Page.next_key`'s rows (none: no next page)."""
     if len(found) < 2:
         return None
     if page.uses_keyset:
         return encode_cursor({"after": list(found[0])})
     return encode_cursor({"offset": page.offset + page.limit})
+
+
+def next_cursor(current: Session, page: Page) -> str | None:
+    query, params = page.next_key()
+    return _cursor(page, current.conn.execute(query, params).fetchall())
 
 
 @router.get(
@@ -247,17 +251,10 @@ def dataset_rows(
             current = None  # the stream ends the transaction
             return StreamingResponse(stream, media_type="text/csv; charset=utf-8",
                                      headers=headers)
-        query, params = page.json_rows(with_next=True)
-        found_rows = current.read(query, params)
-        cursor = None
-        if len(found_rows) > page.limit:
-            found_rows = found_rows[:page.limit]
-            cursor = (encode_cursor({"after": list(found_rows[-1][1:])}) if page.uses_keyset
-                      else encode_cursor({"offset": page.offset + page.limit}))
-        next_url = _link_next(request, headers, cursor)
+        rows, cursor = current.read_page(page.json_rows(), page.next_key())
+        next_url = _link_next(request, headers, _cursor(page, cursor))
         head = json.dumps({"dataset": mart, "columns": page.columns, "limit": page.limit})
-        body = (head[:-1] + ', "rows": [' + ",".join(r[0] for r in found_rows) + '], "next": '
-                + json.dumps(next_url) + "}")
+        body = head[:-1] + ', "rows": ' + rows + ', "next": ' + json.dumps(next_url) + "}"
         return Response(body, media_type="application/json", headers=headers)
     finally:
         if current is not None:

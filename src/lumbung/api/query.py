@@ -143,25 +143,15 @@ class Page:
                  + where + self._order() + sql.SQL(" limit %s offset %s"))
         return query, [*params, limit, offset]
 
-    def json_rows(self, with_next: bool = False) -> tuple[sql.Composable, list]:
-        """One JSON object per row (text), of the chosen columns in their order.
-
-        ``with_next``: one row more than the page if there is one, and each row's key as
-        text after its JSON, so the page and its next cursor come from one query."""
-        if len(self.columns) <= 50:  # json_build_object takes at most 100 arguments
-            pairs = sql.SQL(", ").join(
-                sql.SQL("{}, t.{}").format(sql.Literal(c), sql.Identifier(c))
-                for c in self.columns)
-            projection = sql.SQL("json_build_object({})::text").format(pairs)
-        else:
-            inner = sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c))
-                                       for c in self.columns)
-            projection = sql.SQL("(select to_json(x) from (select {}) as x)::text").format(inner)
-        if not with_next:
-            return self._select(projection, self.limit, self.offset)
-        keys = [sql.SQL("t.{}::text").format(sql.Identifier(k)) for k in self.mart.primary_key]
-        return self._select(sql.SQL(", ").join([projection, *keys]), self.limit + 1,
-                            self.offset)
+    def json_rows(self) -> tuple[sql.Composable, list]:
+        """The page as one JSON array of objects (text), the chosen columns in their order:
+        one value built by the database, so no row is handled one by one on the way."""
+        projection = sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c))
+                                        for c in self.columns)
+        query, params = self._select(projection, self.limit, self.offset)
+        # json_agg keeps the subquery's order (the page's) and its column names as keys
+        return (sql.SQL("select coalesce(json_agg(page)::text, '[]') from (") + query
+                + sql.SQL(") as page"), params)
 
     def csv_copy(self) -> tuple[sql.Composable, list]:
         """``copy (...) to stdout`` of the page as CSV with a header."""
