@@ -105,13 +105,13 @@ def warehouse(paths):
 
 
 def _close_airflow_connections() -> None:
-    """Close Airflow's pooled metadata connections while Postgres still runs: otherwise its
-    pool rolls them back at interpreter exit and prints a traceback on a closed server."""
+    """End Airflow's sessions and close its pooled metadata connections while Postgres still
+    runs: otherwise its exit hook rolls them back and prints a traceback on a closed server."""
     import sys
 
     settings = sys.modules.get("airflow.settings")
-    if settings is not None and getattr(settings, "engine", None) is not None:
-        settings.engine.dispose()
+    if settings is not None:
+        settings.dispose_orm()
 
 
 @pytest.fixture(scope="session")

@@ -238,20 +238,21 @@ def _closing_rows(rows: list[Any]) -> dict[str, int]:
 
 def _indicator(item: dict[str, Any], number: int, dimension: str | None,
                kode_desa: str, tahun: str) -> Record:
-    raw = _as_json(item)
     no, score = _text(item.get("NO")), _text(item.get("SKOR"))
+    problem: tuple[str, str, str | None] | None = None
     if dimension is None:
-        return Record(number, None, raw, "indicator row after the last dimension (IKL) "
-                      "index row", "NO", no)
-    if not _WHOLE.match(no.strip()):
-        return Record(number, None, raw, "indicator number is not a whole number", "NO", no)
-    if not 1 <= int(no) <= DIMENSIONS[dimension]:
-        return Record(number, None, raw, f"unknown indicator number {no.strip()} for "
-                      f"{dimension} (1-{DIMENSIONS[dimension]})", "NO", no)
-    if score is None:
-        return Record(number, None, raw, "score missing", "SKOR", None)
-    if not _DECIMAL.match(score.strip()):
-        return Record(number, None, raw, "score is not a number", "SKOR", score)
+        problem = ("indicator row after the last dimension (IKL) index row", "NO", no)
+    elif not _WHOLE.match(no.strip()):
+        problem = ("indicator number is not a whole number", "NO", no)
+    elif not 1 <= int(no) <= DIMENSIONS[dimension]:
+        problem = (f"unknown indicator number {no.strip()} for {dimension} "
+                   f"(1-{DIMENSIONS[dimension]})", "NO", no)
+    elif score is None:
+        problem = ("score missing", "SKOR", None)
+    elif not _DECIMAL.match(score.strip()):
+        problem = ("score is not a number", "SKOR", score)
+    if problem is not None:  # the item as received is kept for rejected ones only
+        return Record(number, None, _as_json(item), *problem)
     values = [kode_desa, tahun, dimension, no, _text(item.get("INDIKATOR")), score,
               *(_text(item.get(f)) for f in ITEM_FIELDS[3:])]
     return Record(number, values)
