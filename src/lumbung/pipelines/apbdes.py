@@ -80,9 +80,10 @@ def ingest_path(warehouse: PgUrl, path: Path) -> list[BatchOutcome]:
 
 
 def gate(warehouse: PgUrl, landed: dict) -> dict:
-    """Validate every landed batch not yet accepted. Failures are collected, not raised:
-    staging is still built from the accepted batches, and ``check`` fails the run."""
-    return validate_all(warehouse, landed)
+    """Validate every landed batch not yet accepted, each dataset's batches in one checkpoint
+    run. Failures are collected, not raised: staging is still built from the accepted
+    batches, and ``check`` fails the run."""
+    return validate_all(warehouse, landed, together=True)
 
 
 def transform(paths: Paths, warehouse: PgUrl) -> None:

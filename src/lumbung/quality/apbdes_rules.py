@@ -1,9 +1,10 @@
 """The gate's rules for APBDes files, as (rule, query, description) for ``rules.no_rows``.
 
 The gate views (``src/lumbung/sql/gate_apbdes.sql``) show the batch under validation as one
-list of lines; each query returns the lines breaking its rule, the first column naming the
-line (``Ta_RABRinci.csv:57``). These tables are large, so every rule is one pass over the
-view, without per-value result lists. Amounts and dates are checked row by row at landing
+list of lines; each query returns the lines breaking its rule: first their batch
+(``_batch_id``, so that many batches are judged in one run, ``lumbung.quality.many_batches``),
+then the line (``Ta_RABRinci.csv:57``). These tables are large, so every rule is one pass over
+the view, without per-value result lists. Amounts and dates are checked row by row at landing
 (unreadable ones are quarantined), not here. GX substitutes ``{batch}`` with ``str.format``
 and aliases it itself (so no alias follows it here), and regexes spell repetitions out
 instead of using braces.
@@ -30,19 +31,19 @@ _DESA_EXISTS = """
 SISKEUDES: tuple[tuple[str, str, str], ...] = (
     (
         "Tahun is the file's year",
-        "select _line, tahun from {batch} where coalesce(btrim(tahun), '') <> _year",
+        "select _batch_id, _line, tahun from {batch} where coalesce(btrim(tahun), '') <> _year",
         "every row's Tahun is the fiscal year of the file (its name and folder)",
     ),
     (
         "Kd_Desa format",
-        f"select _line, kd_desa from {{batch}} where coalesce(kd_desa, '') !~ '{_DESA}'",
+        f"select _batch_id, _line, kd_desa from {{batch}} where coalesce(kd_desa, '') !~ '{_DESA}'",
         "Kd_Desa is a Siskeudes desa code: district and village part of the Kemendagri code, "
         "04.2001.",
     ),
     (
         "Kd_Desa is a desa of the regency",
         f"""
-        select _line, kd_desa from {{batch}}
+        select _batch_id, _line, kd_desa from {{batch}}
         where kd_desa ~ '{_DESA}' and not """
         + _DESA_EXISTS.format(code="_regency || replace(kd_desa, '.', '')"),
         "the file's regency code followed by Kd_Desa is a desa of the region master "
@@ -51,7 +52,7 @@ SISKEUDES: tuple[tuple[str, str, str], ...] = (
     (
         "Kd_Keg belongs to Kd_Desa",
         f"""
-        select _line, kd_desa, kd_keg from {{batch}}
+        select _batch_id, _line, kd_desa, kd_keg from {{batch}}
         where kd_keg is not null and (
             left(kd_keg, length(kd_desa)) is distinct from kd_desa
             or substr(kd_keg, length(kd_desa) + 1) !~ '{_KEGIATAN}'
@@ -63,7 +64,7 @@ SISKEUDES: tuple[tuple[str, str, str], ...] = (
     (
         "Kd_Rincian fits the table",
         f"""
-        select _line, kd_rincian from {{batch}}
+        select _batch_id, _line, kd_rincian from {{batch}}
         where _member in ('Ta_RAB', 'Ta_RABRinci', 'Ta_TBPRinci', 'Ta_SPPRinci', 'Ta_SPJRinci',
                           'Ta_JurnalUmumRinci')
             and coalesce(kd_rincian, '') !~ case _member
@@ -80,7 +81,7 @@ SISKEUDES: tuple[tuple[str, str, str], ...] = (
     (
         "spending lines and only they have a kegiatan",
         f"""
-        select _line, kd_keg, kd_rincian from {{batch}}
+        select _batch_id, _line, kd_keg, kd_rincian from {{batch}}
         where _member in ('Ta_RAB', 'Ta_RABRinci', 'Ta_TBPRinci', 'Ta_SPPRinci', 'Ta_SPJRinci')
             and kd_rincian ~ '^[456]{_ACCOUNT}'
             and (kd_rincian like '5.%')
@@ -92,9 +93,9 @@ SISKEUDES: tuple[tuple[str, str, str], ...] = (
     (
         "each row once",
         """
-        select min(_line) as first_line, _member, _key, count(*) as copies
+        select _batch_id, min(_line) as first_line, _member, _key, count(*) as copies
         from {batch}
-        group by _member, _key
+        group by _batch_id, _member, _key
         having count(*) > 1
         """,
         "no two rows of a table share their key (e.g. Ta_RABRinci: Kd_Keg, Kd_Rincian, "
@@ -103,7 +104,7 @@ SISKEUDES: tuple[tuple[str, str, str], ...] = (
     (
         "realisation dated within the year",
         f"""
-        select _line, doc_no, doc_date from {{batch}}
+        select _batch_id, _line, doc_no, doc_date from {{batch}}
         where _member in ({_REALISATION})
             and (doc_date is null or right(btrim(doc_date), 4) <> _year)
         """,
@@ -115,18 +116,19 @@ SISKEUDES: tuple[tuple[str, str, str], ...] = (
 FLAT: tuple[tuple[str, str, str], ...] = (
     (
         "Tahun is the file's year",
-        "select _line, tahun from {batch} where coalesce(btrim(tahun), '') <> _year",
+        "select _batch_id, _line, tahun from {batch} where coalesce(btrim(tahun), '') <> _year",
         "every row's Tahun is the fiscal year of the file (its name and folder)",
     ),
     (
         "Kd_Desa format",
-        f"select _line, kd_desa from {{batch}} where coalesce(btrim(kd_desa), '') !~ '{_VILLAGE}'",
+        f"select _batch_id, _line, kd_desa from {{batch}} "
+        f"where coalesce(btrim(kd_desa), '') !~ '{_VILLAGE}'",
         "Kd_Desa is a dotted Kemendagri village code, 18.11.01.2001",
     ),
     (
         "Kd_Desa is a desa of the regency",
         f"""
-        select _line, kd_desa from {{batch}}
+        select _batch_id, _line, kd_desa from {{batch}}
         where btrim(kd_desa) ~ '{_VILLAGE}' and (
             left(replace(btrim(kd_desa), '.', ''), 4) <> _regency or not """
         + _DESA_EXISTS.format(code="replace(btrim(kd_desa), '.', '')")
@@ -136,7 +138,7 @@ FLAT: tuple[tuple[str, str, str], ...] = (
     (
         "Kd_Rincian format",
         f"""
-        select _line, kd_rincian from {{batch}}
+        select _batch_id, _line, kd_rincian from {{batch}}
         where coalesce(btrim(kd_rincian), '') !~ '^[456]{_ACCOUNT}'
         """,
         "Kd_Rincian is a revenue, spending or financing account (objek) code, 5.2.1.01.",
@@ -144,7 +146,7 @@ FLAT: tuple[tuple[str, str, str], ...] = (
     (
         "Kd_Akun is the account's akun",
         """
-        select _line, kd_akun, kd_rincian from {batch}
+        select _batch_id, _line, kd_akun, kd_rincian from {batch}
         where rtrim(btrim(coalesce(kd_akun, '')), '.')
             <> split_part(btrim(coalesce(kd_rincian, '')), '.', 1)
         """,
@@ -153,7 +155,7 @@ FLAT: tuple[tuple[str, str, str], ...] = (
     (
         "spending lines and only they have a kegiatan",
         f"""
-        select _line, kd_keg, kd_rincian from {{batch}}
+        select _batch_id, _line, kd_keg, kd_rincian from {{batch}}
         where case
             when btrim(kd_rincian) like '5.%' then coalesce(btrim(kd_keg), '') !~ '{_KEGIATAN}'
             else coalesce(btrim(kd_keg), '') <> ''
@@ -164,9 +166,9 @@ FLAT: tuple[tuple[str, str, str], ...] = (
     (
         "each row once",
         """
-        select min(_line) as first_line, _key, count(*) as copies
+        select _batch_id, min(_line) as first_line, _key, count(*) as copies
         from {batch}
-        group by _key
+        group by _batch_id, _key
         having count(*) > 1
         """,
         "no two rows share desa, kegiatan and account",

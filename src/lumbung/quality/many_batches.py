@@ -7,9 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from lumbung.quality.messages import severity
-from lumbung.quality.rules import CRITICAL, SuiteSpec
-
-BATCH_COLUMN = "_batch_id"  # first column of every rule of a suite gated many batches at once
+from lumbung.quality.rules import BATCH_COLUMN, CRITICAL, SuiteSpec
 
 
 def splittable(spec: SuiteSpec) -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, Protocol
 
-from lumbung.quality.rules import CRITICAL, ROW_NUMBER, SuiteSpec
+from lumbung.quality.rules import BATCH_COLUMN, CRITICAL, ROW_NUMBER, SuiteSpec
 from lumbung.quality.verdict import RuleFailure
 
 MAX_EXAMPLES = 5
@@ -67,7 +67,8 @@ def _column_examples(result: dict, duplicates: bool) -> list[str]:
 def _row_examples(rows: list[dict]) -> list[str]:
     examples = []
     for row in rows[:MAX_EXAMPLES]:
-        items = list(row.items())
+        # a message is about one batch: the column naming it tells nothing more
+        items = [(k, v) for k, v in row.items() if k != BATCH_COLUMN]
         if not items:
             continue
         text = _shown(items[0][1])

@@ -17,6 +17,7 @@ WARNING = "warning"
 MIN_ROWS = "min_rows"
 MAX_ROWS = "max_rows"
 ROW_NUMBER = "_row_number"  # the CSV line a row came from, reported with unexpected values
+BATCH_COLUMN = "_batch_id"  # first column of every rule of a suite gated many batches at once
 
 # Lampung lies within about 3.7-6.2 S and 103.6-105.9 E (islands of the Sunda Strait
 # included); the box adds a margin so only misplaced or swapped coordinates are flagged.
