@@ -1,7 +1,8 @@
 """Raw tables and gate views derived from the sources' declarations (lumbung.raw_tables).
 
 ``fixtures/raw_schema.json`` is the raw schema the hand-written SQL made before the DDL was
-derived (snapshot of ``raw_schema_snapshot``): the derived DDL must make exactly that.
+derived (snapshot of ``raw_schema_snapshot``), updated only where a gate view changed on
+purpose (the APBDes gate views gained ``_batch_id``): the derived DDL must make exactly that.
 """
 
 from __future__ import annotations
