@@ -26,7 +26,6 @@ import json
 import os
 import resource
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,14 +33,10 @@ import time
 import zipfile
 from pathlib import Path
 
+from benchlib import scratch_warehouse
+
 BENCH_SOURCE = "apbdes_bench"
 URL_VARIABLE = "BENCH_WAREHOUSE_URL"  # the URL reaches the landing subprocess this way
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _bench_spec(dataset: str):
@@ -162,23 +157,6 @@ def _generate(out: Path, scale: int, year: int, seed: int) -> float:
     return time.perf_counter() - started
 
 
-def _warehouse(workdir: Path) -> tuple[str, object | None]:
-    """The warehouse URL, and the embedded server to stop (None for LUMBUNG_WAREHOUSE_URL)."""
-    if not os.environ.get("LUMBUNG_WAREHOUSE_URL"):
-        state = workdir / "state"
-        state.mkdir(parents=True, exist_ok=True)
-        workdir.chmod(0o755)  # as root the server runs as its own user
-        os.environ["LUMBUNG_STATE_DIR"] = str(state)
-        os.environ["LUMBUNG_PG_PORT"] = str(_free_port())
-    from lumbung.config import Paths
-    from lumbung.warehouse import bootstrap, embedded_server, uses_embedded, warehouse_url
-
-    paths = Paths.from_env()
-    url = warehouse_url(paths)
-    bootstrap(paths, url)
-    return url.url(), (embedded_server(paths) if uses_embedded() else None)
-
-
 def _land_in_subprocess(url: str, out: Path) -> dict | None:
     _clean(url)
     proc = subprocess.run(
@@ -223,7 +201,8 @@ def _best_of(url: str, out: Path, repeat: int) -> tuple[dict | None, dict]:
 def run(args: argparse.Namespace) -> int:
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="lumbung-bench-")).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
-    url, server = _warehouse(workdir)
+    _, admin, server = scratch_warehouse(workdir / "state")
+    url = admin.url()
     report = []
     try:
         for scale in args.scales:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,16 +32,12 @@ import threading
 import time
 from pathlib import Path
 
+from benchlib import free_port
+
 TARGET_RATIO = 0.5
 TARGET_P99_MS = 200
 VILLAGES = 2651
 MART = "bench_api_village"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _fill(url, villages: int, years: int) -> int:
@@ -146,7 +141,7 @@ def main() -> int:
     work.chmod(0o755)  # as root the embedded server's service user must reach its data
     os.environ.pop("LUMBUNG_WAREHOUSE_URL", None)
     os.environ["LUMBUNG_STATE_DIR"] = str(work / "state")
-    os.environ["LUMBUNG_PG_PORT"] = str(_free_port())
+    os.environ["LUMBUNG_PG_PORT"] = str(free_port())
     from lumbung.config import Paths
     from lumbung.warehouse import bi_url, bootstrap, embedded_server, warehouse_url
 
@@ -157,7 +152,7 @@ def main() -> int:
         url = warehouse_url(paths)
         bootstrap(paths, url)
         total = _fill(url, VILLAGES * args.scale, args.years)
-        port = _free_port()
+        port = free_port()
         server = subprocess.Popen([sys.executable, "-m", "lumbung.cli", "api", "--port",
                                    str(port)], stdout=subprocess.DEVNULL, env=os.environ)
         base = f"http://127.0.0.1:{port}"

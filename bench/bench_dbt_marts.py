@@ -52,7 +52,6 @@ import logging
 import os
 import re
 import shutil
-import socket
 import statistics
 import sys
 import tempfile
@@ -61,30 +60,11 @@ import zipfile
 from collections import defaultdict
 from pathlib import Path
 
+from benchlib import scratch_warehouse
+
 GENERATED = ("region", "apbdes", "survey", "bumdes", "ojk")
 TARGET_RATIO = 0.20
 REPO = Path(__file__).resolve().parents[1]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _warehouse(state: Path):
-    """Paths, warehouse URL and the embedded server to stop (None for an external one)."""
-    if not os.environ.get("LUMBUNG_WAREHOUSE_URL"):
-        state.mkdir(parents=True, exist_ok=True)
-        os.environ["LUMBUNG_PG_PORT"] = str(_free_port())
-    os.environ["LUMBUNG_STATE_DIR"] = str(state)
-    from lumbung.config import Paths
-    from lumbung.warehouse import bootstrap, embedded_server, uses_embedded, warehouse_url
-
-    paths = Paths.from_env()
-    url = warehouse_url(paths)
-    bootstrap(paths, url)
-    return paths, url, (embedded_server(paths) if uses_embedded() else None)
 
 
 def _generate(out: Path, scale: int, years: tuple[int, ...], seed: int) -> float:
@@ -279,7 +259,7 @@ def run_scale(workdir: Path, scale: int, years: tuple[int, ...], seed: int,
     gen_s = _generate(generated, scale, years, seed)
     region_from = _region_folder(generated, landing, scale)
     revision = _copy_first_submissions(generated, landing)
-    paths, url, server = _warehouse(base / "state")
+    paths, url, server = scratch_warehouse(base / "state")
     stack = contextlib.ExitStack()
     try:
         if dbt_server:  # as `lumbung run` and docker-compose.yml build

@@ -23,37 +23,16 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import shutil
-import socket
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from benchlib import scratch_warehouse
+
 TARGET_RATIO = 0.7
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _warehouse(state: Path):
-    """Warehouse URL and the embedded server to stop (None for an external one)."""
-    if not os.environ.get("LUMBUNG_WAREHOUSE_URL"):
-        state.mkdir(parents=True, exist_ok=True)
-        os.environ["LUMBUNG_PG_PORT"] = str(_free_port())
-    os.environ["LUMBUNG_STATE_DIR"] = str(state)
-    from lumbung.config import Paths
-    from lumbung.warehouse import bootstrap, embedded_server, uses_embedded, warehouse_url
-
-    paths = Paths.from_env()
-    url = warehouse_url(paths)
-    bootstrap(paths, url)
-    return url, (embedded_server(paths) if uses_embedded() else None)
 
 
 def _gate_year(url, landing: Path, once: bool) -> dict:
@@ -77,7 +56,7 @@ def run(workdir: Path, years: list[int], seed: int) -> dict:
 
     from lumbung.generate import GenerateConfig, generate
 
-    url, server = _warehouse(workdir / "state")
+    _, url, server = scratch_warehouse(workdir / "state")
     try:
         rounds = []
         for i, year in enumerate(years):

@@ -33,21 +33,16 @@ import multiprocessing
 import os
 import resource
 import shutil
-import socket
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from benchlib import free_port
+
 TARGET_RATIO = 0.5
 VILLAGES = 2651
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _fill(url, marts: int, villages: int, years: int) -> int:
@@ -192,7 +187,7 @@ def main() -> int:
         else:
             os.environ.pop("LUMBUNG_WAREHOUSE_URL", None)
             os.environ["LUMBUNG_STATE_DIR"] = str(work / "state")
-            os.environ["LUMBUNG_PG_PORT"] = str(_free_port())
+            os.environ["LUMBUNG_PG_PORT"] = str(free_port())
             from lumbung.config import Paths
             from lumbung.warehouse import bootstrap, embedded_server, warehouse_url
 

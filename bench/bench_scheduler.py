@@ -34,7 +34,6 @@ import io
 import json
 import os
 import shutil
-import socket
 import sys
 import tempfile
 import threading
@@ -42,18 +41,14 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+from benchlib import free_port
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 TARGET_S = {1: 5 * 60, 10: 30 * 60}
 SOURCES = ("apbdes", "survey", "bumdes", "ojk")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _landing(base: Path, scale: int, years: tuple[int, ...], seed: int) -> float:
@@ -195,14 +190,14 @@ def run_scale(workdir: Path, scale: int, years: tuple[int, ...], seed: int,
                                    f"lumbung_bench_sched_{scale}")
     else:
         os.environ["LUMBUNG_STATE_DIR"] = str(base / "warehouse")
-        os.environ["LUMBUNG_PG_PORT"] = str(_free_port())
+        os.environ["LUMBUNG_PG_PORT"] = str(free_port())
         from lumbung.config import Paths
         from lumbung.warehouse import embedded_server, warehouse_url
 
         paths = Paths.from_env()
         url = watch.fresh_database(warehouse_url(paths), "lumbung")  # starts the server
         server = embedded_server(paths)
-    ports = {k: str(_free_port()) for k in ("LUMBUNG_AIRFLOW_PORT", "LUMBUNG_AIRFLOW_LOG_PORT",
+    ports = {k: str(free_port()) for k in ("LUMBUNG_AIRFLOW_PORT", "LUMBUNG_AIRFLOW_LOG_PORT",
                                             "LUMBUNG_AIRFLOW_TRIGGERER_LOG_PORT")}
     env = {**os.environ, **ports, "LUMBUNG_WAREHOUSE_URL": url.url(),
            "LUMBUNG_STATE_DIR": str(base / "state"), "LUMBUNG_LANDING_DIR": str(base / "landing"),

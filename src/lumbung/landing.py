@@ -117,8 +117,8 @@ Reader = Callable[[Path, DatasetSpec], Iterator[Part]]
 
 
 @dataclass
-class BatchOutcome:
-    """What happened to one file; serialisable so Airflow can pass it between tasks."""
+class Batch:
+    """One row of audit.load_batches: one landed file and where it stands."""
 
     batch_id: int
     source: str
@@ -126,6 +126,12 @@ class BatchOutcome:
     partition_key: str
     file_path: str
     status: str
+
+
+@dataclass
+class BatchOutcome(Batch):
+    """What happened to one file; serialisable so Airflow can pass it between tasks."""
+
     rows_received: int | None
     rows_loaded: int | None
     rows_quarantined: int | None
@@ -242,19 +248,21 @@ def file_digest(path: Path) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
+def header_problems(missing: Iterable[str], unknown: Iterable[str],
+                    duplicated: Iterable[str]) -> list[str]:
+    """What is wrong with a header, one phrase per kind of problem (none when it matches)."""
+    kinds = (("missing", list(missing)), ("unknown", list(unknown)),
+             ("duplicated", list(duplicated)))
+    return [f"{kind} column(s) {', '.join(names)}" for kind, names in kinds if names]
+
+
 def check_header(header: list[str], spec: DatasetSpec) -> list[str]:
     """The header's column names, or BatchRejected naming what is missing or unexpected."""
     names = [(h or "").strip() for h in header]
-    missing = [c for c in spec.required if c not in names]
-    unknown = [c for c in names if c not in spec.columns]
-    duplicated = sorted({c for c in names if names.count(c) > 1})
-    problems = []
-    if missing:
-        problems.append(f"missing column(s) {', '.join(missing)}")
-    if unknown:
-        problems.append(f"unknown column(s) {', '.join(unknown)}")
-    if duplicated:
-        problems.append(f"duplicated column(s) {', '.join(duplicated)}")
+    problems = header_problems(
+        [c for c in spec.required if c not in names],
+        [c for c in names if c not in spec.columns],
+        sorted({c for c in names if names.count(c) > 1}))
     if problems:
         raise BatchRejected(
             "header does not match the "

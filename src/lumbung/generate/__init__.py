@@ -20,18 +20,21 @@ overwritten.
 
 from __future__ import annotations
 
+import copy
 import csv
 import hashlib
 import importlib
 import json
 import logging
 import random
+from collections.abc import Iterator
 from collections.abc import Set as AbstractSet
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from lumbung.config import Paths
 from lumbung.families import FAMILIES
+from lumbung.generate.exports import truncate
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +70,13 @@ class GenerateConfig:
     defects: float = 0.0
     disagreements: float = DEFAULT_DISAGREEMENTS  # share of cross-checked figures made to disagree
     sources: tuple[str, ...] = ()  # empty = all
+
+
+# A workbook spoilt as a whole: what the landing rejects it for.
+WORKBOOK_DEFECTS = {
+    "truncated_xlsx": "file cut short",
+    "header_below_data": "a data row sorted above the header row",
+}
 
 
 @dataclass
@@ -131,6 +141,39 @@ class GenerateContext:
     def disagree(self, rng: random.Random) -> bool:
         """Whether to make this cross-checked figure disagree, at the configured rate."""
         return self.config.disagreements > 0 and rng.random() < self.config.disagreements
+
+    def row_defects(self, rng: random.Random, rows: list,
+                    kinds: list[str]) -> Iterator[tuple[int, str]]:
+        """Where row defects go, at the configured rate: (row index, kind) for each, to be
+        applied by the caller. A ``duplicate_row`` is made here: its copy is put right after
+        the row, and the copy's index is given."""
+        index = 0
+        while index < len(rows):
+            if not self.inject(rng):
+                index += 1
+                continue
+            kind = rng.choice(kinds)
+            if kind == "duplicate_row":
+                rows.insert(index + 1, copy.copy(rows[index]))
+                index += 1
+            yield index, kind
+            index += 1
+
+    def workbook_defect(self, rng: random.Random) -> str | None:
+        """A whole-workbook defect to inject here, at the configured rate, or None."""
+        if not self.inject(rng):
+            return None
+        return rng.choice(list(WORKBOOK_DEFECTS))
+
+    def spoil_workbook(self, path: Path, defect: str | None) -> None:
+        """Apply a workbook defect written into ``path`` (cut it short) and list it: the
+        landing must reject the whole file."""
+        if not defect:
+            return
+        if defect == "truncated_xlsx":
+            truncate(path)
+        self.manifest.add(Defect(self.source, str(path.relative_to(self.out)), defect, "reject",
+                                 detail=WORKBOOK_DEFECTS[defect]))
 
     def as_source(self, source: str) -> GenerateContext:
         """The same run seen as another source's generator: its random draws, so two sources

@@ -142,12 +142,8 @@ def _write_registry(ctx: GenerateContext, items: list[dict[str, object]]) -> Non
         data = [dict(item) for item in chunk]
         truncated = ctx.inject(rng)
         found: list[tuple[int, str, str]] = []
-        index = 0
-        while not truncated and index < len(data):
-            if not ctx.inject(rng):
-                index += 1
-                continue
-            kind = rng.choice(["unknown_village", "blank_required", "bad_date", "duplicate_row"])
+        kinds = ["unknown_village", "blank_required", "bad_date", "duplicate_row"]
+        for index, kind in [] if truncated else ctx.row_defects(rng, data, kinds):
             item = data[index]
             if kind == "unknown_village":
                 item["kode_desa"] = "1820" + str(item["kode_desa"])[4:]
@@ -159,11 +155,8 @@ def _write_registry(ctx: GenerateContext, items: list[dict[str, object]]) -> Non
                 item["tanggal_berdiri"] = "31-02-2019"
                 detail = "tanggal_berdiri 31-02-2019"
             else:
-                data.insert(index + 1, dict(item))
-                index += 1
                 detail = f"item {index} repeated (paging glitch)"
             found.append((index + 1, kind, detail))
-            index += 1
         page = {"page": number, "per_page": PER_PAGE, "total": len(items),
                 "total_pages": len(pages), "data": data}
         path.write_text(json.dumps(page, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -236,12 +229,7 @@ def _inject_report_rows(ctx: GenerateContext, rows: list[dict[str, object]], reg
     kinds = ["unknown_village", "blank_required", "non_numeric_amount", "other_year",
              "duplicate_row"] + (["wrong_encoding"] if csv_file else [])
     found: list[tuple[int, str, str]] = []
-    index = 0
-    while index < len(rows):
-        if not ctx.inject(rng):
-            index += 1
-            continue
-        kind = rng.choice(kinds)
+    for index, kind in ctx.row_defects(rng, rows, kinds):
         row = rows[index]
         if kind == "unknown_village":
             row["Kode Desa"] = "1820" + str(row["Kode Desa"])[4:]
@@ -261,11 +249,8 @@ def _inject_report_rows(ctx: GenerateContext, rows: list[dict[str, object]], reg
             row["Nama BUMDes"] = "BUMDes Ma\u2019mur"  # right quote: byte 0x92 in cp1252
             detail = "row saved in Windows-1252"
         else:
-            rows.insert(index + 1, dict(row))
-            index += 1
             detail = "row repeated"
         found.append((index, kind, detail))
-        index += 1
     return found
 
 
@@ -308,9 +293,7 @@ def _write_reports(ctx: GenerateContext, items: list[dict[str, object]]) -> None
             is_csv = form.startswith("csv")
             path = folder / f"laporan_bumdes_{regency}_{year}.{'csv' if is_csv else 'xlsx'}"
             relative = str(path.relative_to(ctx.out))
-            file_defect = None
-            if not is_csv and ctx.inject(rng):
-                file_defect = rng.choice(["truncated_xlsx", "header_below_data"])
+            file_defect = None if is_csv else ctx.workbook_defect(rng)
             found = [] if file_defect else _inject_report_rows(ctx, rows, regency, year, is_csv)
             disagreeing = ([] if file_defect or not apbdes.lands(ctx, regency, year)
                            else _disagree(ctx, rows, found, year))
@@ -334,11 +317,7 @@ def _write_reports(ctx: GenerateContext, items: list[dict[str, object]]) -> None
             for index, detail in disagreeing:
                 ctx.manifest.add(Defect(SOURCE, relative, "pades_disagrees_with_apbdes", "flag",
                                         numbers[index], detail))
-            if file_defect == "truncated_xlsx":
-                truncate(path)
-            if file_defect:
-                ctx.manifest.add(Defect(SOURCE, relative, file_defect, "reject",
-                                        detail=file_defect.replace("_", " ")))
+            ctx.spoil_workbook(path, file_defect)
 
 
 def generate(ctx: GenerateContext) -> None:

@@ -17,7 +17,7 @@ import random
 from pathlib import Path
 
 from lumbung.generate import Defect, GenerateContext, Village
-from lumbung.generate.exports import truncate, write_xlsx
+from lumbung.generate.exports import write_xlsx
 from lumbung.sources.ojk import (
     AGENT_LAYOUT,
     AGENTS_SHEET,
@@ -123,12 +123,8 @@ def _inject(ctx: GenerateContext, rng: random.Random, rows: list[list[object]], 
             bank: int, counts: list[int], sheet: str) -> list[tuple[int, str, str]]:
     """Row defects in one sheet: (row index, kind, detail)."""
     found: list[tuple[int, str, str]] = []
-    index = 0
-    while index < len(rows):
-        if not ctx.inject(rng):
-            index += 1
-            continue
-        kind = rng.choice(["unknown_code", "non_numeric", "blank_required", "duplicate_row"])
+    kinds = ["unknown_code", "non_numeric", "blank_required", "duplicate_row"]
+    for index, kind in ctx.row_defects(rng, rows, kinds):
         row = rows[index]
         if kind == "unknown_code":
             row[code] = "18.20" + str(row[code])[5:]
@@ -141,11 +137,8 @@ def _inject(ctx: GenerateContext, rng: random.Random, rows: list[list[object]], 
             row[bank] = None
             detail = "bank blank"
         else:
-            rows.insert(index + 1, list(row))
-            index += 1
             detail = "row repeated"
         found.append((index, kind, f"sheet {sheet!r}: {detail}"))
-        index += 1
     return found
 
 
@@ -154,8 +147,7 @@ def _write(ctx: GenerateContext, path: Path, title: str,
     """One report workbook; sheets are (name, header, rows, code col, bank col, count cols)."""
     relative = str(path.relative_to(ctx.out))
     rng = ctx.rng("defects", relative)
-    file_defect = rng.choice(["truncated_xlsx", "header_below_data"]) if ctx.inject(rng) \
-        else None
+    file_defect = ctx.workbook_defect(rng)
     found: list[tuple[int, int, str, str]] = []
     written = []
     for number, (name, header, rows, code, bank, counts) in enumerate(sheets):
@@ -169,11 +161,7 @@ def _write(ctx: GenerateContext, path: Path, title: str,
     for sheet, index, kind, detail in found:
         ctx.manifest.add(Defect(SOURCE, relative, kind, "quarantine", numbers[sheet][index],
                                 detail))
-    if file_defect == "truncated_xlsx":
-        truncate(path)
-    if file_defect:
-        ctx.manifest.add(Defect(SOURCE, relative, file_defect, "reject",
-                                detail=file_defect.replace("_", " ")))
+    ctx.spoil_workbook(path, file_defect)
 
 
 def generate(ctx: GenerateContext) -> None:

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from lumbung.generate import Defect, GenerateContext, Village
-from lumbung.generate.exports import truncate, write_csv, write_xlsx
+from lumbung.generate.exports import write_csv, write_xlsx
 from lumbung.sources.survey import COLUMNS, FOLDER
 
 SOURCE = "survey"
@@ -150,12 +150,7 @@ def _inject_rows(ctx: GenerateContext, rows: list[dict[str, object]], regency: s
     if csv_file:
         kinds.append("wrong_encoding")
     injected: list[tuple[int, str, str]] = []
-    index = 0
-    while index < len(rows):
-        if not ctx.inject(rng):
-            index += 1
-            continue
-        kind = rng.choice(kinds)
+    for index, kind in ctx.row_defects(rng, rows, kinds):
         row = rows[index]
         if kind == "unknown_village":
             row["Kode Desa"] = "18.20." + str(row["Kode Desa"]).replace(".", "")[4:6] + "." + (
@@ -172,11 +167,8 @@ def _inject_rows(ctx: GenerateContext, rows: list[dict[str, object]], regency: s
             row["Jabatan Responden"] = "Kaur Umum \u2013 Plt."  # en dash: byte 0x96 in cp1252
             detail = "row saved in Windows-1252"
         else:
-            rows.insert(index + 1, dict(row))
-            index += 1
             detail = "exact copy of the previous row"
         injected.append((index, kind, detail))
-        index += 1
     return injected
 
 
@@ -193,9 +185,7 @@ def generate(ctx: GenerateContext) -> None:
                 continue
             rng = ctx.rng("file", regency, year)
             form = rng.choice(FORMATS)
-            file_defect = None
-            if form.startswith("xlsx") and ctx.inject(rng):
-                file_defect = rng.choice(["truncated_xlsx", "header_below_data"])
+            file_defect = ctx.workbook_defect(rng) if form.startswith("xlsx") else None
             stem = f"survei_smart_village_{year}_{regency}"
             path = folder / f"{stem}.{'xlsx' if form.startswith('xlsx') else 'csv'}"
             relative = str(path.relative_to(ctx.out))
@@ -207,13 +197,7 @@ def generate(ctx: GenerateContext) -> None:
             for index, kind, detail in injected:
                 ctx.manifest.add(Defect(SOURCE, relative, kind, "quarantine", numbers[index],
                                         detail))
-            if file_defect == "truncated_xlsx":
-                truncate(path)
-                ctx.manifest.add(Defect(SOURCE, relative, file_defect, "reject",
-                                        detail="file cut short"))
-            elif file_defect:
-                ctx.manifest.add(Defect(SOURCE, relative, file_defect, "reject",
-                                        detail="a data row sorted above the header row"))
+            ctx.spoil_workbook(path, file_defect)
 
 
 def _write(path: Path, form: str, rows: list[dict[str, object]], regency: str, year: int,

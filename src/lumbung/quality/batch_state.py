@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 import psycopg
 
 from lumbung.families import BY_SOURCE
+from lumbung.landing import Batch
 from lumbung.quality.results import partition_regency
 from lumbung.quality.rules import MAX_ROWS, MIN_ROWS, WARNING
 from lumbung.quality.verdict import RuleFailure
@@ -28,16 +28,6 @@ LOCK_TIMEOUT = "15min"  # how long a gate run waits for another to finish
 GATEABLE = ("loaded", "validating", "validated", "failed")
 LANDING_RULE = "landing"
 STALE = "left validating by an interrupted gate run; reset"
-
-
-@dataclass(frozen=True)
-class Batch:
-    batch_id: int
-    source: str
-    dataset: str
-    partition_key: str
-    file_path: str
-    status: str
 
 
 def lock(conn: psycopg.Connection) -> None:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import psycopg
 
 from lumbung.reports import queries
-from lumbung.reports.queries import Batch, FailedCheck, QuarantinedRow, Section, TrendDay
+from lumbung.reports.queries import BatchSummary, FailedCheck, QuarantinedRow, Section, TrendDay
 
 PROVINCE = "18"  # problems of no single regency (province-wide files, codes of no regency)
 PROVINCE_NAME = "Provinsi Lampung"
@@ -20,7 +20,7 @@ class ReportData:
     generated_at: datetime
     since: datetime | None
     names: dict[str, str]
-    batches: list[Batch]
+    batches: list[BatchSummary]
     quarantined: list[QuarantinedRow]
     checks: list[FailedCheck]
     trend: list[TrendDay]
@@ -46,7 +46,7 @@ class ReportData:
         return [c for c in self.checks
                 if c.batch_id is not None and (c.regency or PROVINCE) == regency]
 
-    def files_of(self, regency: str) -> list[Batch]:
+    def files_of(self, regency: str) -> list[BatchSummary]:
         """The files a regency's people must look at: its own, and any with its rows."""
         ids = {r.batch_id for r in self.rows_of(regency)}
         ids |= {c.batch_id for c in self.checks_of(regency)}

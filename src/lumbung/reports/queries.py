@@ -17,6 +17,7 @@ from datetime import datetime
 import psycopg
 from psycopg import sql
 
+from lumbung.landing import Batch
 from lumbung.reports.regency import batch_regency, quarantined_row_regency
 
 log = logging.getLogger(__name__)
@@ -26,15 +27,9 @@ TREND_DAYS = 90  # most recent landing days shown in the trend
 
 
 @dataclass
-class Batch:
-    """One landed file (the latest batch of its path) and the regency it belongs to."""
+class BatchSummary(Batch):
+    """One landed file (the latest batch of its path), its counts and its regency."""
 
-    batch_id: int
-    source: str
-    dataset: str
-    partition_key: str
-    file_path: str
-    status: str
     reason: str | None
     received: int
     loaded: int
@@ -114,7 +109,7 @@ def regency_names(conn: psycopg.Connection) -> dict[str, str]:
     return names
 
 
-def batches(conn: psycopg.Connection, since: datetime | None = None) -> list[Batch]:
+def batches(conn: psycopg.Connection, since: datetime | None = None) -> list[BatchSummary]:
     """The latest batch of every landed file (a file corrected and landed again shows its
     latest version), received since ``since`` when given."""
     rows = conn.execute(
@@ -129,11 +124,11 @@ def batches(conn: psycopg.Connection, since: datetime | None = None) -> list[Bat
         """,
         {"since": since},
     ).fetchall()
-    found = [Batch(*r, regency=batch_regency(r[1], r[3], r[4])) for r in rows]
+    found = [BatchSummary(*r, regency=batch_regency(r[1], r[3], r[4])) for r in rows]
     return sorted(found, key=lambda b: (b.source, b.file_path, b.batch_id))
 
 
-def quarantined_rows(conn: psycopg.Connection, scope: list[Batch]) -> list[QuarantinedRow]:
+def quarantined_rows(conn: psycopg.Connection, scope: list[BatchSummary]) -> list[QuarantinedRow]:
     """Every quarantined row of the batches in scope, as received, with its regency."""
     by_id = {b.batch_id: b for b in scope}
     rows: list[QuarantinedRow] = []
@@ -156,29 +151,38 @@ def _examples(value: object) -> list[str]:
     return [i if isinstance(i, str) else json.dumps(i, ensure_ascii=False) for i in items]
 
 
-def rule_failures(conn: psycopg.Connection, scope: list[Batch]) -> dict[int, list[FailedCheck]]:
+# The failed expectations of the latest validation of each batch or mart ({key}).
+_LATEST_FAILURES = """
+with latest as (
+    select distinct on ({key}) dq_run_id, {key}
+    from audit.dq_runs
+    where layer = %(layer)s and {scope}
+    order by {key}, checked_at desc, dq_run_id desc
+)
+select latest.{key}, r.rule, r.severity, r.column_name, r.unexpected_count,
+       r.examples, r.observed_value
+from audit.dq_results as r
+inner join latest on r.dq_run_id = latest.dq_run_id
+where not r.success
+order by latest.{key}, r.severity, r.rule
+"""
+
+
+def _latest_failures(conn: psycopg.Connection, key: str, scope: str,
+                     params: dict[str, object]) -> list[tuple]:
+    query = _LATEST_FAILURES.format(key=key, scope=scope)
+    return conn.execute(query, params).fetchall()
+
+
+def rule_failures(conn: psycopg.Connection,
+                  scope: list[BatchSummary]) -> dict[int, list[FailedCheck]]:
     """Failed expectations of each batch's latest validation, when recorded (audit.dq_*)."""
     if not exists(conn, "audit.dq_results"):
         return {}
     by_id = {b.batch_id: b for b in scope}
     found: dict[int, list[FailedCheck]] = {}
-    for batch_id, rule, severity, column, unexpected, examples, observed in conn.execute(
-        """
-        with latest as (
-            select distinct on (batch_id) dq_run_id, batch_id
-            from audit.dq_runs
-            where layer = 'batch' and batch_id = any(%s)
-            order by batch_id, checked_at desc, dq_run_id desc
-        )
-        select latest.batch_id, r.rule, r.severity, r.column_name, r.unexpected_count,
-               r.examples, r.observed_value
-        from audit.dq_results as r
-        inner join latest on r.dq_run_id = latest.dq_run_id
-        where not r.success
-        order by latest.batch_id, r.severity, r.rule
-        """,
-        (list(by_id),),
-    ):
+    for batch_id, rule, severity, column, unexpected, examples, observed in _latest_failures(
+            conn, "batch_id", "batch_id = any(%(ids)s)", {"layer": "batch", "ids": list(by_id)}):
         b = by_id[batch_id]
         found.setdefault(batch_id, []).append(FailedCheck(
             b.source, b.dataset, b.file_path, batch_id, b.regency, rule, severity, column,
@@ -190,30 +194,15 @@ def mart_rule_failures(conn: psycopg.Connection, since: datetime | None) -> list
     """Failed expectations of each mart's latest validation, when recorded."""
     if not exists(conn, "audit.dq_results"):
         return []
-    rows = conn.execute(
-        """
-        with latest as (
-            select distinct on (dataset) dq_run_id, dataset
-            from audit.dq_runs
-            where layer = 'mart'
-              and (%(since)s::timestamptz is null or checked_at >= %(since)s::timestamptz)
-            order by dataset, checked_at desc, dq_run_id desc
-        )
-        select latest.dataset, r.rule, r.severity, r.column_name, r.unexpected_count,
-               r.examples, r.observed_value
-        from audit.dq_results as r
-        inner join latest on r.dq_run_id = latest.dq_run_id
-        where not r.success
-        order by latest.dataset, r.severity, r.rule
-        """,
-        {"since": since},
-    ).fetchall()
+    rows = _latest_failures(
+        conn, "dataset", "(%(since)s::timestamptz is null or checked_at >= %(since)s::timestamptz)",
+        {"layer": "mart", "since": since})
     return [FailedCheck("marts", dataset, f"marts.{dataset}", None, None, rule, severity,
                         column, unexpected, _examples(examples), observed or "")
             for dataset, rule, severity, column, unexpected, examples, observed in rows]
 
 
-def failed_checks(conn: psycopg.Connection, scope: list[Batch],
+def failed_checks(conn: psycopg.Connection, scope: list[BatchSummary],
                   since: datetime | None = None) -> list[FailedCheck]:
     """Rejected files, gate failures (rule by rule when recorded, else the gate's verdict)
     and failed mart validations."""

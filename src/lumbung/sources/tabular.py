@@ -24,6 +24,7 @@ from lumbung.landing import (
     Rows,
     csv_records,
     header_line,
+    header_problems,
     open_text,
     text_problem,
 )
@@ -96,13 +97,8 @@ class Layout:
                    not in labels]
         unknown = [cells[i] or "(empty)" for i, lab in enumerate(labels) if lab not in known]
         duplicated = sorted({lab for lab in labels if lab and labels.count(lab) > 1})
-        problems = []
-        if missing:
-            problems.append(f"missing column(s) {', '.join(map(repr, missing))}")
-        if unknown:
-            problems.append(f"unknown column(s) {', '.join(map(repr, unknown))}")
-        if duplicated:
-            problems.append(f"duplicated column(s) {', '.join(map(repr, duplicated))}")
+        problems = header_problems(map(repr, missing), map(repr, unknown),
+                                   map(repr, duplicated))
         if problems:
             raise BatchRejected(
                 f"header does not match the {self.spec.source} {self.spec.dataset} layout: "
