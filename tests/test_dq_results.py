@@ -168,9 +168,9 @@ def _results(db, dq_run_id: int) -> dict[str, dict]:
 
 def test_good_batch_stores_every_expectation_passed(gated, db):
     run = _run(db, gated["good"].batch_id)
-    spec = suite_for("kemendagri_region", "regencies")
+    spec = suite_for("region", "regencies")
     assert run["passed"] and run["layer"] == "batch"
-    assert (run["source"], run["dataset"], run["suite"]) == ("kemendagri_region", "regencies",
+    assert (run["source"], run["dataset"], run["suite"]) == ("region", "regencies",
                                                              spec.name)
     assert (run["dag_id"], run["run_id"], run["partition_key"]) == (DAG_ID, RUN_ID, "2025")
     assert run["regency_code"] is None  # the whole province's file
@@ -397,7 +397,7 @@ def test_mart_data_quality_shows_the_runs(gated, warehouse, paths, db):
             validations, validations_passed, critical_failures, warnings,
             expectations_evaluated
         from marts.mart_data_quality
-        where source = 'kemendagri_region' and dataset = 'regencies' and regency_code is null
+        where source = 'region' and dataset = 'regencies' and regency_code is null
             and activity_date = (now() at time zone 'Asia/Jakarta')::date
         """).fetchone()
     good, bad = gated["results"]["good"], gated["results"]["bad"]

@@ -151,8 +151,8 @@ def test_bi_reads_the_catalogue_and_the_publication_record(
     # the region marts: built from the region master's batches accepted when published
     accepted = db.execute(
         "select count(*) from audit.load_batches where status = 'validated' "
-        "and source = 'kemendagri_region' and validated_at <= (select published_at "
+        "and source = 'region' and validated_at <= (select published_at "
         "from marts.publication_info where mart = 'dim_region')").fetchone()[0]
     _, _, _, sources, batch_count, listed = info["dim_region"]
-    assert sources == ["kemendagri_region"] and batch_count == listed == accepted > 0
+    assert sources == ["region"] and batch_count == listed == accepted > 0
 

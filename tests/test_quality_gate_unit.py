@@ -113,7 +113,7 @@ def _item(rule: str, kind: str, kwargs: dict, result: dict, severity: str = "cri
     }
 
 
-VILLAGES = suites.suite_for("kemendagri_region", "villages")
+VILLAGES = suites.suite_for("region", "villages")
 
 
 def test_failures_name_rule_values_and_lines():
@@ -234,7 +234,7 @@ def _batch_label(source: str, dataset: str, partition_key: str) -> str:
 @pytest.mark.parametrize(
     ("source", "dataset", "key", "named"),
     [
-        ("kemendagri_region", "villages", "2025", "edition 2025"),
+        ("region", "villages", "2025", "edition 2025"),
         ("survey", "responses", "2024", "year 2024"),
         ("idm", "idm", "2024/1801042001", "year 2024, village 1801042001"),
         ("apbdes", "siskeudes", "1812/2024", "regency 1812, year 2024"),
@@ -248,7 +248,7 @@ def _batch_label(source: str, dataset: str, partition_key: str) -> str:
 def test_gate_messages_name_the_partition_as_the_source_does(source, dataset, key, named):
     label = _batch_label(source, dataset, key)
     assert label.endswith(", " + named)
-    assert ("edition" in label) == (source == "kemendagri_region")
+    assert ("edition" in label) == (source == "region")
 
 
 def test_every_suite_names_its_partition():

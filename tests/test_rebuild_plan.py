@@ -149,7 +149,7 @@ def test_the_selection_is_exactly_what_the_source_feeds(paths, warehouse):
         ("apbdes", {n for n, node in manifest["nodes"].items()
                     if node["name"].startswith("stg_apbdes__")}),
         # the staging models themselves are selected: the marts DAG builds them now
-        ("kemendagri_region", {"model.lumbung.dim_village", "model.lumbung.dim_region"}),
+        ("region", {"model.lumbung.dim_village", "model.lumbung.dim_region"}),
     ):
         chosen = rebuild_plan.RebuildPlan("p", EVERY_SOURCE, (source,), "test")
         selected = _listed(paths, warehouse, "--select", *chosen.select(),

@@ -86,7 +86,7 @@ def test_dim_region_hierarchy(first_run, db):
 def test_batches_account_for_every_row(first_run, db):
     batches = db.execute(
         "select dataset, partition_key, status, rows_received, rows_loaded, rows_quarantined "
-        "from audit.load_batches where source = 'kemendagri_region' order by batch_id"
+        "from audit.load_batches where source = 'region' order by batch_id"
     ).fetchall()
     assert len(batches) == 6
     for dataset, edition, status, received, loaded, quarantined in batches:

@@ -13,6 +13,6 @@ FAMILY = SourceFamily(
     rebuild=("dim_region+", "dim_village+"),
     # an edition is released whole, once each of its datasets passed
     gate_failure=HOLD_DELIVERY,
-    batch_source="kemendagri_region", module="kemendagri", pipeline="village_master",
+    module="kemendagri", pipeline="village_master",
     generated=False,  # the real master is vendored (data/landing/region)
 )

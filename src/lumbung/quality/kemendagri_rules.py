@@ -1,4 +1,4 @@
-"""The gate's rules for the region master (source ``kemendagri_region``): regencies,
+"""The gate's rules for the region master (source ``region``): regencies,
 districts and villages of one Kemendagri edition, each checked against its parent level."""
 
 from __future__ import annotations

@@ -281,3 +281,15 @@ comment on table audit.api_tokens is
 -- The API checks tokens and dates its answers (ETag, Last-Modified) from the publications.
 grant usage on schema audit to lumbung_api;
 grant select on audit.api_tokens, audit.publications to lumbung_api;
+
+-- The region master's batches were recorded as source 'kemendagri_region' before the source
+-- had one name everywhere ('region': its landing folder, lumbung ingest, the reports).
+update audit.load_batches set source = 'region' where source = 'kemendagri_region';
+update audit.dq_runs set source = 'region' where source = 'kemendagri_region';
+update marts.publication_info set sources = array_replace(sources, 'kemendagri_region', 'region')
+where 'kemendagri_region' = any(sources);
+update audit.mart_builds
+set source_fingerprints = (source_fingerprints - 'kemendagri_region')
+    || jsonb_build_object('region', source_fingerprints -> 'kemendagri_region'),
+    rebuilt = regexp_replace(rebuilt, '\mkemendagri_region\M', 'region', 'g')
+where source_fingerprints ? 'kemendagri_region';

@@ -25,7 +25,7 @@ validated as (
         ) as recency_rank
     from source
     where
-        source = 'kemendagri_region'
+        source = 'region'
         and {{ batch_is_visible(pinned=false) }}
 
 ),
