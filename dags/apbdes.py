@@ -14,7 +14,7 @@ Staging (``stg_apbdes__budget_lines``, ``stg_apbdes__realisation_lines``) uses t
 accepted submission of each regency and year. One regency's bad file does not hold back the
 others: staging is built from the accepted files, then ``check_files`` fails the run naming
 every file that was rejected or stopped by the gate (that regency keeps its previous
-submission). Needs the region master (``village_master``): the gate checks every desa code
+submission). Needs the region master (DAG ``region``): the gate checks every desa code
 against ``marts.dim_village``.
 
 Thin on purpose: each task calls one function of ``lumbung.pipelines.apbdes``.

@@ -11,7 +11,7 @@ configured, the run first fetches the responses of its year (or of the ``years``
 every current desa from ``/open/api/desa/rumusan/<kode_desa>/<tahun>``; otherwise it lands
 what is in the landing folder. Every file is one batch; all new batches are gated in one
 Great Expectations run; staging shows the accepted ones; the run fails at the end naming
-every rejected or failed file. Needs ``marts.dim_village`` (DAG ``village_master``).
+every rejected or failed file. Needs ``marts.dim_village`` (DAG ``region``).
 
 Thin on purpose: each task calls one function of ``lumbung.pipelines.idm``.
 """

@@ -61,7 +61,7 @@ with lumbung_dag("smart_village_marts", __doc__, schedule=AssetAny(*SOURCES),
     built = build_marts()
     wait_for_region_master(
         "Wait until the region marts are published with every region batch released: the "
-        "marts read ``dim_village``, so on a first start they wait for village_master."
+        "marts read ``dim_village``, so on a first start they wait for the region DAG."
     ) >> built
     published = publish_marts(audit_marts(built), [INDICATOR_MARTS])
     published >> report_published("marts", "Row counts of every published mart, for the run log.")

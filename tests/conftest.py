@@ -177,11 +177,11 @@ def build_and_publish(paths, warehouse, *select: str) -> list[str]:
 
 def ensure_village_master(warehouse) -> None:
     """The region master published (``marts.dim_village``, which the marts and the APBDes
-    gate read): the village_master DAG runs unless an earlier module of the session ran it."""
+    gate read): the region DAG runs unless an earlier module of the session ran it."""
     with psycopg.connect(warehouse.url()) as conn:
         built = conn.execute("select to_regclass('marts.dim_village')").fetchone()[0]
     if built is None:
-        run_dag("village_master")
+        run_dag("region")
 
 
 def land_generated(landing: Path, source: str, regencies: tuple[str, ...],

@@ -109,7 +109,7 @@ def generated(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def first_run(paths, warehouse, landing, generated):
     """The region master, then every regency's first submission (no resubmission yet)."""
-    run_dag("village_master")
+    run_dag("region")
     target = landing / "apbdes" / str(YEAR)
     target.mkdir(parents=True, exist_ok=True)
     for path in generated.iterdir():

@@ -39,7 +39,7 @@ def test_dags_load_without_errors(dagbag):
 
 
 def test_expected_dags_present(dagbag):
-    assert "village_master" in dagbag.dag_ids
+    assert "region" in dagbag.dag_ids
 
 
 def test_dags_have_owner_tags_docs_schedule(dagbag):
@@ -157,12 +157,12 @@ def test_dbt_builds_run_one_at_a_time_and_only_in_two_places(dagbag):
 
     in_pool = {(d.dag_id, t.task_id) for d in dagbag.dags.values() for t in d.tasks
                if t.pool == DBT_POOL}
-    assert in_pool == {("village_master", "build_marts"), ("smart_village_marts", "build_marts")}
+    assert in_pool == {("region", "build_marts"), ("smart_village_marts", "build_marts")}
     for path in DAGS.glob("*.py"):
-        if path.stem not in ("village_master", "smart_village_marts"):
+        if path.stem not in ("region", "smart_village_marts"):
             assert "transform" not in path.read_text(encoding="utf-8"), path.name
     for dag in dagbag.dags.values():
-        if dag.dag_id in ("village_master", "smart_village_marts"):
+        if dag.dag_id in ("region", "smart_village_marts"):
             continue
         announcing = [t.task_id for t in dag.tasks if t.outlets]
         assert announcing == ["announce_release"], dag.dag_id

@@ -71,7 +71,7 @@ def mixed_run(warehouse, paths, tmp_path_factory):
 
     with psycopg.connect(warehouse.url()) as conn:
         if conn.execute("select to_regclass('marts.dim_village')").fetchone()[0] is None:
-            assert str(run_dag("village_master").state) == "success"
+            assert str(run_dag("region").state) == "success"
     landed = idm.land(warehouse, landing)
     assert not landed["problems"], landed["problems"]
     gated = idm.gate(warehouse, landed)
@@ -152,7 +152,7 @@ def mixed_sources(warehouse, paths, tmp_path_factory):
                             seed=11, sources=SOURCES))
     with psycopg.connect(warehouse.url()) as conn:
         if conn.execute("select to_regclass('marts.dim_village')").fetchone()[0] is None:
-            assert str(run_dag("village_master").state) == "success"
+            assert str(run_dag("region").state) == "success"
     for source in SOURCES:
         land_and_gate(warehouse, source, out)
     return build_and_publish(paths, warehouse, *MIXED_MARTS)

@@ -261,7 +261,7 @@ def test_row_count_reference_is_the_same_regencys_previous_delivery(warehouse, d
 
 @pytest.fixture()
 def empty_landing(tmp_path, monkeypatch):
-    """A landing folder without region files: the village_master gate fails the run."""
+    """A landing folder without region files: the region gate fails the run."""
     monkeypatch.setenv("LUMBUNG_LANDING_DIR", str(tmp_path))
     return tmp_path
 
@@ -271,16 +271,16 @@ def test_failed_run_is_recorded_and_posted_to_the_webhook(warehouse, db, webhook
     url, received = webhook
     monkeypatch.setenv("AIRFLOW_CONN_LUMBUNG_ALERTS", url)
     received.clear()
-    dag_run = run_dag("village_master")
+    dag_run = run_dag("region")
     assert dag_run.state == "failed"
     error = db.execute(
-        "select error from audit.failed_runs where dag_id = 'village_master' and run_id = %s "
+        "select error from audit.failed_runs where dag_id = 'region' and run_id = %s "
         "and task_id = 'quality_gate'", (dag_run.run_id,)).fetchone()
     assert error and "GateFailed" in error[0] and "no region master files" in error[0]
     posted = [p for p in received if p["run_id"] == dag_run.run_id]
     assert len(posted) == 1
     alert = posted[0]
-    assert (alert["kind"], alert["dag_id"], alert["task_id"]) == ("failure", "village_master",
+    assert (alert["kind"], alert["dag_id"], alert["task_id"]) == ("failure", "region",
                                                                   "quality_gate")
     assert "no region master files" in alert["error"] and "no region master files" in \
         alert["text"]
@@ -291,15 +291,15 @@ def test_failed_run_without_alert_connection_is_still_recorded(warehouse, db, we
     _, received = webhook
     monkeypatch.delenv("AIRFLOW_CONN_LUMBUNG_ALERTS", raising=False)
     received.clear()
-    dag_run = run_dag("village_master")
+    dag_run = run_dag("region")
     assert dag_run.state == "failed"  # the gate's failure, not the alerting
-    assert db.execute("select count(*) from audit.failed_runs where dag_id = 'village_master' "
+    assert db.execute("select count(*) from audit.failed_runs where dag_id = 'region' "
                       "and run_id = %s", (dag_run.run_id,)).fetchone()[0] == 1
     assert received == []
     # ... and the run summary says why, naming the task
     from lumbung.runner import _failure_reason
 
-    reason = _failure_reason(warehouse, "village_master", dag_run.run_id)
+    reason = _failure_reason(warehouse, "region", dag_run.run_id)
     assert reason.startswith("quality_gate: ") and "no region master files" in reason
 
 

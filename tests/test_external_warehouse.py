@@ -22,7 +22,7 @@ def test_lumbung_run_on_another_postgres(warehouse):
         "LUMBUNG_PG_PORT": "1",
     }
     result = subprocess.run(
-        [sys.executable, "-m", "lumbung.cli", "run", "--dags", "village_master"],
+        [sys.executable, "-m", "lumbung.cli", "run", "--dags", "region"],
         env=env, capture_output=True, text=True, timeout=600,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -34,7 +34,7 @@ def test_lumbung_run_on_another_postgres(warehouse):
     assert len(logs) == 1 and console[-1].endswith(str(logs[0]))
     assert any(ln.split()[:2] == ["land_region_files", "success"]
                and "batch(es) landed" in ln for ln in console)
-    assert "village_master: success in" in result.stdout
+    assert "region: success in" in result.stdout
     detail = logs[0].read_text()
     assert "[DAG TEST] starting task_id=land_region_files" in detail
     assert "dbt |" in detail and "[DAG TEST]" not in result.stdout
@@ -46,6 +46,6 @@ def test_lumbung_run_on_another_postgres(warehouse):
         assert current == 2651
     with psycopg.connect(warehouse.with_db("province_dw_airflow").url()) as conn:
         runs = conn.execute(
-            "select state from dag_run where dag_id = 'village_master'"
+            "select state from dag_run where dag_id = 'region'"
         ).fetchall()
         assert runs == [("success",)]

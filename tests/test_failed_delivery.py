@@ -4,7 +4,7 @@ next run succeeds and the previous edition stays published; once it is corrected
 edition is published, although the editions seed does not know it. No audit table is
 cleaned by hand between the runs.
 
-The runs call the pipeline functions the ``village_master`` DAG's tasks call (land, gate,
+The runs call the pipeline functions the ``region`` DAG's tasks call (land, gate,
 build, audit, publish), on a landing folder of this module: the session's real editions
 plus an ``edition=2026`` that no other module lands. Everything of edition 2026 is deleted
 at the end and the region marts rebuilt, so later modules see the real master only.

@@ -167,7 +167,7 @@ def test_generated_responses_have_the_real_shape(tmp_path):
 
 @pytest.fixture(scope="module")
 def idm_run(paths, warehouse):
-    run_dag("village_master")  # dim_village, which the staging tests check villages against
+    run_dag("region")  # dim_village, which the staging tests check villages against
     return run_source_dag("idm", paths, warehouse)
 
 

@@ -55,9 +55,9 @@ def test_every_village_level_mart_names_its_village_district_and_regency():
 
 @pytest.fixture(scope="module")
 def regions(warehouse):
-    """The region marts as the village_master DAG publishes them (its run here also
+    """The region marts as the region DAG publishes them (its run here also
     records them in publication_info)."""
-    assert str(run_dag("village_master").state) == "success"
+    assert str(run_dag("region").state) == "success"
     with psycopg.connect(warehouse.url()) as conn:
         cur = conn.execute("select * from marts.dim_region")
         names = [d.name for d in cur.description]

@@ -100,7 +100,7 @@ def test_every_critical_query_rule_has_a_damage_case():
 
 @pytest.fixture(scope="module")
 def published(warehouse):
-    run = run_dag("village_master")
+    run = run_dag("region")
     assert str(run.state) == "success"
     return AUDITED
 

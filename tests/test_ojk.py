@@ -52,7 +52,7 @@ def test_every_injected_defect_is_caught_and_nothing_else(defective, warehouse, 
 @pytest.fixture(scope="module")
 def ojk_run(paths, warehouse, landing):
     land_generated(landing, "ojk", REGENCIES, (2024,))
-    return run_source_dag("ojk_financial_access", paths, warehouse)
+    return run_source_dag("ojk", paths, warehouse)
 
 
 def _sheet(path: Path, name: str) -> list[dict]:

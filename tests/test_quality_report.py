@@ -97,7 +97,7 @@ def landed(warehouse, landing, tmp_path_factory) -> dict:
     with psycopg.connect(warehouse.url(), autocommit=True) as conn:
         since = conn.execute("select now()").fetchone()[0]
         if conn.execute("select to_regclass('marts.dim_village') is null").fetchone()[0]:
-            assert str(run_dag("village_master").state) == "success"  # the APBDes gate reads it
+            assert str(run_dag("region").state) == "success"  # the APBDes gate reads it
     village_master.land(warehouse, landing)  # regency names (already landed: no-op)
     out = tmp_path_factory.mktemp("report_defects")
     manifest = generate(GenerateConfig(out=out, regencies=REGENCIES, years=(YEAR,), seed=SEED,

@@ -56,7 +56,7 @@ def test_unchanged_sources_rebuild_only_the_quality_mart(builds, paths, warehous
     chosen = rebuild_plan.plan(paths, warehouse)
     assert chosen.changed == ()
     assert chosen.select() == ("mart_data_quality",)
-    assert chosen.exclude()[:2] == ("+dim_region", "+dim_village")  # village_master's
+    assert chosen.exclude()[:2] == ("+dim_region", "+dim_village")  # the region DAG's
     # a source with no released batch yet: what it feeds waits for its first delivery
     waiting = rebuild_plan.RebuildPlan("p", {"apbdes": "x"}, (), "test")
     assert waiting.exclude() == ("+dim_region", "+dim_village", "fqn:staging.idm+",

@@ -77,18 +77,18 @@ def test_everything_but_the_progress_goes_to_the_log(tmp_path):
             print("a task log line on stdout")
             print("a warning on stderr", file=sys.stderr)
             subprocess.run([sys.executable, "-c", "print('the dbt server speaks')"])
-            console.line("village_master: success in 1.0s")
+            console.line("region: success in 1.0s")
         print("after the block: stdout again")
     """)
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                             timeout=60)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == ["village_master: success in 1.0s",
+    assert result.stdout.splitlines() == ["region: success in 1.0s",
                                           "after the block: stdout again"]
     assert result.stderr == ""
     text = log.read_text()
     for detail in ("a task log line on stdout", "a warning on stderr", "the dbt server speaks",
-                   "[progress] village_master: success in 1.0s"):
+                   "[progress] region: success in 1.0s"):
         assert detail in text
     assert log.stat().st_mode & 0o077 == 0
 

@@ -72,7 +72,7 @@ def test_every_injected_defect_is_caught_and_nothing_else(defective, warehouse, 
 def survey_run(paths, warehouse, landing):
     """Clean exports of 2024 (both formats) in the landing folder, then the real DAG."""
     land_generated(landing, "survey", REGENCIES, (2024,))
-    return run_source_dag("smart_village_survey", paths, warehouse)
+    return run_source_dag("survey", paths, warehouse)
 
 
 def _submissions(landing: Path) -> list[dict[str, str]]:

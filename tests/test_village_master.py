@@ -22,7 +22,7 @@ def _names(edition: str) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def first_run(warehouse):
-    dag_run = run_dag("village_master")
+    dag_run = run_dag("region")
     return dag_run
 
 
@@ -100,7 +100,7 @@ def test_batches_account_for_every_row(first_run, db):
 def test_second_run_changes_nothing(first_run, db):
     before = {t: table_fingerprint(db, t) for t in (*MARTS, "raw.kemendagri_villages")}
     batches_before = db.execute("select count(*) from audit.load_batches").fetchone()[0]
-    second = run_dag("village_master")
+    second = run_dag("region")
     assert str(second.state) == "success"
     # nothing new landed: no dbt build, no publication (so no Asset event, no marts run)
     states = {ti.task_id: str(ti.state) for ti in second.get_task_instances()}
@@ -151,7 +151,7 @@ def test_bad_master_file_is_stopped_at_the_gate(case, first_run, db, landing):
     before = {t: table_fingerprint(db, t) for t in MARTS}
     target, expected_words = _bad_landing(landing, BAD_FILES[case])
     try:
-        dag_run = run_dag("village_master")
+        dag_run = run_dag("region")
     finally:
         shutil.copy(EDITIONS / "edition=2025" / "lampung_villages.csv", target)
     states = {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}

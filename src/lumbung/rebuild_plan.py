@@ -3,7 +3,7 @@
 The marts DAG is the only one that runs dbt on the indicator graph: every staging model of
 the sources (with its tests), the intermediate models and the marts; the source DAGs only
 land, gate and release their batches (``lumbung.visibility``). The region models and
-marts (``+dim_region +dim_village``) are the ``village_master`` DAG's, which the source
+marts (``+dim_region +dim_village``) are the ``region`` DAG's, which the source
 gates need first; the two DAGs' dbt builds share one Airflow pool slot, never running
 together. Each relation has one builder, so dbt's own materializations suffice.
 
@@ -44,7 +44,7 @@ AUDIT_SELECT = ("mart_data_quality",)
 # Everything this DAG builds: every model and seed but the region's (REGION, excluded).
 EVERYTHING = ("fqn:staging", "fqn:intermediate", "fqn:marts", "resource_type:seed")
 
-# Built by village_master: the region marts and all they are built from.
+# Built by the region DAG: the region marts and all they are built from.
 REGION = ("+dim_region", "+dim_village")
 REGION_SOURCE = family("region").batch_source
 

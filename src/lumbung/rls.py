@@ -166,7 +166,7 @@ def check_regency(conn: psycopg.Connection, code: str) -> str:
     code = normalise_regency(code)
     known = published_regencies(conn)
     if not known:
-        raise UnknownRegency("marts.dim_region is not published yet: run the village_master "
+        raise UnknownRegency("marts.dim_region is not published yet: run the region "
                              "DAG (lumbung run) before giving a regency its access")
     if code not in known:
         raise UnknownRegency(f"{code} is not a regency of marts.dim_region "

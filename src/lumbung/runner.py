@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 # Producers before consumers (the marts DAG consumes the source DAGs' assets), the source
 # DAGs in the families' order (lumbung.families).
 DAG_ORDER: tuple[str, ...] = (*(f.dag_id for f in FAMILIES), "smart_village_marts")
-# The generated source each DAG lands (village_master lands the vendored region master).
+# The generated source each DAG lands (region lands the vendored master).
 DAG_SOURCE: dict[str, str] = {f.dag_id: f.name for f in FAMILIES if f.generated}
 REGION_DAG = family("region").dag_id
 MARTS_DAG = "smart_village_marts"

@@ -5,7 +5,7 @@ DAG has refreshed its staging models (Airflow Assets). dbt builds the intermedia
 and the marts (with their tests and the seeds they use: the indicator catalogue) into the
 build schema; only audited tables are published into ``marts``, in one transaction
 (``lumbung.publish``). The region marts ``dim_region`` / ``dim_village`` are published by the
-``village_master`` DAG and are not rebuilt here.
+``region`` DAG and are not rebuilt here.
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ def gazetteer(warehouse: PgUrl) -> Gazetteer:
     with psycopg.connect(warehouse.url()) as conn:
         if conn.execute("select to_regclass('marts.dim_village')").fetchone()[0] is None:
             raise RegionMasterMissing("marts.dim_village is not published: run the "
-                                      "village_master DAG first")
+                                      "region DAG first")
         rows = conn.execute(
             "select village_code, village_name, district_code, coalesce(district_name, ''), "
             "regency_code, coalesce(regency_name, '') from marts.dim_village where is_current"

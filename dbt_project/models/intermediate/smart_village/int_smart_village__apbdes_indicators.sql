@@ -5,7 +5,7 @@
 -- not zero). The flat template is undated, so `q4_realisation_reported` is missing for it.
 -- Grain: one row per (village_code, year, indicator_id).
 -- noqa: disable=RF04
--- A table, not a view: village_master rebuilds dim_village, and dbt drops the views reading
+-- A table, not a view: the region DAG rebuilds dim_village, and dbt drops the views reading
 -- a replaced table (cascade).
 {{ config(materialized='table') }}
 
