@@ -91,29 +91,3 @@ def test_everything_but_the_progress_goes_to_the_log(tmp_path):
                    "[progress] region: success in 1.0s"):
         assert detail in text
     assert log.stat().st_mode & 0o077 == 0
-
-
-def test_a_worker_names_the_dag_of_each_task_line():
-    """Source DAGs run side by side in worker processes: their task lines interleave on the
-    console, so each names its DAG."""
-    import queue
-
-    import pytest
-
-    from lumbung import runner
-
-    relayed: queue.Queue[str] = queue.Queue()
-    console = runner._RelayedConsole(relayed, "idm")
-    console.line(dag_line("idm", "running 6 task(s)"))
-    console.line(task_line("land_idm_files", "success", 1.25, "9,784 batch(es) landed"))
-    assert relayed.get_nowait() == "idm: running 6 task(s)"
-    assert relayed.get_nowait().split()[:4] == ["idm:", "land_idm_files", "success", "1.2s"]
-
-    for value, expected in (("1", 1), ("0", 1), ("3", 3)):
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setenv(runner.PARALLEL_ENV, value)
-            assert runner.run_parallelism() == expected
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(runner.PARALLEL_ENV, "two")
-        with pytest.raises(ValueError, match="LUMBUNG_RUN_PARALLEL='two'"):
-            runner.run_parallelism()

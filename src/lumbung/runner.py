@@ -1,20 +1,15 @@
 """``lumbung run``: the whole pipeline, for real, through Airflow's own task execution.
 
 Each DAG runs with ``dag.test()`` (real task instances recorded in Airflow's metadata
-database, no scheduler needed), in dependency order: the region master first (while the
-landing files are generated), then the other source DAGs, ``LUMBUNG_RUN_PARALLEL`` (default
-2) at a time in worker processes, as the scheduler would run them, then the marts DAG.
+database, in this process, no scheduler needed), in dependency order.
 """
 
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 import sys
-import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -25,7 +20,7 @@ from psycopg import sql
 from lumbung import airflow_env, dbt_server
 from lumbung.config import Paths, PgUrl, redact
 from lumbung.db import count_rows
-from lumbung.families import FAMILIES, family
+from lumbung.families import FAMILIES
 from lumbung.warehouse import bootstrap, warehouse_url
 
 if TYPE_CHECKING:
@@ -38,9 +33,6 @@ log = logging.getLogger(__name__)
 DAG_ORDER: tuple[str, ...] = (*(f.dag_id for f in FAMILIES), "smart_village_marts")
 # The generated source each DAG lands (region lands the vendored master).
 DAG_SOURCE: dict[str, str] = {f.dag_id: f.name for f in FAMILIES if f.generated}
-REGION_DAG = family("region").dag_id
-MARTS_DAG = "smart_village_marts"
-PARALLEL_ENV = "LUMBUNG_RUN_PARALLEL"
 
 
 @dataclass
@@ -185,27 +177,16 @@ def prepare(paths: Paths) -> PgUrl:
     return warehouse
 
 
-def run_parallelism() -> int:
-    """How many source DAGs ``lumbung run`` runs at once (``LUMBUNG_RUN_PARALLEL``)."""
-    value = os.environ.get(PARALLEL_ENV, "2")
-    try:
-        return max(1, int(value))
-    except ValueError:
-        raise ValueError(f"{PARALLEL_ENV}={value!r}: expected a whole number") from None
-
-
 def run_dags(
     paths: Paths, warehouse: PgUrl, dag_ids: tuple[str, ...] = DAG_ORDER,
     console: Console | None = None,
 ) -> list[DagOutcome]:
-    """Run the DAGs one after another in this process."""
     from airflow.dag_processing.dagbag import DagBag
 
     from lumbung.run_console import TaskProgress, dag_line, task_line
 
     console = console or _log_console()
-    if not dag_ids:
-        return []
+
     bag = DagBag(dag_folder=str(paths.dags))
     if bag.import_errors:
         raise RuntimeError(f"DAG import errors: {bag.import_errors}")
@@ -298,86 +279,6 @@ def summarise(paths: Paths, warehouse: PgUrl, dags: list[DagOutcome]) -> RunSumm
     )
 
 
-class _RelayedConsole:
-    """A worker's console: its lines go to the parent, which prints them; a task's line
-    names its DAG (the workers' lines interleave)."""
-
-    def __init__(self, queue, dag_id: str) -> None:
-        self.queue = queue
-        self.dag_id = dag_id
-
-    def line(self, text: str = "") -> None:
-        self.queue.put("\n".join(
-            f"  {self.dag_id}: {part[2:]}" if part.startswith("  ") else part
-            for part in text.splitlines()))
-
-
-_worker_queue = None
-
-
-def _worker_started(queue, level: int) -> None:
-    global _worker_queue
-    _worker_queue = queue
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-                        datefmt="%H:%M:%S")
-
-
-def _run_in_worker(paths: Paths, warehouse: PgUrl, dag_id: str) -> DagOutcome:
-    return run_dags(paths, warehouse, (dag_id,), _RelayedConsole(_worker_queue, dag_id))[0]
-
-
-def _relay(queue, console: Console) -> None:
-    while (text := queue.get()) is not None:
-        console.line(text)
-
-
-def run_pipeline(
-    paths: Paths, warehouse: PgUrl, dag_ids: tuple[str, ...], console: Console,
-    parallel: int = 1,
-) -> tuple[list[DagOutcome], list[str]]:
-    """Generate missing landing files and run the DAGs; returns the outcomes (in
-    ``dag_ids``' order) and the sources generated. With ``parallel`` > 1 the landing files
-    are generated while the region master runs, and the other source DAGs run that many at a
-    time, each in a worker process of its own (Airflow's task execution is per process)."""
-    sources = [d for d in dag_ids if d not in (REGION_DAG, MARTS_DAG)]
-    if parallel <= 1 or len(sources) < 2:
-        generated = ensure_landing(paths, dag_ids)
-        _said_generated(console, generated)
-        return run_dags(paths, warehouse, dag_ids, console), generated
-    first = tuple(d for d in dag_ids if d == REGION_DAG)
-    last = tuple(d for d in dag_ids if d == MARTS_DAG)
-    context = multiprocessing.get_context("spawn")  # Airflow's state must not be forked
-    queue = context.Queue()
-    relay = threading.Thread(target=_relay, args=(queue, console), daemon=True)
-    relay.start()
-    try:
-        with ProcessPoolExecutor(min(parallel, len(sources)), mp_context=context,
-                                 initializer=_worker_started,
-                                 initargs=(queue, logging.getLogger().level)) as pool:
-            generating = pool.submit(ensure_landing, paths, dag_ids)
-            outcomes = run_dags(paths, warehouse, first, console)
-            generated = generating.result()
-            _said_generated(console, generated)
-            log.info("running %s, %d at a time", ", ".join(sources), parallel)
-            running = {d: pool.submit(_run_in_worker, paths, warehouse, d) for d in sources}
-            for dag_id, future in running.items():
-                try:
-                    outcomes.append(future.result())
-                except Exception as err:  # the worker died or could not run the DAG
-                    log.exception("DAG %s: its worker failed", dag_id)
-                    outcomes.append(DagOutcome(dag_id, "failed", 0.0,
-                                               error=f"its worker failed: {err!r}"))
-    finally:
-        queue.put(None)
-        relay.join()
-    return outcomes + run_dags(paths, warehouse, last, console), generated
-
-
-def _said_generated(console: Console, generated: list[str]) -> None:
-    if generated:
-        console.line(f"generated landing files for {', '.join(generated)}")
-
-
 def run(
     paths: Paths, dag_ids: tuple[str, ...] = DAG_ORDER, console: Console | None = None
 ) -> RunSummary:
@@ -389,10 +290,13 @@ def run(
     started = time.monotonic()
     warehouse = prepare(paths)
     console.line(f"warehouse ready, Airflow metadata migrated ({time.monotonic() - started:.1f}s)")
+    generated = ensure_landing(paths, dag_ids)
+    if generated:
+        console.line(f"generated landing files for {', '.join(generated)}")
     started_at = datetime.now(UTC)
     # every dbt build of the run forks one dbt imported once, not a new process each
     with dbt_server.running(paths.state):
-        dags, _ = run_pipeline(paths, warehouse, dag_ids, console, run_parallelism())
+        dags = run_dags(paths, warehouse, dag_ids, console)
         docs = dbt_docs_site(paths, warehouse)
     summary = summarise(paths, warehouse, dags)
     summary.reports = auditor_outputs(paths, warehouse, started_at)
