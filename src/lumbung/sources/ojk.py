@@ -53,11 +53,15 @@ AGENT_LAYOUT = Layout.of(SOURCE, ACCESS, "ojk_agents", (
     Column("Nama Bank", "nama_bank"),
     Column("Jumlah Agen", "jumlah_agen"),
 ))
-OFFICE_LAYOUT = Layout.of(SOURCE, ACCESS, "ojk_offices", (
+# The columns that open every table per district.
+DISTRICT_COLUMNS = (
     Column("No", "no", required=False),
     Column("Kode Kecamatan", "kode_kecamatan"),
     Column("Nama Kecamatan", "nama_kecamatan", required=False),
     Column("Kabupaten/Kota", "kabupaten_kota", required=False),
+)
+OFFICE_LAYOUT = Layout.of(SOURCE, ACCESS, "ojk_offices", (
+    *DISTRICT_COLUMNS,
     Column("Nama Bank", "nama_bank"),
     Column("Kantor Cabang", "kantor_cabang"),
     Column("Kantor Cabang Pembantu", "kantor_cabang_pembantu"),
@@ -65,10 +69,7 @@ OFFICE_LAYOUT = Layout.of(SOURCE, ACCESS, "ojk_offices", (
     Column("ATM", "atm"),
 ))
 KUR_LAYOUT = Layout.of(SOURCE, KUR, "ojk_kur", (
-    Column("No", "no", required=False),
-    Column("Kode Kecamatan", "kode_kecamatan"),
-    Column("Nama Kecamatan", "nama_kecamatan", required=False),
-    Column("Kabupaten/Kota", "kabupaten_kota", required=False),
+    *DISTRICT_COLUMNS,
     Column("Skema", "skema"),
     Column("Penyalur", "penyalur"),
     Column("Jumlah Debitur", "jumlah_debitur"),
