@@ -246,12 +246,12 @@ def run_scale(workdir: Path, scale: int, years: tuple[int, ...], seed: int,
     land_by_dag: dict[str, float] = defaultdict(float)
     for dag_id, _task, seconds in tasks:
         land_by_dag[dag_id] += float(seconds)
-    from lumbung.runner import DAG_SOURCE
+    from lumbung.runner import GENERATED
 
     landing_by_source = {
-        DAG_SOURCE[d]: {"batches": by_source.get(DAG_SOURCE[d], (0, 0))[0],
-                        "rows": by_source.get(DAG_SOURCE[d], (0, 0))[1], "land_s": s}
-        for d, s in land_by_dag.items() if d in DAG_SOURCE}
+        d: {"batches": by_source.get(d, (0, 0))[0], "rows": by_source.get(d, (0, 0))[1],
+            "land_s": s}
+        for d, s in land_by_dag.items() if d in GENERATED}
     return {
         "scale": scale, "years": list(years), "generate_s": gen_s,
         "to_last_publication_s": float(last_publication) - unpaused,

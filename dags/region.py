@@ -39,11 +39,11 @@ def build_marts(gated: dict) -> list[str]:
     return transform(Paths.from_env(), warehouse)
 
 
-with lumbung_dag(REGION.dag_id, __doc__, schedule=REGION.schedule, tags=REGION.tags) as dag:
+with lumbung_dag(REGION.name, __doc__, schedule=REGION.schedule, tags=REGION.tags) as dag:
     landed = land(REGION.pipeline, REGION.land_task, REGION.land_doc)
     bootstrap_warehouse() >> landed
     gated = quality_gate(landed, REGION.pipeline, "Great Expectations checkpoint per batch; "
                          "a critical failure stops the run here.")
-    published = publish_marts(audit_marts(build_marts(gated)), BY_DAG[REGION.dag_id])
+    published = publish_marts(audit_marts(build_marts(gated)), BY_DAG[REGION.name])
     published >> report_published(REGION.pipeline,
                                   "Row counts of what was published, for the run log.")

@@ -148,10 +148,10 @@ def run_source_dag(dag_id: str, paths, warehouse):
     marts DAG would, alone (``transform`` of its pipeline); return the DagRun."""
     import importlib
 
-    from lumbung.runner import DAG_SOURCE
+    from lumbung.families import family
 
     dag_run = run_dag(dag_id)
-    importlib.import_module(f"lumbung.pipelines.{DAG_SOURCE[dag_id]}").transform(paths, warehouse)
+    importlib.import_module(family(dag_id).pipeline_module).transform(paths, warehouse)
     return dag_run
 
 

@@ -17,9 +17,9 @@ def _asset(path: str) -> Asset:
     return Asset(f"lumbung://warehouse/{path}")
 
 
-# What each source DAG updates, by dag_id.
+# What each source DAG updates, by its family's name (the DAG's id).
 BY_DAG: dict[str, tuple[Asset, ...]] = {
-    f.dag_id: tuple(_asset(path) for path in f.assets) for f in FAMILIES}
+    f.name: tuple(_asset(path) for path in f.assets) for f in FAMILIES}
 SOURCES: tuple[Asset, ...] = tuple(a for assets in BY_DAG.values() for a in assets)
 
 INDICATOR_MARTS = _asset("marts/indicators")
@@ -27,4 +27,4 @@ INDICATOR_MARTS = _asset("marts/indicators")
 
 def of(name: str) -> tuple[Asset, ...]:
     """The Assets of the source family ``name``."""
-    return BY_DAG[family(name).dag_id]
+    return BY_DAG[family(name).name]

@@ -203,7 +203,7 @@ def source_dag(
     if (verdict is not None) != (source.gate_failure == FAIL_AT_END):
         raise ValueError(f"{name}: a verdict task goes with gate_failure {FAIL_AT_END!r} only")
     pipeline = source.pipeline
-    with lumbung_dag(source.dag_id, doc_md, schedule=source.schedule, tags=source.tags,
+    with lumbung_dag(source.name, doc_md, schedule=source.schedule, tags=source.tags,
                      params=params) as dag:
         bootstrap = bootstrap_warehouse()
         land_task = (source.land_task, source.land_doc)
@@ -216,7 +216,7 @@ def source_dag(
         if region_master_doc is not None:
             wait_for_region_master(region_master_doc) >> landed
         gated = quality_gate(landed, pipeline, gate_doc)
-        announced = announce_release(gated, BY_DAG[source.dag_id])
+        announced = announce_release(gated, BY_DAG[source.name])
         if verdict is not None:
             announced >> verdict(gated)
     return dag

@@ -34,7 +34,7 @@ PUBLISHED_SCHEMA = "marts"
 BI_ROLE = "lumbung_bi"
 PUBLICATION_INFO = "publication_info"
 # dbt source name -> audit.load_batches.source
-_BATCH_SOURCE = {f.module: f.batch_source for f in FAMILIES}
+_BATCH_SOURCE = {f.module: f.name for f in FAMILIES}
 
 
 class PublishRefused(RuntimeError):

@@ -46,11 +46,11 @@ EVERYTHING = ("fqn:staging", "fqn:intermediate", "fqn:marts", "resource_type:see
 
 # Built by the region DAG: the region marts and all they are built from.
 REGION = ("+dim_region", "+dim_village")
-REGION_SOURCE = family("region").batch_source
+REGION_SOURCE = family("region").name
 
 # Source (audit.load_batches.source) -> the models whose descendants read it (each source
 # family's declaration, lumbung.families).
-SOURCE_SELECT = {f.batch_source: f.rebuild for f in FAMILIES}
+SOURCE_SELECT = {f.name: f.rebuild for f in FAMILIES}
 
 # What of the dbt project decides what a build produces.
 PROJECT_PARTS = ("dbt_project.yml", "models", "macros", "seeds", "tests")

@@ -30,9 +30,9 @@ log = logging.getLogger(__name__)
 
 # Producers before consumers (the marts DAG consumes the source DAGs' assets), the source
 # DAGs in the families' order (lumbung.families).
-DAG_ORDER: tuple[str, ...] = (*(f.dag_id for f in FAMILIES), "smart_village_marts")
-# The generated source each DAG lands (region lands the vendored master).
-DAG_SOURCE: dict[str, str] = {f.dag_id: f.name for f in FAMILIES if f.generated}
+DAG_ORDER: tuple[str, ...] = (*(f.name for f in FAMILIES), "smart_village_marts")
+# The sources whose DAGs land generated files (region lands the vendored master).
+GENERATED: frozenset[str] = frozenset(f.name for f in FAMILIES if f.generated)
 
 
 @dataclass
@@ -145,7 +145,7 @@ def ensure_landing(paths: Paths, dag_ids: tuple[str, ...] = DAG_ORDER) -> list[s
     if os.environ.get("LUMBUNG_AUTO_GENERATE", "1") == "0":
         log.info("LUMBUNG_AUTO_GENERATE=0: landing folders are left as they are")
         return []
-    wanted = {DAG_SOURCE[d] for d in dag_ids if d in DAG_SOURCE}
+    wanted = GENERATED.intersection(dag_ids)
     years = generate_years()
     empty = [
         source for source in GENERATORS

@@ -31,8 +31,6 @@ NAMES: tuple[str, ...] = ("region", "idm", "survey", "apbdes", "bumdes", "ojk", 
 FAMILIES: tuple[SourceFamily, ...] = tuple(
     import_module(f"{__name__}.{name}").FAMILY for name in NAMES)
 BY_NAME: dict[str, SourceFamily] = {f.name: f for f in FAMILIES}
-BY_SOURCE: dict[str, SourceFamily] = {f.batch_source: f for f in FAMILIES}  # load_batches.source
-BY_DAG: dict[str, SourceFamily] = {f.dag_id: f for f in FAMILIES}
 
 __all__ = ["FAIL_AT_END", "FAIL_GATE", "FAMILIES", "HOLD_DELIVERY", "NAMES", "Regency",
            "SourceFamily", "family"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from lumbung.families.source_family import FAIL_AT_END, Regency, SourceFamily
 
 FAMILY = SourceFamily(
-    "apbdes", "APBDes", "apbdes",
+    "apbdes", "APBDes",
     partitioning=("<year>",),
     schedule="@daily", tags=("lumbung", "apbdes", "siskeudes"), freshness_days=120,
     published=("staging.stg_apbdes__submissions", "staging.stg_apbdes__budget_lines",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from lumbung.families.source_family import Regency, SourceFamily
 
 FAMILY = SourceFamily(
-    "bumdes", "BUMDes", "bumdes",
+    "bumdes", "BUMDes",
     partitioning=("registry/snapshot=<yyyy-mm-dd>", "laporan/tahun=<year>"),
     schedule="@quarterly", tags=("lumbung", "economy", "bumdes"), freshness_days=120,
     published=("staging.stg_bumdes__registry", "staging.stg_bumdes__units",

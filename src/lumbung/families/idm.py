@@ -5,7 +5,7 @@ from __future__ import annotations
 from lumbung.families.source_family import FAIL_AT_END, Regency, SourceFamily
 
 FAMILY = SourceFamily(
-    "idm", "IDM", "idm",
+    "idm", "IDM",
     partitioning=("tahun=<year>",),
     schedule="@yearly", tags=("lumbung", "village", "idm", "kemendesa"), freshness_days=400,
     published=("staging.stg_idm__indicator_scores", "staging.stg_idm__published_index"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from lumbung.families.source_family import Regency, SourceFamily
 
 FAMILY = SourceFamily(
-    "ojk", "OJK financial access", "ojk",
+    "ojk", "OJK financial access",
     partitioning=("akses/periode=<yyyy-mm>", "kur/triwulan=<yyyy>-Q<n>"),
     schedule="@monthly", tags=("lumbung", "economy", "ojk"), freshness_days=62,
     published=("staging.stg_ojk__access_points", "staging.stg_ojk__kur_district_quarter"),

@@ -6,7 +6,7 @@ from __future__ import annotations
 from lumbung.families.source_family import Regency, SourceFamily
 
 FAMILY = SourceFamily(
-    "programmes", "Development programmes", "programmes",
+    "programmes", "Development programmes",
     partitioning=("sipd/kabupaten=<regency>/tahun=<year>", "sipd/provinsi/tahun=<year>",
                   "csr/tahun=<year>"),
     schedule="@weekly", tags=("lumbung", "programmes", "sipd"), freshness_days=400,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from lumbung.families.source_family import HOLD_DELIVERY, SourceFamily
 
 FAMILY = SourceFamily(
-    "region", "Kemendagri region master", "region",
+    "region", "Kemendagri region master",
     partitioning=("edition=<year>",),
     schedule="@daily", tags=("lumbung", "village", "kemendagri"), freshness_days=400,
     published=("marts.dim_region", "marts.dim_village"),

@@ -49,9 +49,10 @@ class SourceFamily:
     """One source family: where its files land, how they are read and judged, when its DAG
     runs, what it publishes and what a change of it rebuilds."""
 
-    name: str  # the one name users meet: lumbung ingest/generate <name>, landing/<name>/
+    # The one name users meet: lumbung ingest/generate <name>, landing/<name>/, its DAG's
+    # id, audit.load_batches.source.
+    name: str
     title: str  # for operators' messages
-    dag_id: str
     partitioning: tuple[str, ...]  # folders under landing/<name>/ above a file, per dataset
     schedule: str
     tags: tuple[str, ...]
@@ -62,7 +63,6 @@ class SourceFamily:
     regency: Regency = Regency()
     # Left empty, these default from the name (filled in by __post_init__):
     land_task: str = ""  # its land task's id: land_<name>_files
-    batch_source: str = ""  # audit.load_batches.source
     module: str = ""  # lumbung.sources.<module>, lumbung.quality.<module>_rules, dbt source
     pipeline: str = ""  # lumbung.pipelines.<pipeline>
     generator: str = ""  # its lumbung generate module: lumbung.generate.<name>
@@ -72,9 +72,8 @@ class SourceFamily:
     def __post_init__(self) -> None:
         if self.gate_failure not in GATE_FAILURES:
             raise ValueError(f"{self.name}: gate_failure {self.gate_failure!r}")
-        defaults = {"land_task": f"land_{self.name}_files", "batch_source": self.name,
-                    "module": self.name, "pipeline": self.name,
-                    "generator": f"lumbung.generate.{self.name}"}
+        defaults = {"land_task": f"land_{self.name}_files", "module": self.name,
+                    "pipeline": self.name, "generator": f"lumbung.generate.{self.name}"}
         for attribute, default in defaults.items():
             if not getattr(self, attribute):
                 object.__setattr__(self, attribute, default)

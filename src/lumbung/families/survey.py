@@ -5,7 +5,7 @@ from __future__ import annotations
 from lumbung.families.source_family import Regency, SourceFamily
 
 FAMILY = SourceFamily(
-    "survey", "Smart Village survey", "survey",
+    "survey", "Smart Village survey",
     partitioning=("tahun=<year>",),
     schedule="@yearly", tags=("lumbung", "village", "survey"), freshness_days=400,
     published=("staging.stg_survey__responses",),

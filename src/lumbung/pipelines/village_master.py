@@ -159,7 +159,7 @@ def region_master_ready(warehouse: PgUrl) -> bool:
                               where tables ? 'dim_village'), '-infinity')
                     >= coalesce((select max(released_at) from audit.load_batches
                                  where source = %s), '-infinity')
-            """, (FAMILY.batch_source,)
+            """, (FAMILY.name,)
         ).fetchone()[0]
 
 

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 import psycopg
 
-from lumbung.families import BY_SOURCE
+from lumbung.families import BY_NAME
 from lumbung.landing import Batch
 from lumbung.quality.results import partition_regency
 from lumbung.quality.rules import MAX_ROWS, MIN_ROWS, WARNING
@@ -166,7 +166,7 @@ def delivery_pattern(source: str, partition_key: str) -> str:
     """
     if partition_regency(source, partition_key):
         # the part naming the regency or village kept, every other part any
-        keep = BY_SOURCE[source].regency.partition_part
+        keep = BY_NAME[source].regency.partition_part
         parts = partition_key.split("/")
         return "/".join(p if i == keep % len(parts) else "%" for i, p in enumerate(parts))
     return "%"

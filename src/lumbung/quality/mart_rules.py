@@ -138,7 +138,7 @@ def _capital_matches_apbdes() -> Rule:
 
 # How old the last accepted delivery of each source may be before it is late (days), as
 # its family declares (its DAG's schedule plus the time a delivery usually takes).
-FRESHNESS_DAYS = {f.batch_source: f.freshness_days for f in FAMILIES}
+FRESHNESS_DAYS = {f.name: f.freshness_days for f in FAMILIES}
 
 
 def _fresh_sources() -> tuple[Rule, ...]:

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 import psycopg
 from psycopg import sql
 
-from lumbung.families import BY_SOURCE, Regency
+from lumbung.families import BY_NAME, Regency
 from lumbung.quality.rules import CRITICAL, WARNING
 
 BATCH = "batch"
@@ -152,7 +152,7 @@ def _regency(source: str) -> Regency:
     its family (``lumbung.families``); for sources delivered per regency, in their partition
     key; for those whose files are often one regency's though their partition does not say
     so, the one regency all rows' codes share, if they share one."""
-    found = BY_SOURCE.get(source)
+    found = BY_NAME.get(source)
     return found.regency if found is not None else Regency()
 
 

@@ -22,7 +22,7 @@ import csv
 import json
 import re
 
-from lumbung.families import BY_SOURCE
+from lumbung.families import BY_NAME
 
 # Kemendagri regency codes of Lampung (province 18): 13 kabupaten and 2 kota.
 LAMPUNG_REGENCIES = frozenset({f"18{n:02d}" for n in range(1, 14)} | {"1871", "1872"})
@@ -40,7 +40,7 @@ def _lampung(code: str | None) -> str | None:
 def partition_regency(source: str, partition_key: str) -> str | None:
     """The regency a batch's partition names, for sources partitioned by regency or desa
     (declared by their family, ``lumbung.families``)."""
-    family = BY_SOURCE.get(source)
+    family = BY_NAME.get(source)
     return _lampung(family.regency.of_partition(partition_key)) if family else None
 
 

@@ -55,7 +55,7 @@ from lumbung.sources.encoding import Encoding
 from lumbung.sources.folders import UnrecognisedFile
 from lumbung.sources.tabular import parse_id_number
 
-SOURCE = "apbdes"  # its family's batch_source (lumbung.families)
+SOURCE = "apbdes"  # its family's name (lumbung.families)
 FOLDER = "apbdes"
 SISKEUDES = "siskeudes"  # dataset of the Siskeudes export zips
 FLAT = "flat"  # dataset of the flat template (CSV or XLSX)

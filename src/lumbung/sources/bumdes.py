@@ -39,7 +39,7 @@ from lumbung.sources.tabular import (
     village_code,
 )
 
-SOURCE = "bumdes"  # its family's batch_source (lumbung.families)
+SOURCE = "bumdes"  # its family's name (lumbung.families)
 FOLDER = "bumdes"
 REGISTRY = "registry"
 REPORTS = "annual_reports"

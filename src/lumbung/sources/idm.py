@@ -32,7 +32,7 @@ from lumbung.raw_tables import Gate, RawTable
 from lumbung.sources import encoding, folders
 from lumbung.sources.folders import UnrecognisedFile
 
-SOURCE = "idm"  # its family's batch_source (lumbung.families)
+SOURCE = "idm"  # its family's name (lumbung.families)
 FOLDER = "idm"
 DATASET = "idm"
 

@@ -22,7 +22,7 @@ from lumbung.raw_tables import Gate, RawTable
 from lumbung.sources import folders
 from lumbung.sources.folders import LandingFile, UnrecognisedFile
 
-SOURCE = "region"  # its family's name and batch_source (lumbung.families)
+SOURCE = "region"  # its family's name (lumbung.families)
 FOLDER = "region"
 CENTROID = ("lat_centroid", "lng_centroid")
 

@@ -35,7 +35,7 @@ from lumbung.sources.tabular import (
     village_code,
 )
 
-SOURCE = "ojk"  # its family's batch_source (lumbung.families)
+SOURCE = "ojk"  # its family's name (lumbung.families)
 FOLDER = "ojk"
 ACCESS = "access_points"
 KUR = "kur"

@@ -27,7 +27,7 @@ from lumbung.sources.tabular import (
     village_code,
 )
 
-SOURCE = "survey"  # its family's batch_source (lumbung.families)
+SOURCE = "survey"  # its family's name (lumbung.families)
 FOLDER = "survey"
 DATASET = "responses"
 SUFFIXES = (".csv", ".xlsx")
