@@ -52,6 +52,16 @@ def test_committed_context_is_what_the_rules_build(tmp_path):
         assert (GX_DIR / name).read_text() == (built / name).read_text(), name
 
 
+def test_a_context_is_read_once_until_its_files_change(tmp_path):
+    context_dir = gx_context.write_context(tmp_path)
+    url = "postgresql+psycopg2://u:p@127.0.0.1:5432/db"
+    first = checkpoints._context(context_dir, tmp_path / "docs", url)
+    assert checkpoints._context(context_dir, tmp_path / "docs", url) is first
+    suite = next((context_dir / "expectations").glob("*.json"))
+    suite.write_text(suite.read_text())  # rewritten, as build_context.py does
+    assert checkpoints._context(context_dir, tmp_path / "docs", url) is not first
+
+
 def test_context_holds_no_secret():
     config = yaml.safe_load((GX_DIR / "great_expectations.yml").read_text())
     datasource = config["fluent_datasources"][gx_context.DATASOURCE]

@@ -8,6 +8,7 @@ time. Great Expectations is imported only when a checkpoint runs.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -92,17 +93,43 @@ def run_checkpoint(
     return validation.to_json_dict(), str(docs_index(docs_dir))
 
 
+# Contexts already read, per (folders, URL, the context's files' last change): reading one
+# parses all its YAML, which took longer than validating a small batch.
+_CONTEXTS: dict[tuple, object] = {}
+_CONTEXTS_LOCK = threading.Lock()
+_CONTEXT_FILES = ("great_expectations.yml", "checkpoints", "expectations",
+                  "validation_definitions")
+
+
+def _context_version(context_dir: Path) -> tuple[int, int]:
+    """(newest modification, count) of the context's own files: a rewritten context (tests
+    and ``expectations/build_context.py`` write it) is read again."""
+    stamps = [f.stat().st_mtime_ns for name in _CONTEXT_FILES
+              for f in ([context_dir / name] if name.endswith(".yml")
+                        else (context_dir / name).rglob("*"))
+              if f.is_file()]
+    return max(stamps, default=0), len(stamps)
+
+
 def _context(context_dir: Path, docs_dir: Path, connection_string: str):
     import great_expectations as gx
 
-    return gx.get_context(
-        mode="file",
-        context_root_dir=context_dir,
-        runtime_environment={
-            CONNECTION_VARIABLE: connection_string,
-            DOCS_VARIABLE: str(docs_dir),
-        },
-    )
+    key = (context_dir.resolve(), docs_dir.resolve(), connection_string,
+           _context_version(context_dir))
+    with _CONTEXTS_LOCK:
+        context = _CONTEXTS.get(key)
+        if context is None:
+            context = gx.get_context(
+                mode="file",
+                context_root_dir=context_dir,
+                runtime_environment={
+                    CONNECTION_VARIABLE: connection_string,
+                    DOCS_VARIABLE: str(docs_dir),
+                },
+            )
+            _CONTEXTS.clear()  # one at a time: a process gates one warehouse
+            _CONTEXTS[key] = context
+    return context
 
 
 @dataclass(frozen=True)
