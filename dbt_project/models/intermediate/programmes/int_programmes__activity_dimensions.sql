@@ -1,6 +1,11 @@
 -- Every programme row with the Smart Village dimension its work is on, by the policy seed
 -- ref_programme_dimension_policy: the longest nomenclature prefix listed for a SIPD row, the
 -- field of work for a CSR row; null when the policy lists neither.
+-- A table: the staging view under it picks each partition's latest batch with a window
+-- function the planner estimates at one row, and the alignment mart over the view was
+-- joined by nested loops.
+
+{{ config(materialized='table') }}
 
 with
 
