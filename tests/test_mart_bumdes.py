@@ -179,6 +179,12 @@ def _sheet(path: Path, name: str) -> list[dict]:
     return [dict(zip(rows[start], r, strict=False)) for r in rows[start + 1:]]
 
 
+def _regency_row(db, mart: str, columns: str) -> tuple:
+    """The given columns of the row of REGENCY and YEAR in a regency mart."""
+    return db.execute(f"select {columns} from marts.{mart} where regency_code = %s and year = %s",
+                      (REGENCY, YEAR)).fetchone()
+
+
 # --- BUMDes Center ---------------------------------------------------------------------
 
 
@@ -189,11 +195,10 @@ def test_regency_coverage_matches_the_registry(built, db):
     legal = {i["kode_desa"] for i in items if i["kode_desa"] in desa
              and i["status_badan_hukum"] == "Berbadan Hukum"
              and (i["tanggal_sertifikat"] or "") <= f"{YEAR}-12-31"}
-    row = db.execute(
-        "select desa_count, desa_with_bumdes_count, desa_with_bumdes_share, "
-        "desa_with_legal_entity_bumdes_count, desa_with_legal_entity_bumdes_share, "
-        "registered_bumdes_count from marts.mart_bumdes_regency "
-        "where regency_code = %s and year = %s", (REGENCY, YEAR)).fetchone()
+    row = _regency_row(db, "mart_bumdes_regency",
+                       "desa_count, desa_with_bumdes_count, desa_with_bumdes_share, "
+                       "desa_with_legal_entity_bumdes_count, desa_with_legal_entity_bumdes_share, "
+                       "registered_bumdes_count")
     assert row == (
         len(desa), len(with_bumdes), round(Decimal(len(with_bumdes)) / len(desa), 4),
         len(legal), round(Decimal(len(legal)) / len(desa), 4), len(items),
@@ -250,12 +255,10 @@ def test_contribution_disagreeing_with_apbdes_is_flagged(built, db):
         statuses[status] += 1
     assert statuses["discrepancy"] > 0 and statuses["consistent"] > 0, statuses
 
-    regency = db.execute(
-        "select desa_with_pades_discrepancy_count, desa_compared_count, "
-        "apbdes_4_1_1_realised_total, pades_contribution_reported_total, "
-        "desa_4_1_1_without_bumdes_report_count, desa_with_apbdes_count "
-        "from marts.mart_bumdes_regency where regency_code = %s and year = %s",
-        (REGENCY, YEAR)).fetchone()
+    regency = _regency_row(db, "mart_bumdes_regency",
+                           "desa_with_pades_discrepancy_count, desa_compared_count, "
+                           "apbdes_4_1_1_realised_total, pades_contribution_reported_total, "
+                           "desa_4_1_1_without_bumdes_report_count, desa_with_apbdes_count")
     reporting_villages = {reports[b]["Kode Desa"] for b in reports}
     assert regency == (
         statuses["discrepancy"], statuses["discrepancy"] + statuses["consistent"],
@@ -303,11 +306,9 @@ def test_financial_access_per_village(built, db):
     assert kelurahan <= without_agent and 0 < len(without_agent) < len(rows)
 
     districts = {v[:6] for v in rows}
-    regency = db.execute(
-        "select village_count, villages_with_agent_count, laku_pandai_agent_count, "
-        "district_count, bank_office_count, atm_count, kur_disbursed_amount "
-        "from marts.mart_financial_access_regency where regency_code = %s "
-        "and year = %s", (REGENCY, YEAR)).fetchone()
+    regency = _regency_row(db, "mart_financial_access_regency",
+                           "village_count, villages_with_agent_count, laku_pandai_agent_count, "
+                           "district_count, bank_office_count, atm_count, kur_disbursed_amount")
     assert regency == (
         len(rows), len(rows) - len(without_agent), sum(agents.values()), len(districts),
         sum(offices[d] for d in districts), sum(atms[d] for d in districts),

@@ -8,8 +8,9 @@
 
 
 {#
-    The IDM status thresholds (seed ref_idm_status_thresholds), typed, for a CTE that the
-    Smart Village category is looked up in with idm_status_band.
+    The IDM status thresholds (seed ref_idm_status_thresholds), typed, for a CTE of the IDM
+    classes: mart_idm looks the published and recomputed IDM up in it, the Smart Village
+    models their category (with idm_status_band).
 #}
 {% macro idm_status_thresholds() -%}
     select

@@ -7,10 +7,11 @@ import logging
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from lumbung.config import Paths, redact
+from lumbung.config import Paths, PgUrl, redact
 
 log = logging.getLogger("lumbung")
 
@@ -21,6 +22,17 @@ def _setup_logging(verbose: bool) -> None:
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
     )
+
+
+def _bootstrapped() -> tuple[Paths, PgUrl]:
+    """This installation and its warehouse, bootstrapped (idempotent), so that a command
+    finds the schemas, audit tables and roles it reads or writes."""
+    from lumbung.warehouse import bootstrap, warehouse_url
+
+    paths = Paths.from_env()
+    url = warehouse_url(paths)
+    bootstrap(paths, url)
+    return paths, url
 
 
 def cmd_db(args: argparse.Namespace) -> int:
@@ -83,11 +95,8 @@ def cmd_api_token(args: argparse.Namespace) -> int:
     import psycopg
 
     from lumbung import api_tokens
-    from lumbung.warehouse import bootstrap, warehouse_url
 
-    paths = Paths.from_env()
-    url = warehouse_url(paths)
-    bootstrap(paths, url)
+    _, url = _bootstrapped()
     with psycopg.connect(url.url(), autocommit=True) as conn:
         if args.action == "create":
             if not args.regency:
@@ -145,14 +154,11 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     """Land files the way the DAGs do and gate them as the source's DAG does; print each
     batch's verdict; exit 1 when any batch was rejected at landing or by the gate."""
     from lumbung.ingest import ingest
-    from lumbung.warehouse import bootstrap, warehouse_url
 
     if not args.path.exists():
         print(f"lumbung ingest: {args.path}: no such file or folder", file=sys.stderr)
         return 1
-    paths = Paths.from_env()
-    url = warehouse_url(paths)
-    bootstrap(paths, url)
+    _, url = _bootstrapped()
     try:
         result = ingest(url, args.source, args.path.resolve())
     except (OSError, ValueError) as err:  # not a file of this source, unreadable
@@ -200,22 +206,16 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from lumbung.reports import produce
-    from lumbung.warehouse import bootstrap, warehouse_url
 
-    paths = Paths.from_env()
-    url = warehouse_url(paths)
-    bootstrap(paths, url)
+    paths, url = _bootstrapped()
     print(produce(paths, url, out=args.out, since=args.since).describe())
     return 0
 
 
 def cmd_release(args: argparse.Namespace) -> int:
     from lumbung.opendata.release import write_release
-    from lumbung.warehouse import bootstrap, warehouse_url
 
-    paths = Paths.from_env()
-    url = warehouse_url(paths)
-    bootstrap(paths, url)
+    paths, url = _bootstrapped()
     out = args.out.resolve() if args.out else None
     print(write_release(paths, url, publication_id=args.publication, out=out).describe())
     return 0
@@ -308,6 +308,14 @@ def cmd_bi(args: argparse.Namespace) -> int:
         return 2
 
 
+def _command(sub: argparse._SubParsersAction, name: str,
+             func: Callable[[argparse.Namespace], int], **text: str) -> argparse.ArgumentParser:
+    """The subcommand ``name``, run by ``func``; ``text`` is its help and description."""
+    parser = sub.add_parser(name, **text)
+    parser.set_defaults(func=func)
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
     from lumbung.generate import DEFAULT_DISAGREEMENTS, DEFAULT_YEARS
 
@@ -319,12 +327,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = sub.add_parser("run", help="run every DAG once (land, gate, build marts) and report")
+    run = _command(sub, "run", cmd_run,
+                   help="run every DAG once (land, gate, build marts) and report")
     run.add_argument("--dags", nargs="+", metavar="DAG_ID",
                      help="run only these DAGs (default: all, in dependency order)")
-    run.set_defaults(func=cmd_run)
 
-    db = sub.add_parser("db", help="manage the warehouse (embedded PostgreSQL by default)")
+    db = _command(sub, "db", cmd_db, help="manage the warehouse (embedded PostgreSQL by default)")
     db.add_argument("action", choices=["start", "stop", "status", "url", "bootstrap"],
                     help="start/stop/status of the embedded server; url prints a connection "
                     "URL; bootstrap creates schemas, audit and raw tables, gate views "
@@ -334,10 +342,10 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_argument("--regency", metavar="CODE",
                     help="with --role bi: the role of one regency (e.g. 1801), which sees only "
                     "that regency's rows")
-    db.set_defaults(func=cmd_db)
 
-    api = sub.add_parser(
-        "api", help="serve the read-only HTTP API (datasets, CKAN actions) on 127.0.0.1",
+    api = _command(
+        sub, "api", cmd_api,
+        help="serve the read-only HTTP API (datasets, CKAN actions) on 127.0.0.1",
         description="Serve the published marts over HTTP: /datasets (metadata, rows as JSON "
         "or CSV, keyset pages, ETag/Last-Modified), CKAN-compatible /api/3/action/ actions, "
         "OpenAPI at /docs. Reads as the lumbung_api role: the public (province) role without "
@@ -346,10 +354,10 @@ def build_parser() -> argparse.ArgumentParser:
     api.add_argument("--host", default=os.environ.get("LUMBUNG_API_HOST", "127.0.0.1"),
                      help="address to listen on (default: LUMBUNG_API_HOST, else 127.0.0.1)")
     api.add_argument("--port", type=int, help="port (default: LUMBUNG_API_PORT, else 8000)")
-    api.set_defaults(func=cmd_api)
 
-    token = sub.add_parser(
-        "api-token", help="create, revoke or list the API tokens of the regencies",
+    token = _command(
+        sub, "api-token", cmd_api_token,
+        help="create, revoke or list the API tokens of the regencies",
         description="An API token reads as one regency's role (row-level security shows only "
         "its rows). Only its SHA-256 is stored (audit.api_tokens); create prints it once.",
     )
@@ -357,12 +365,12 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("token_id", nargs="?", type=int, help="for revoke: the token's id")
     token.add_argument("--regency", metavar="CODE", help="for create: e.g. 1801 or 18.01")
     token.add_argument("--label", help="for create: who it is for")
-    token.set_defaults(func=cmd_api_token)
 
     from lumbung.sources import INGEST
 
-    ingest = sub.add_parser(
-        "ingest", help="land one file or folder of a source into raw and gate it, as the DAGs do",
+    ingest = _command(
+        sub, "ingest", cmd_ingest,
+        help="land one file or folder of a source into raw and gate it, as the DAGs do",
         description="Land PATH (a file, or a folder of files) into the raw schema: one batch "
         "per file, every row loaded or quarantined with its reason. Then the source's quality "
         "gate judges every batch not accepted yet, as the source's DAG does, and releases the "
@@ -372,10 +380,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ingest.add_argument("source", choices=sorted(INGEST), help="source family")
     ingest.add_argument("path", type=Path, help="file or folder to land")
-    ingest.set_defaults(func=cmd_ingest)
 
-    gen = sub.add_parser(
-        "generate", help="write realistic landing files for every source (deterministic)",
+    gen = _command(
+        sub, "generate", cmd_generate,
+        help="write realistic landing files for every source (deterministic)",
         description="Write landing files for every source family on the real Lampung region "
         "master, deterministic for a seed.",
     )
@@ -395,10 +403,10 @@ def build_parser() -> argparse.ArgumentParser:
                      "(IDM published index vs its scores, BUMDes report vs APBDes), listed in "
                      "defects_manifest.json with expect 'flag' (default 0.03)")
     gen.add_argument("--sources", nargs="*", default=[], help="only these source families")
-    gen.set_defaults(func=cmd_generate)
 
-    report = sub.add_parser(
-        "report", help="write the quality report (HTML) and one workbook (XLSX) per regency",
+    report = _command(
+        sub, "report", cmd_report,
+        help="write the quality report (HTML) and one workbook (XLSX) per regency",
         description="Write the auditor outputs from the warehouse's audit tables and marts: "
         "one self-contained HTML quality report (opens offline: rows received, loaded and "
         "quarantined per source and regency, failed checks with examples, the trend against "
@@ -412,10 +420,10 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--since", type=_timestamp, metavar="ISO_TIME",
                         help="only files landed from then on, e.g. 2025-03-01 or "
                         "2025-03-01T08:00+07:00 (default: the latest version of every file)")
-    report.set_defaults(func=cmd_report)
 
-    release = sub.add_parser(
-        "release", help="write the open data release of the published marts",
+    release = _command(
+        sub, "release", cmd_release,
+        help="write the open data release of the published marts",
         description="Write every published mart as CSV and Parquet with its metadata "
         "(datapackage.json, catalog.jsonld, BPS MS-Ind/MS-Var as bps_metadata.json and "
         "metadata.html) into $LUMBUNG_STATE_DIR/releases/<publication id>/ and point "
@@ -426,10 +434,10 @@ def build_parser() -> argparse.ArgumentParser:
                          "latest, which is what the marts hold)")
     release.add_argument("--out", type=Path,
                          help="write into this folder instead (replaced whole; no latest)")
-    release.set_defaults(func=cmd_release)
 
-    server = sub.add_parser(
-        "dbt-server", help="serve dbt invocations with dbt imported once (a fork per build)",
+    server = _command(
+        sub, "dbt-server", cmd_dbt_server,
+        help="serve dbt invocations with dbt imported once (a fork per build)",
         description="Import dbt once and serve dbt invocations on a Unix socket, each in a "
         "fork of this process: a build then starts in about a second instead of paying "
         "dbt's import (several seconds). The pipeline uses the server named by "
@@ -440,10 +448,10 @@ def build_parser() -> argparse.ArgumentParser:
     server.add_argument("--socket", type=Path,
                         help="Unix socket to listen on (default: "
                         "$LUMBUNG_STATE_DIR/dbt/server.sock)")
-    server.set_defaults(func=cmd_dbt_server)
 
-    bi = sub.add_parser(
-        "bi", help="Apache Superset on 127.0.0.1 with the dashboards of bi/dashboards/",
+    bi = _command(
+        sub, "bi", cmd_bi,
+        help="Apache Superset on 127.0.0.1 with the dashboards of bi/dashboards/",
         description="serve (default): install-checked Superset (.venv-bi, see make bi) with "
         "its metadata in the state folder, the warehouse registered as lumbung_bi, the "
         "dashboards of bi/dashboards/ imported when they changed since the last import, "
@@ -456,19 +464,17 @@ def build_parser() -> argparse.ArgumentParser:
     bi.add_argument("--force-import", action="store_true",
                     help="import the dashboards even if unchanged (discards UI edits to them)")
     bi.add_argument("--out", type=Path, help="export: folder to write (default bi/dashboards)")
-    bi.set_defaults(func=cmd_bi)
 
-    docs = sub.add_parser(
-        "docs", help="serve the dbt docs site (models, columns, tests, lineage) on 127.0.0.1",
+    docs = _command(
+        sub, "docs", cmd_docs,
+        help="serve the dbt docs site (models, columns, tests, lineage) on 127.0.0.1",
         description="Serve the dbt docs site that every `lumbung run` generates into "
         "$LUMBUNG_STATE_DIR/dbt/docs/ on 127.0.0.1:LUMBUNG_DOCS_PORT (8089). "
         "static_index.html there also opens from disk without a server.",
     )
     docs.add_argument("--port", type=int, help="port (default LUMBUNG_DOCS_PORT, 8089)")
-    docs.set_defaults(func=cmd_docs)
 
-    airflow = sub.add_parser("airflow", help="start the Airflow UI and scheduler on 127.0.0.1")
-    airflow.set_defaults(func=cmd_airflow)
+    _command(sub, "airflow", cmd_airflow, help="start the Airflow UI and scheduler on 127.0.0.1")
     return parser
 
 

@@ -95,28 +95,24 @@ SPECS: dict[str, DatasetSpec] = {
     dataset: replace(layout.spec, optional=(*layout.spec.optional, *MATCHED))
     for dataset, layout in LAYOUTS.items()
 }
+
+
+def _matched_table(layout: Layout, partition: str, what: str) -> RawTable:
+    """The raw table of one export: its columns as received, then the matched location."""
+    return RawTable.of(
+        SPECS[layout.spec.dataset], (*layout.names, *MATCHED),
+        comment=f"{what}, every value as received, plus the location as matched at landing.",
+        column_comments=_MATCHED_COMMENTS,
+        gates=(Gate(partition),),
+    )
+
+
 RAW_TABLES: tuple[RawTable, ...] = (
-    RawTable.of(
-        SPECS[REGENCY], (*REGENCY_LAYOUT.names, *MATCHED),
-        comment="A regency's SIPD export of sub-activities with their locations, every value "
-                "as received, plus the location as matched at landing.",
-        column_comments=_MATCHED_COMMENTS,
-        gates=(Gate("_partition"),),
-    ),
-    RawTable.of(
-        SPECS[PROVINCE], (*PROVINCE_LAYOUT.names, *MATCHED),
-        comment="The province's SIPD export of sub-activities with their locations, every "
-                "value as received, plus the location as matched at landing.",
-        column_comments=_MATCHED_COMMENTS,
-        gates=(Gate("_year"),),
-    ),
-    RawTable.of(
-        SPECS[CSR], (*CSR_LAYOUT.names, *MATCHED),
-        comment="Private (CSR) programmes as exported by the form tool, every value as "
-                "received, plus the location as matched at landing.",
-        column_comments=_MATCHED_COMMENTS,
-        gates=(Gate("_year"),),
-    ),
+    _matched_table(REGENCY_LAYOUT, "_partition",
+                   "A regency's SIPD export of sub-activities with their locations"),
+    _matched_table(PROVINCE_LAYOUT, "_year",
+                   "The province's SIPD export of sub-activities with their locations"),
+    _matched_table(CSR_LAYOUT, "_year", "Private (CSR) programmes as exported by the form tool"),
 )
 
 _YEAR = re.compile(r"^tahun=(\d{4})$")

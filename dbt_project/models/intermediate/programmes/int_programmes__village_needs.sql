@@ -25,12 +25,9 @@ dimensions as (
     cross join
         lateral (
             values
-            ('A', scores.a_institution),
-            ('B', scores.b_infrastructure),
-            ('C', scores.c_service_delivery),
-            ('D', scores.d_technology_innovation),
-            ('E', scores.e_societies),
-            ('F', scores.f_economy)
+            {% for dimension in smart_village_dimensions().split() -%}
+                ('{{ dimension[0] | upper }}', scores.{{ dimension }}){{ ',' if not loop.last }}
+            {% endfor -%}
         ) as dimension_scores (dimension, score)
     where dimension_scores.score is not null
 

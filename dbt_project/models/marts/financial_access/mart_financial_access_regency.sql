@@ -13,11 +13,7 @@ village_access as (
 
 regencies as (
 
-    select
-        region_code as regency_code,
-        region_name as regency_name
-    from {{ ref('dim_region') }}
-    where region_level = 'regency'
+    {{ regency_names() }}
 
 ),
 

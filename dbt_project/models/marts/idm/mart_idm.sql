@@ -23,12 +23,7 @@ recomputed as (
 
 thresholds as (
 
-    select
-        status,
-        status_order,
-        min_exclusive,
-        max_inclusive
-    from {{ ref('ref_idm_status_thresholds') }}
+    {{ idm_status_thresholds() }}
 
 ),
 

@@ -4,6 +4,8 @@
 -- village is weakest in (mart_smart_village). District-wide programmes are not spread over
 -- villages: they are in the regency rollup only.
 
+{%- set dimensions = smart_village_dimensions().split() %}
+
 with
 
 villages as (
@@ -56,12 +58,11 @@ money as (
         sum(budget_amount) filter (where actor = 'private') as private_budget,
         sum(budget_amount) as programme_budget,
         sum(realised_amount) as programme_realised,
-        sum(budget_amount) filter (where dimension = 'A') as a_budget,
-        sum(budget_amount) filter (where dimension = 'B') as b_budget,
-        sum(budget_amount) filter (where dimension = 'C') as c_budget,
-        sum(budget_amount) filter (where dimension = 'D') as d_budget,
-        sum(budget_amount) filter (where dimension = 'E') as e_budget,
-        sum(budget_amount) filter (where dimension = 'F') as f_budget,
+        {% for dimension in dimensions -%}
+            sum(budget_amount) filter (
+                where dimension = '{{ dimension[0] | upper }}'
+            ) as {{ dimension[0] }}_budget,
+        {% endfor -%}
         sum(budget_amount) filter (where dimension is null) as unmapped_budget
     from activities
     group by village_code, programme_year
@@ -111,12 +112,9 @@ village_years as (
         coalesce(money.programme_realised, 0) as programme_realised,
         finance.spending_budget as apbdes_spending_budget,
         finance.spending_realised as apbdes_spending_realised,
-        coalesce(money.a_budget, 0) as a_institution_programme_budget,
-        coalesce(money.b_budget, 0) as b_infrastructure_programme_budget,
-        coalesce(money.c_budget, 0) as c_service_delivery_programme_budget,
-        coalesce(money.d_budget, 0) as d_technology_innovation_programme_budget,
-        coalesce(money.e_budget, 0) as e_societies_programme_budget,
-        coalesce(money.f_budget, 0) as f_economy_programme_budget,
+        {% for dimension in dimensions -%}
+            coalesce(money.{{ dimension[0] }}_budget, 0) as {{ dimension }}_programme_budget,
+        {% endfor -%}
         coalesce(money.unmapped_budget, 0) as unmapped_programme_budget,
         coalesce(dimension_overlaps.overlapping_dimension_count, 0) as overlapping_dimension_count,
         needs.smart_village_index,
@@ -161,12 +159,9 @@ final as (
         programme_realised,
         apbdes_spending_budget,
         apbdes_spending_realised,
-        a_institution_programme_budget,
-        b_infrastructure_programme_budget,
-        c_service_delivery_programme_budget,
-        d_technology_innovation_programme_budget,
-        e_societies_programme_budget,
-        f_economy_programme_budget,
+        {% for dimension in dimensions -%}
+            {{ dimension }}_programme_budget,
+        {% endfor -%}
         unmapped_programme_budget,
         overlapping_dimension_count::integer as overlapping_dimension_count,
         smart_village_index,
@@ -174,12 +169,9 @@ final as (
         weakest_dimension,
         weakest_dimension_score,
         case weakest_dimension
-            when 'A' then a_institution_programme_budget
-            when 'B' then b_infrastructure_programme_budget
-            when 'C' then c_service_delivery_programme_budget
-            when 'D' then d_technology_innovation_programme_budget
-            when 'E' then e_societies_programme_budget
-            when 'F' then f_economy_programme_budget
+            {% for dimension in dimensions -%}
+                when '{{ dimension[0] | upper }}' then {{ dimension }}_programme_budget
+            {% endfor -%}
         end as weakest_dimension_programme_budget,
         is_priority_desa,
         data_origin
