@@ -93,33 +93,32 @@ def run_checkpoint(
     return validation.to_json_dict(), str(docs_index(docs_dir))
 
 
-# Contexts already read, per (folders, URL, the context's files' last change): reading one
-# parses all its YAML, which took longer than validating a small batch.
-_CONTEXTS: dict[tuple, object] = {}
-_CONTEXTS_LOCK = threading.Lock()
-_CONTEXT_FILES = ("great_expectations.yml", "checkpoints", "expectations",
-                  "validation_definitions")
+# The context last read, with its key (folders, URL, the context's files' last change):
+# reading one parses all its YAML, which took longer than validating a small batch. A
+# process gates one warehouse, so one is kept.
+_CONTEXT: tuple[tuple, object] | None = None
+_CONTEXT_LOCK = threading.Lock()
+_CONTEXT_FOLDERS = ("checkpoints", "expectations", "validation_definitions")
 
 
 def _context_version(context_dir: Path) -> tuple[int, int]:
     """(newest modification, count) of the context's own files: a rewritten context (tests
     and ``expectations/build_context.py`` write it) is read again."""
-    stamps = [f.stat().st_mtime_ns for name in _CONTEXT_FILES
-              for f in ([context_dir / name] if name.endswith(".yml")
-                        else (context_dir / name).rglob("*"))
-              if f.is_file()]
+    files = [context_dir / "great_expectations.yml",
+             *(f for folder in _CONTEXT_FOLDERS for f in (context_dir / folder).rglob("*"))]
+    stamps = [f.stat().st_mtime_ns for f in files if f.is_file()]
     return max(stamps, default=0), len(stamps)
 
 
 def _context(context_dir: Path, docs_dir: Path, connection_string: str):
     import great_expectations as gx
 
+    global _CONTEXT
     key = (context_dir.resolve(), docs_dir.resolve(), connection_string,
            _context_version(context_dir))
-    with _CONTEXTS_LOCK:
-        context = _CONTEXTS.get(key)
-        if context is None:
-            context = gx.get_context(
+    with _CONTEXT_LOCK:
+        if _CONTEXT is None or _CONTEXT[0] != key:
+            _CONTEXT = key, gx.get_context(
                 mode="file",
                 context_root_dir=context_dir,
                 runtime_environment={
@@ -127,9 +126,7 @@ def _context(context_dir: Path, docs_dir: Path, connection_string: str):
                     DOCS_VARIABLE: str(docs_dir),
                 },
             )
-            _CONTEXTS.clear()  # one at a time: a process gates one warehouse
-            _CONTEXTS[key] = context
-    return context
+        return _CONTEXT[1]
 
 
 @dataclass(frozen=True)
