@@ -61,15 +61,24 @@ def load_gateable(conn: psycopg.Connection, batch_id: int) -> Batch:
     return batch
 
 
+def landing_notes(conn: psycopg.Connection, batch_ids: Iterable[int]) -> dict[int, str]:
+    """What landing noted about each file that it noted something about (no data rows, a
+    disguised format, an encoding other than UTF-8)."""
+    return dict(conn.execute(
+        "select batch_id, landing_notes from audit.load_batches "
+        "where batch_id = any(%s) and landing_notes <> ''",
+        (list(batch_ids),),
+    ).fetchall())
+
+
+def note_warnings(note: str | None) -> list[RuleFailure]:
+    """A landing note as the warnings of the batch's verdict."""
+    return [RuleFailure(LANDING_RULE, "landing", None, WARNING, None, [], note)] if note else []
+
+
 def landing_warnings(conn: psycopg.Connection, batch_id: int) -> list[RuleFailure]:
-    """What landing noted about the file (no data rows, a disguised format, an encoding
-    other than UTF-8), as warnings of its verdict."""
-    row = conn.execute(
-        "select landing_notes from audit.load_batches where batch_id = %s", (batch_id,)
-    ).fetchone()
-    if not row or not row[0]:
-        return []
-    return [RuleFailure(LANDING_RULE, "landing", None, WARNING, None, [], row[0])]
+    """What landing noted about the file, as warnings of its verdict."""
+    return note_warnings(landing_notes(conn, [batch_id]).get(batch_id))
 
 
 def claim(conn: psycopg.Connection, source: str, batch_ids: list[int]) -> None:
@@ -112,16 +121,19 @@ def unclaim(conn: psycopg.Connection, batch_ids: Iterable[int]) -> None:
     )
 
 
-def finish(conn: psycopg.Connection, batch_id: int, passed: bool, reason: str | None) -> None:
-    conn.execute(
-        """
-        update audit.load_batches
-        set status = %s, status_reason = %s, finished_at = now(),
-            validated_at = case when %s then now() else null end
-        where batch_id = %s
-        """,
-        ("validated" if passed else "failed", reason, passed, batch_id),
-    )
+def finish(conn: psycopg.Connection, verdicts: Iterable[tuple[int, bool, str | None]]) -> None:
+    """Each (batch id, passed, reason): 'validated' or 'failed', with the reason."""
+    with conn.cursor() as cur:
+        cur.executemany(
+            """
+            update audit.load_batches
+            set status = %s, status_reason = %s, finished_at = now(),
+                validated_at = case when %s then now() else null end
+            where batch_id = %s
+            """,
+            [("validated" if passed else "failed", reason, passed, batch_id)
+             for batch_id, passed, reason in verdicts],
+        )
 
 
 def release(conn: psycopg.Connection, batch_id: int, error: BaseException) -> None:

@@ -25,10 +25,11 @@ from lumbung.quality.batch_state import (
     Batch,
     claim,
     finish,
-    landing_warnings,
+    landing_notes,
     load_batch,
     load_gateable,
     lock,
+    note_warnings,
     reference_rows,
     release,
     row_count_bounds,
@@ -43,7 +44,7 @@ from lumbung.quality.checkpoints import (
 from lumbung.quality.many_batches import split_by_batch, splittable
 from lumbung.quality.mart_gate import audit_marts
 from lumbung.quality.messages import batch_label, rule_failures
-from lumbung.quality.results import batch_view, expectation_outcomes, record_batch
+from lumbung.quality.results import batch_view, expectation_outcomes, record_batches
 from lumbung.quality.rules import SuiteSpec
 from lumbung.quality.suites import suite_for
 from lumbung.quality.verdict import GateFailed, GateResult, RuleFailure, raise_for_failures
@@ -62,20 +63,20 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-def _judge(
-    conn: psycopg.Connection,
+def _verdict(
     spec: SuiteSpec,
     batch: Batch,
     validation: dict,
+    note: str | None,
     *,
     evaluated: int,
     bounds: dict[str, int | None],
     index: str | None,
 ) -> GateResult:
-    """The verdict on one batch from its validation, stored with the batch's status."""
+    """The verdict on one batch from its validation and its landing note."""
     failures, warnings = rule_failures(validation, spec)
-    warnings += landing_warnings(conn, batch.batch_id)
-    result = GateResult(
+    warnings += note_warnings(note)
+    return GateResult(
         batch_id=batch.batch_id,
         dataset=batch.dataset,
         file_path=batch.file_path,
@@ -90,12 +91,15 @@ def _judge(
         docs_index=index,
         outcomes=expectation_outcomes(validation, failures + warnings),
     )
-    # A validated batch keeps its warnings as its reason; a clean one has none.
-    reason = result.message() if failures or warnings else None
-    with conn.transaction():  # the verdict and its stored results, or neither
-        finish(conn, batch.batch_id, result.passed, reason)
-        record_batch(conn, result, spec.name)
-    return result
+
+
+def _store(conn: psycopg.Connection, spec: SuiteSpec, results: list[GateResult]) -> None:
+    """Each verdict with its batch's status and its stored results, all or none."""
+    with conn.transaction():
+        # A validated batch keeps its warnings as its reason; a clean one has none.
+        finish(conn, [(r.batch_id, r.passed, r.message() if r.failures or r.warnings else None)
+                      for r in results])
+        record_batches(conn, results, spec.name)
 
 
 def _evaluated(validation: dict) -> int:
@@ -132,8 +136,10 @@ def validate_batch(
                 bounds,
                 run_name=f"batch-{batch.batch_id}",
             )
-            result = _judge(conn, spec, batch, validation, evaluated=_evaluated(validation),
-                            bounds=bounds, index=index)
+            result = _verdict(spec, batch, validation,
+                              landing_notes(conn, [batch.batch_id]).get(batch.batch_id),
+                              evaluated=_evaluated(validation), bounds=bounds, index=index)
+            _store(conn, spec, [result])
         except BaseException as error:
             release(conn, batch.batch_id, error)
             raise
@@ -161,6 +167,7 @@ def _validate_together(
         batches = {i: load_gateable(conn, i) for i in batch_ids}
         claim(conn, spec.source, list(batches))
         pending = dict(batches)
+        notes = landing_notes(conn, batches)
         bounds = row_count_bounds(None)
         try:
             while pending:
@@ -173,12 +180,17 @@ def _validate_together(
                 if settled is None:
                     unclaim(conn, pending)
                     return results, list(pending)
-                for batch_id in sorted(settled):
-                    batch = pending.pop(batch_id)
-                    view = batch_view(validation, per_batch[batch_id]["results"])
-                    results.append(_judge(conn, spec, batch, view,
-                                          evaluated=_evaluated(validation), bounds=bounds,
-                                          index=index))
+                judged = [
+                    _verdict(spec, pending[batch_id],
+                             batch_view(validation, per_batch[batch_id]["results"]),
+                             notes.get(batch_id), evaluated=_evaluated(validation),
+                             bounds=bounds, index=index)
+                    for batch_id in sorted(settled)
+                ]
+                _store(conn, spec, judged)
+                for result in judged:
+                    del pending[result.batch_id]
+                results.extend(judged)
         except BaseException as error:
             for batch_id in pending:
                 release(conn, batch_id, error)

@@ -4,7 +4,7 @@ followed over time per source and regency (``marts.mart_data_quality``) and repo
 auditors, instead of living only in task logs.
 
 ``record`` is the one writer, for the gate's batches (layer 'batch') and for suites run on
-built marts (layer 'mart'); ``record_batch`` fills in what a landed batch already knows
+built marts (layer 'mart'); ``record_batches`` fills in what landed batches already know
 (partition, regency, the DAG run that landed it).
 """
 
@@ -204,6 +204,61 @@ def _outcomes_of(result: Verdict) -> list[ExpectationOutcome]:
     ]
 
 
+_INSERT_RUN = """
+    insert into audit.dq_runs (
+        layer, source, dataset, suite, batch_id, partition_key, regency_code,
+        dag_id, run_id, passed, expectations_evaluated, critical_failures, warnings,
+        message, docs_url
+    )
+    values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+    returning dq_run_id
+"""
+
+_INSERT_RESULT = """
+    insert into audit.dq_results (
+        dq_run_id, rule, expectation, column_name, severity, success,
+        unexpected_count, observed_value, examples, detail
+    )
+    values (%s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s)
+    on conflict (dq_run_id, rule) do nothing
+"""
+
+
+def _store(conn: psycopg.Connection, runs: list[tuple[Verdict, tuple]]) -> list[int]:
+    """Insert validations (each a verdict with its ``audit.dq_runs`` columns from layer to
+    run_id) and their expectations, in one transaction and a few round trips; their ids."""
+    if not runs:
+        return []
+    outcomes = [_outcomes_of(result) for result, _ in runs]
+    with conn.transaction(), conn.cursor() as cur:
+        cur.executemany(
+            _INSERT_RUN,
+            [
+                (*columns, result.passed, max(result.evaluated or 0, len(expected)),
+                 len(result.failures), len(result.warnings), result.message(),
+                 result.docs_index)
+                for (result, columns), expected in zip(runs, outcomes, strict=True)
+            ],
+            returning=True,
+        )
+        ids = []
+        while True:
+            ids.append(cur.fetchone()[0])
+            if not cur.nextset():
+                break
+        cur.executemany(
+            _INSERT_RESULT,
+            [
+                (dq_run_id, o.rule, o.expectation, o.column, o.severity, o.success,
+                 o.unexpected_count, o.observed_value, json.dumps(o.examples),
+                 o.detail or None)
+                for dq_run_id, expected in zip(ids, outcomes, strict=True)
+                for o in expected
+            ],
+        )
+    return ids
+
+
 def record(
     conn: psycopg.Connection,
     result: Verdict,
@@ -228,61 +283,37 @@ def record(
     """
     if layer not in (BATCH, MART):
         raise ValueError(f"layer is 'batch' or 'mart', not {layer!r}")
-    outcomes = _outcomes_of(result)
-    with conn.transaction():
-        (dq_run_id,) = conn.execute(
-            """
-            insert into audit.dq_runs (
-                layer, source, dataset, suite, batch_id, partition_key, regency_code,
-                dag_id, run_id, passed, expectations_evaluated, critical_failures, warnings,
-                message, docs_url
-            )
-            values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
-            returning dq_run_id
-            """,
-            (
-                layer, source, dataset, suite, batch_id, partition_key, regency_code,
-                dag_id, run_id, result.passed,
-                max(result.evaluated or 0, len(outcomes)),
-                len(result.failures), len(result.warnings),
-                result.message(), result.docs_index,
-            ),
-        ).fetchone()
-        if outcomes:
-            with conn.cursor() as cur:
-                cur.executemany(
-                    """
-                    insert into audit.dq_results (
-                        dq_run_id, rule, expectation, column_name, severity, success,
-                        unexpected_count, observed_value, examples, detail
-                    )
-                    values (%s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s)
-                    on conflict (dq_run_id, rule) do nothing
-                    """,
-                    [
-                        (dq_run_id, o.rule, o.expectation, o.column, o.severity, o.success,
-                         o.unexpected_count, o.observed_value, json.dumps(o.examples),
-                         o.detail or None)
-                        for o in outcomes
-                    ],
-                )
+    (dq_run_id,) = _store(conn, [(result, (layer, source, dataset, suite, batch_id,
+                                           partition_key, regency_code, dag_id, run_id))])
     return dq_run_id
 
 
+def record_batches(conn: psycopg.Connection, results: Sequence[Any], suite: str) -> list[int]:
+    """``record`` gate verdicts on landed batches (each result's ``batch_id``), all in one
+    transaction: partition, regency and the DAG run that landed each are taken from
+    ``audit.load_batches``. Returns their dq_run_ids."""
+    ids = [result.batch_id for result in results]
+    known = {
+        row[0]: row[1:]
+        for row in conn.execute(
+            "select batch_id, source, dataset, partition_key, dag_id, run_id "
+            "from audit.load_batches where batch_id = any(%s)",
+            (ids,),
+        )
+    }
+    missing = [i for i in ids if i not in known]
+    if missing:
+        raise LookupError(f"no batch {missing[0]} in audit.load_batches")
+    runs = []
+    for result in results:
+        source, dataset, partition_key, dag_id, run_id = known[result.batch_id]
+        regency = batch_regency(conn, source, dataset, partition_key, result.batch_id)
+        runs.append((result, (BATCH, source, dataset, suite, result.batch_id, partition_key,
+                              regency, dag_id, run_id)))
+    return _store(conn, runs)
+
+
 def record_batch(conn: psycopg.Connection, result: Any, suite: str) -> int:
-    """``record`` a gate verdict on a landed batch: partition, regency and the DAG run that
-    landed it are taken from ``audit.load_batches``."""
-    row = conn.execute(
-        "select source, dataset, partition_key, dag_id, run_id from audit.load_batches "
-        "where batch_id = %s",
-        (result.batch_id,),
-    ).fetchone()
-    if row is None:
-        raise LookupError(f"no batch {result.batch_id} in audit.load_batches")
-    source, dataset, partition_key, dag_id, run_id = row
-    return record(
-        conn, result, layer=BATCH, source=source, dataset=dataset, suite=suite,
-        batch_id=result.batch_id, partition_key=partition_key,
-        regency_code=batch_regency(conn, source, dataset, partition_key, result.batch_id),
-        dag_id=dag_id, run_id=run_id,
-    )
+    """``record_batches`` of one verdict."""
+    (dq_run_id,) = record_batches(conn, [result], suite)
+    return dq_run_id
