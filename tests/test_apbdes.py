@@ -254,6 +254,39 @@ def test_resubmission_replaces_downstream_and_raw_keeps_both(second_run, db, gen
     assert 0 < len(changed) < len(after["budget"])  # some desa were corrected, not all
 
 
+def _tested(paths, warehouse, **pin) -> dict[str, str]:
+    """``dbt test`` of the APBDes budget lines (with ``run_dbt``'s pin arguments): every test
+    that ran, passed, with the SQL dbt ran for it."""
+    from lumbung.dbt_runner import run_dbt
+
+    run_dbt(paths, warehouse, "test", "--select", "stg_apbdes__budget_lines", **pin)
+    results = json.loads((paths.dbt_target / "run_results.json").read_text())["results"]
+    assert {r["status"] for r in results} == {"pass"}
+    return {r["unique_id"]: r["compiled_code"] for r in results
+            if r["unique_id"].startswith("test.")}
+
+
+def test_a_selective_rebuild_tests_only_the_lines_released_since(second_run, paths, warehouse,
+                                                                  db):
+    """A selective rebuild after the resubmission (tested_after: the first run's release)
+    tests the resubmission's lines; without tested_after, every line."""
+    revised = _batches(db)[f"siskeudes_1812_{YEAR}_rev1.zip"][0]
+    first_release, last_release = db.execute(
+        "select min(visible_seq), max(visible_seq) from audit.load_batches "
+        "where source = 'apbdes' and status = 'validated'").fetchone()
+    assert first_release < last_release
+
+    scoped = _tested(paths, warehouse, tested_after=first_release)
+    assert len(scoped) >= 10  # the generic tests and the singular balance test
+    for test, sql in scoped.items():
+        assert f"where batch_id in ({revised})) dbt_subquery" in sql, test
+    every = _tested(paths, warehouse)  # tested_after unset
+    assert every.keys() == scoped.keys()
+    assert not any("dbt_subquery" in sql for sql in every.values())
+    nothing_new = _tested(paths, warehouse, tested_after=last_release)
+    assert all("where false) dbt_subquery" in sql for sql in nothing_new.values())
+
+
 @pytest.fixture(scope="module")
 def defects_run(second_run, warehouse, tmp_path_factory):
     """Files full of known defects, landed and gated (not published: the DAG is not run)."""

@@ -35,7 +35,7 @@ def _published_build(db, paths, warehouse, run_id: str, **changes) -> int:
     chosen = rebuild_plan.plan(paths, warehouse, everything=True)
     project = changes.pop("project", chosen.project_fingerprint)
     sources = {**chosen.source_fingerprints, **changes}
-    recorded = rebuild_plan.RebuildPlan(project, sources, None, "test")
+    recorded = rebuild_plan.RebuildPlan(project, sources, None, "test", chosen.pin)
     rebuild_plan.record_build(warehouse, recorded, DAG, run_id)
     publication = db.execute(
         "insert into audit.publications (dag_id, run_id, tables) values (%s, %s, '{}') "
@@ -72,6 +72,19 @@ def test_a_changed_source_rebuilds_what_it_feeds(builds, paths, warehouse):
     assert "apbdes changed" in chosen.reason
     # asked for, everything is rebuilt anyway
     assert rebuild_plan.plan(paths, warehouse, everything=True).changed is None
+
+
+def test_a_selective_rebuild_tests_what_was_released_since_the_reference(builds, paths,
+                                                                          warehouse):
+    _published_build(builds, paths, warehouse, "r1", apbdes="an older set of batches")
+    (reference,) = builds.execute(
+        "select visible_seq from audit.mart_builds where run_id = 'r1'").fetchone()
+    assert reference == rebuild_plan.plan(paths, warehouse, everything=True).pin
+    assert rebuild_plan.plan(paths, warehouse).tested_after == reference
+    # rows that passed may fail against a new region master: all are tested
+    _published_build(builds, paths, warehouse, "r2", apbdes="older", region="older")
+    assert rebuild_plan.plan(paths, warehouse).tested_after is None
+    assert rebuild_plan.plan(paths, warehouse, everything=True).tested_after is None
 
 
 def test_the_last_published_build_is_the_reference(builds, paths, warehouse):

@@ -58,11 +58,13 @@ _READING = ("build", "run", "test", "seed", "snapshot", "show")
 
 
 def run_dbt(paths: Paths, warehouse: PgUrl, *args: str, manifest: bool = True,
-            pin: int | None = None, repin: bool = True) -> list[str]:
+            pin: int | None = None, repin: bool = True,
+            tested_after: int | None = None) -> list[str]:
     """Run ``dbt <args>`` on the project; stream its log; raise DbtFailed on failure.
     A command that reads the warehouse reads the batches released to dbt up to ``pin``
     (default: all released when it starts; ``lumbung.visibility``); ``repin=False`` leaves
-    the pin as it is (the region build, which reads no pinned batch).
+    the pin as it is (the region build, which reads no pinned batch). Its staging tests
+    check the rows of batches released after ``tested_after`` (default: every row).
     ``manifest=False`` leaves ``manifest.json`` as the last run wrote it (``run_results.json``
     is written still): for a selective rebuild of a project that has not changed since.
     It runs in the dbt server named by ``LUMBUNG_DBT_SERVER`` (``lumbung.dbt_server``: dbt
@@ -70,7 +72,8 @@ def run_dbt(paths: Paths, warehouse: PgUrl, *args: str, manifest: bool = True,
     if repin and args and args[0] in _READING:
         from lumbung import visibility
 
-        visibility.set_pin(warehouse, visibility.pin(warehouse) if pin is None else pin)
+        visibility.set_pin(warehouse, visibility.pin(warehouse) if pin is None else pin,
+                           tested_after)
     argv, env = invocation(paths, warehouse, *args, manifest=manifest)
     server = os.environ.get(dbt_server.ENV)
     log.info("running dbt %s (%s; full log: %s)", " ".join(args),

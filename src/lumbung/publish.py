@@ -65,15 +65,17 @@ def built_marts(paths: Paths) -> list[str]:
 
 
 def build(paths: Paths, warehouse: PgUrl, *select: str, manifest: bool = True,
-          pin: int | None = None, repin: bool = True) -> list[str]:
+          pin: int | None = None, repin: bool = True,
+          tested_after: int | None = None) -> list[str]:
     """``dbt build`` (models, seeds, tests) of the selection into the build schema; returns
     the mart tables it built, to be published once audited (``manifest``: see run_dbt).
     It reads the batches released to dbt up to ``pin`` (``lumbung.visibility``; default: all
-    released when it starts), so a delivery released during the build stays out whole."""
+    released when it starts), so a delivery released during the build stays out whole; its
+    staging tests check the rows of batches released after ``tested_after`` (default: all)."""
     from lumbung.dbt_runner import run_dbt
 
     run_dbt(paths, warehouse, "build", "--select", *select, manifest=manifest, pin=pin,
-            repin=repin)
+            repin=repin, tested_after=tested_after)
     return built_marts(paths)
 
 

@@ -12,6 +12,9 @@ released batches changed since the last *published* build feed, all of it (a vie
 with a rebuilt table it reads, by dbt's ``drop ... cascade``, is downstream of it and so
 rebuilt in the same build): one regency's APBDes resubmission rebuilds the APBDes staging
 (with its tests), the finance, BUMDes and Smart Village models, not IDM or OJK.
+Its staging tests check the rows of the batches released since that build only
+(``tested_after``, the dbt macro ``batches_to_test``): the others passed the same tests of
+the same project then, against the same region master (a region change tests all).
 Everything is rebuilt when nothing was published yet, when the dbt project (models,
 macros, seeds, tests, dbt version) changed since, or when a source has no selector here.
 A build whose audit failed is never a reference, so its changes are rebuilt next time.
@@ -65,6 +68,7 @@ class RebuildPlan:
     changed: tuple[str, ...] | None  # None: everything
     reason: str
     pin: int = 0  # the visibility pin: the build reads batches released up to it
+    tested_after: int | None = None  # staging tests check batches released after it
 
     @property
     def rebuilt(self) -> str:
@@ -135,7 +139,7 @@ def plan(paths: Paths, warehouse: PgUrl, everything: bool = False) -> RebuildPla
         sources = source_fingerprints(conn, pin)
         last = conn.execute(
             """
-            select project_fingerprint, source_fingerprints
+            select project_fingerprint, source_fingerprints, visible_seq
             from audit.mart_builds
             where publication_id is not null
             order by build_id desc
@@ -160,8 +164,12 @@ def plan(paths: Paths, warehouse: PgUrl, everything: bool = False) -> RebuildPla
                            pin)
     reason = (f"source(s) {', '.join(changed)} changed since the last published build"
               if changed else "no source changed since the last published build")
+    # Rows released up to the last published build passed its tests or earlier ones; a
+    # new region master can fail a row that passed (a desa no longer in it).
+    tested_after = None if REGION_SOURCE in changed else last[2]
     return RebuildPlan(project, sources, changed,
-                       reason + ": only what that feeds, and mart_data_quality", pin)
+                       reason + ": only what that feeds, and mart_data_quality", pin,
+                       tested_after)
 
 
 def record_build(

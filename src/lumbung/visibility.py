@@ -71,12 +71,15 @@ def _pin(conn: psycopg.Connection) -> int:
     return int(row[0])
 
 
-def set_pin(warehouse: PgUrl, number: int) -> None:
-    """Pin the next dbt build at ``number``: staging reads batches released up to it."""
+def set_pin(warehouse: PgUrl, number: int, tested_after: int | None = None) -> None:
+    """Pin the next dbt build at ``number``: staging reads batches released up to it. Its
+    staging tests check the rows of batches released after ``tested_after`` (None: all;
+    the dbt macro ``batches_to_test``)."""
     with psycopg.connect(warehouse.url()) as conn:
         conn.execute(
-            "insert into audit.dbt_pin (one_row, visible_seq) values (true, %s) "
+            "insert into audit.dbt_pin (one_row, visible_seq, tested_after) "
+            "values (true, %s, %s) "
             "on conflict (one_row) do update set visible_seq = excluded.visible_seq, "
-            "pinned_at = now()",
-            (int(number),),
+            "tested_after = excluded.tested_after, pinned_at = now()",
+            (int(number), tested_after),
         )

@@ -1,6 +1,6 @@
 -- An APBDes balances: revenue + financing receipts = spending + financing expenditure
 -- (Permendagri 20/2018: the surplus or deficit is covered by net financing). Returns every
--- desa and year whose budget does not.
+-- desa and year whose budget does not (of the lines the build tests: batches_to_test).
 {{ config(severity='warn') }}
 
 select
@@ -12,7 +12,7 @@ select
             else -amount
         end
     ) as imbalance
-from {{ ref('stg_apbdes__budget_lines') }}
+from {{ batches_to_test(ref('stg_apbdes__budget_lines')) }}
 group by fiscal_year, village_code
 having
     sum(

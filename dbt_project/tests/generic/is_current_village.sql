@@ -9,8 +9,13 @@
 #}
 {% test is_current_village(model, column_name, village_type=none, current_only=true) %}
 
+    -- a CTE, since the model may be a filtered subquery (a test's where config)
+    with child as (
+        select * from {{ model }}
+    )
+
     select distinct child.{{ column_name }}
-    from {{ model }} as child
+    from child
     where
         child.{{ column_name }} is not null
         and not exists (

@@ -37,7 +37,7 @@ def transform(
     # A selective build's project is the one a whole build wrote the manifest for, and
     # rewriting it (3 MB, twice) takes about a second of such a build.
     tables = build(paths, warehouse, *chosen.selection(), manifest=chosen.changed is None,
-                   pin=chosen.pin)
+                   pin=chosen.pin, tested_after=chosen.tested_after)
     build_id = record_build(warehouse, chosen, dag_id, run_id)
     log.info("marts build %d (%s): built %s", build_id, chosen.rebuilt, ", ".join(tables))
     return tables

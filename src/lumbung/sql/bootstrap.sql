@@ -82,6 +82,11 @@ create table if not exists audit.dbt_pin (
 );
 comment on table audit.dbt_pin is
     'The visibility pin of the current dbt build: staging reads validated batches released at or below it.';
+-- A selective rebuild tests only the staging lines of batches released after the last
+-- published build (dbt macro batches_to_test): the others passed the same tests then.
+alter table audit.dbt_pin add column if not exists tested_after bigint;
+comment on column audit.dbt_pin.tested_after is
+    'Staging tests of the build check the rows of batches released after this number (the last published build''s pin); null: every row.';
 comment on column audit.load_batches.visible_seq is
     'Visibility number: set for all the batches a gate run accepted at once, at its end; dbt reads only validated batches numbered at or below its build''s pin (null: not visible yet).';
 
