@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
+from lumbung.families.bumdes import FAMILY
 from lumbung.landing import BatchRejected, DatasetSpec, Part, Record
 from lumbung.raw_tables import Gate, RawTable
 from lumbung.sources import encoding, folders, spreadsheet
@@ -39,8 +40,8 @@ from lumbung.sources.tabular import (
     village_code,
 )
 
-SOURCE = "bumdes"  # its family's name (lumbung.families)
-FOLDER = "bumdes"
+SOURCE = FAMILY.name
+FOLDER = FAMILY.folder
 REGISTRY = "registry"
 REPORTS = "annual_reports"
 

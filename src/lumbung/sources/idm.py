@@ -27,13 +27,14 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from lumbung.families.idm import FAMILY
 from lumbung.landing import BatchRejected, DatasetSpec, Part, Reader, Record
 from lumbung.raw_tables import Gate, RawTable
 from lumbung.sources import encoding, folders
 from lumbung.sources.folders import UnrecognisedFile
 
-SOURCE = "idm"  # its family's name (lumbung.families)
-FOLDER = "idm"
+SOURCE = FAMILY.name
+FOLDER = FAMILY.folder
 DATASET = "idm"
 
 # Indicators per dimension, numbered 1..n within it (the Kemendesa IDM catalogue): 50 in all.

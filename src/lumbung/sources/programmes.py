@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
+from lumbung.families.programmes import FAMILY
 from lumbung.landing import DatasetSpec, Part, Record
 from lumbung.raw_tables import Gate, RawTable
 from lumbung.sources import folders, spreadsheet
@@ -46,8 +47,8 @@ from lumbung.sources.tabular import (
 )
 from lumbung.sources.village_locations import Gazetteer
 
-SOURCE = "programmes"
-FOLDER = "programmes"
+SOURCE = FAMILY.name
+FOLDER = FAMILY.folder
 REGENCY = "sipd_regency"
 PROVINCE = "sipd_province"
 CSR = "csr"

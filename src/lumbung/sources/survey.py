@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
+from lumbung.families.survey import FAMILY
 from lumbung.landing import BatchRejected, DatasetSpec, Part
 from lumbung.raw_tables import Gate, RawTable
 from lumbung.sources import folders, spreadsheet
@@ -27,8 +28,8 @@ from lumbung.sources.tabular import (
     village_code,
 )
 
-SOURCE = "survey"  # its family's name (lumbung.families)
-FOLDER = "survey"
+SOURCE = FAMILY.name
+FOLDER = FAMILY.folder
 DATASET = "responses"
 SUFFIXES = (".csv", ".xlsx")
 
