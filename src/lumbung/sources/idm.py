@@ -84,7 +84,6 @@ RAW_TABLES: tuple[RawTable, ...] = (
     ),
 )
 
-_YEAR_FOLDER = re.compile(r"^tahun=(\d{4})$")
 _VILLAGE = re.compile(r"^\d{10}$")
 _YEAR = re.compile(r"^\d{4}$")
 _SUMMARY_LABEL = re.compile(r"^(IKS|IKE|IKL|IDM|STATUS IDM)\s+(\d{4})$")
@@ -113,7 +112,7 @@ class LandingFile:
 def landing_file(path: Path) -> LandingFile:
     """The village and year of a response, from ``tahun=<year>/<kode_desa>.json`` (or the
     mirror's ``<kode_desa>/<tahun>.json``)."""
-    year = _YEAR_FOLDER.match(path.parent.name)
+    year = folders.YEAR_FOLDER.match(path.parent.name)
     if year and _VILLAGE.match(path.stem):
         return LandingFile(path, path.stem, year.group(1))
     if _VILLAGE.match(path.parent.name) and _YEAR.match(path.stem):
