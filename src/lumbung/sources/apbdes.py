@@ -36,6 +36,7 @@ from decimal import Decimal
 from pathlib import Path, PurePosixPath
 from typing import IO, Protocol
 
+from lumbung.families.apbdes import FAMILY
 from lumbung.landing import (
     BatchRejected,
     Chunk,
@@ -55,8 +56,8 @@ from lumbung.sources.encoding import Encoding
 from lumbung.sources.folders import UnrecognisedFile
 from lumbung.sources.tabular import parse_id_number
 
-SOURCE = "apbdes"  # its family's name (lumbung.families)
-FOLDER = "apbdes"
+SOURCE = FAMILY.name
+FOLDER = FAMILY.folder
 SISKEUDES = "siskeudes"  # dataset of the Siskeudes export zips
 FLAT = "flat"  # dataset of the flat template (CSV or XLSX)
 

@@ -23,9 +23,10 @@ from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
+from lumbung.families.bumdes import FAMILY
 from lumbung.landing import BatchRejected, DatasetSpec, Part, Record
 from lumbung.raw_tables import Gate, RawTable
-from lumbung.sources import encoding, folders, spreadsheet
+from lumbung.sources import encoding, folders, spreadsheet, tabular
 from lumbung.sources.folders import LandingFile, UnrecognisedFile
 from lumbung.sources.tabular import (
     Column,
@@ -34,13 +35,12 @@ from lumbung.sources.tabular import (
     checked,
     one_of,
     optional,
-    read_delimited,
     required,
     village_code,
 )
 
-SOURCE = "bumdes"  # its family's name (lumbung.families)
-FOLDER = "bumdes"
+SOURCE = FAMILY.name
+FOLDER = FAMILY.folder
 REGISTRY = "registry"
 REPORTS = "annual_reports"
 
@@ -101,7 +101,6 @@ RAW_TABLES: tuple[RawTable, ...] = (
 )
 
 _SNAPSHOT = re.compile(r"^snapshot=(\d{4}-\d{2}-\d{2})$")
-_YEAR = re.compile(r"^tahun=(\d{4})$")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -114,7 +113,7 @@ def landing_file(path: Path) -> LandingFile:
                                    "snapshot=<yyyy-mm-dd> folder")
         return LandingFile(path, REGISTRY_SPEC, snapshot.group(1))
     if kind == "laporan":
-        year = _YEAR.match(path.parent.name)
+        year = folders.YEAR_FOLDER.match(path.parent.name)
         if not year or path.suffix.lower() not in (".csv", ".xlsx"):
             raise UnrecognisedFile(f"{path}: reports are .csv or .xlsx files inside a "
                                    "tahun=<year> folder")
@@ -221,25 +220,13 @@ def read_registry_page(path: Path, spec: DatasetSpec) -> Iterator[Part]:
 # --- yearly reports ------------------------------------------------------------------------
 
 
-def _year_check(year: str):
-    def run(value: str | None) -> str | None:
-        return None if (value or "").strip() == year else f"not the report year ({year})"
-
-    return run
-
-
 def read_report(path: Path, spec: DatasetSpec) -> Iterator[Part]:
-    year = _YEAR.match(path.parent.name)
-    if not year:
-        raise BatchRejected("report files must be inside a tahun=<year> folder")
-    if path.suffix.lower() == ".xlsx":
-        header, records = spreadsheet.read_sheet(path, REPORT_LAYOUT)
-    else:
-        header, records = read_delimited(path, REPORT_LAYOUT)
+    year = folders.folder_year(path, "report files")
+    header, records = spreadsheet.read_export(path, REPORT_LAYOUT)
     checks = {
         "id_bumdes": required(),
         "kode_desa": required(village_code),
-        "tahun": required(_year_check(year.group(1))),
+        "tahun": required(tabular.year(year, "report year")),
         **{column: optional(amount) for column in AMOUNTS},
         "klasifikasi": optional(one_of(*RANKING_CLASSES)),
     }

@@ -7,15 +7,19 @@ its files land; ``discover`` walks the folder and collects the problems.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from lumbung.landing import DatasetSpec
+from lumbung.landing import BatchRejected, DatasetSpec
 
 # Documentation travelling with the data (attribution, notes) is not data.
 DOCS = frozenset({".md", ".txt"})
+
+# A year's folder, the partition of the families that deliver by year.
+YEAR_FOLDER = re.compile(r"^tahun=(\d{4})$")
 
 F = TypeVar("F")
 
@@ -31,6 +35,15 @@ class LandingFile:
 
 class UnrecognisedFile(ValueError):
     """A file in a landing folder whose dataset or partition cannot be told."""
+
+
+def folder_year(path: Path, files: str) -> str:
+    """The year of the ``tahun=<year>`` folder a file to read lies in; one elsewhere is
+    rejected (``files``: what the message calls such files)."""
+    year = YEAR_FOLDER.match(path.parent.name)
+    if not year:
+        raise BatchRejected(f"{files} must be inside a tahun=<year> folder")
+    return year.group(1)
 
 
 def data_files(root: Path) -> Iterator[Path]:

@@ -27,13 +27,14 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from lumbung.families.idm import FAMILY
 from lumbung.landing import BatchRejected, DatasetSpec, Part, Reader, Record
 from lumbung.raw_tables import Gate, RawTable
 from lumbung.sources import encoding, folders
 from lumbung.sources.folders import UnrecognisedFile
 
-SOURCE = "idm"  # its family's name (lumbung.families)
-FOLDER = "idm"
+SOURCE = FAMILY.name
+FOLDER = FAMILY.folder
 DATASET = "idm"
 
 # Indicators per dimension, numbered 1..n within it (the Kemendesa IDM catalogue): 50 in all.
@@ -83,7 +84,6 @@ RAW_TABLES: tuple[RawTable, ...] = (
     ),
 )
 
-_YEAR_FOLDER = re.compile(r"^tahun=(\d{4})$")
 _VILLAGE = re.compile(r"^\d{10}$")
 _YEAR = re.compile(r"^\d{4}$")
 _SUMMARY_LABEL = re.compile(r"^(IKS|IKE|IKL|IDM|STATUS IDM)\s+(\d{4})$")
@@ -112,7 +112,7 @@ class LandingFile:
 def landing_file(path: Path) -> LandingFile:
     """The village and year of a response, from ``tahun=<year>/<kode_desa>.json`` (or the
     mirror's ``<kode_desa>/<tahun>.json``)."""
-    year = _YEAR_FOLDER.match(path.parent.name)
+    year = folders.YEAR_FOLDER.match(path.parent.name)
     if year and _VILLAGE.match(path.stem):
         return LandingFile(path, path.stem, year.group(1))
     if _VILLAGE.match(path.parent.name) and _YEAR.match(path.stem):

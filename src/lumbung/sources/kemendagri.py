@@ -17,13 +17,14 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from lumbung.families.region import FAMILY
 from lumbung.landing import DatasetSpec
 from lumbung.raw_tables import Gate, RawTable
 from lumbung.sources import folders
 from lumbung.sources.folders import LandingFile, UnrecognisedFile
 
-SOURCE = "region"  # its family's name (lumbung.families)
-FOLDER = "region"
+SOURCE = FAMILY.name
+FOLDER = FAMILY.folder
 CENTROID = ("lat_centroid", "lng_centroid")
 
 DATASETS: dict[str, DatasetSpec] = {

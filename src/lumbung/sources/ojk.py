@@ -19,6 +19,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from lumbung.families.ojk import FAMILY
 from lumbung.landing import DatasetSpec, Part
 from lumbung.raw_tables import Gate, RawTable
 from lumbung.sources import folders, spreadsheet
@@ -35,8 +36,8 @@ from lumbung.sources.tabular import (
     village_code,
 )
 
-SOURCE = "ojk"  # its family's name (lumbung.families)
-FOLDER = "ojk"
+SOURCE = FAMILY.name
+FOLDER = FAMILY.folder
 ACCESS = "access_points"
 KUR = "kur"
 

@@ -29,9 +29,10 @@ from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
+from lumbung.families.programmes import FAMILY
 from lumbung.landing import DatasetSpec, Part, Record
 from lumbung.raw_tables import Gate, RawTable
-from lumbung.sources import folders, spreadsheet
+from lumbung.sources import folders, spreadsheet, tabular
 from lumbung.sources.folders import LandingFile, UnrecognisedFile
 from lumbung.sources.tabular import (
     Column,
@@ -41,13 +42,12 @@ from lumbung.sources.tabular import (
     checked,
     optional,
     pattern,
-    read_delimited,
     required,
 )
 from lumbung.sources.village_locations import Gazetteer
 
-SOURCE = "programmes"
-FOLDER = "programmes"
+SOURCE = FAMILY.name
+FOLDER = FAMILY.folder
 REGENCY = "sipd_regency"
 PROVINCE = "sipd_province"
 CSR = "csr"
@@ -115,13 +115,12 @@ RAW_TABLES: tuple[RawTable, ...] = (
     _matched_table(CSR_LAYOUT, "_year", "Private (CSR) programmes as exported by the form tool"),
 )
 
-_YEAR = re.compile(r"^tahun=(\d{4})$")
 _REGENCY = re.compile(r"^kabupaten=(18\d{2})$")
 
 
 def landing_file(path: Path) -> LandingFile:
     """The dataset and partition of a file from its folders."""
-    year = _YEAR.match(path.parent.name)
+    year = folders.YEAR_FOLDER.match(path.parent.name)
     owner, kind = path.parent.parent.name, path.parent.parent.parent.name
     if path.suffix.lower() not in SUFFIXES:
         raise UnrecognisedFile(f"{path}: programme exports are .csv or .xlsx")
@@ -141,31 +140,21 @@ def discover(landing: Path) -> tuple[list[LandingFile], list[str]]:
                             lambda f: (f.spec.dataset, f.partition_key, f.path.name))
 
 
-def _year_check(year: str):
-    def run(value: str | None) -> str | None:
-        return None if (value or "").strip() == year else f"not the year of its folder ({year})"
-
-    return run
-
-
 def read(path: Path, spec: DatasetSpec, gazetteer: Gazetteer) -> Iterator[Part]:
     """One programme export as one part of its raw table, each row's location matched."""
     item = landing_file(path)
     year = item.partition_key.split("/")[-1]
     regency = item.partition_key.split("/")[0] if spec.dataset == REGENCY else None
     layout = LAYOUTS[spec.dataset]
-    if path.suffix.lower() == ".xlsx":
-        header, records = spreadsheet.read_sheet(path, layout)
-    else:
-        header, records = read_delimited(path, layout)
+    header, records = spreadsheet.read_export(path, layout)
     if spec.dataset == CSR:
-        checks = {"tahun": required(_year_check(year)), "nama_perusahaan": required(),
+        checks = {"tahun": required(tabular.year(year)), "nama_perusahaan": required(),
                   "nama_program": required(), "kabupaten_kota": required(),
                   "lokasi": required(), "nilai_program": required(amount),
                   "realisasi": optional(amount)}
         key = ("nama_perusahaan", "nama_program", "lokasi")
     else:
-        checks = {"tahun": required(_year_check(year)),
+        checks = {"tahun": required(tabular.year(year)),
                   "kode_sub_kegiatan": required(pattern(NOMENCLATURE, "a sub-activity code "
                                                         "(x.xx.xx.x.xx.xxxx)")),
                   "perangkat_daerah": required(), "lokasi": required(),

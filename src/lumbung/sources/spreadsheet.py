@@ -26,7 +26,7 @@ from xml.etree.ElementTree import ParseError
 from lumbung.config import Limits, limits
 from lumbung.landing import BatchRejected, Record, note
 from lumbung.sources import archive, encoding
-from lumbung.sources.tabular import Layout, as_text
+from lumbung.sources.tabular import Layout, as_text, read_delimited
 
 HEADER_SCAN_ROWS = 30  # title blocks above a report's table are a few rows, never pages
 _BROKEN = (zipfile.BadZipFile, zipfile.LargeZipFile, ParseError, KeyError, OSError, EOFError,
@@ -237,6 +237,14 @@ def read_sheet(
         opened.close()
         raise
     return header, _records(opened.close, opened.rows, header, header_row, opened.title)
+
+
+def read_export(path: Path, layout: Layout) -> tuple[list[str], Iterator[Record]]:
+    """The raw column names and records of an export sent as CSV or XLSX: the first sheet of
+    an ``.xlsx``, else the delimited text."""
+    if path.suffix.lower() == ".xlsx":
+        return read_sheet(path, layout)
+    return read_delimited(path, layout)
 
 
 def _find_header(rows: Iterator[tuple], layout: Layout, title: str) -> tuple[int, list[str]]:

@@ -9,26 +9,25 @@ code, another year than the folder's, an exact duplicate) are quarantined here.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
-from lumbung.landing import BatchRejected, DatasetSpec, Part
+from lumbung.families.survey import FAMILY
+from lumbung.landing import DatasetSpec, Part
 from lumbung.raw_tables import Gate, RawTable
-from lumbung.sources import folders, spreadsheet
+from lumbung.sources import folders, spreadsheet, tabular
 from lumbung.sources.folders import LandingFile, UnrecognisedFile
 from lumbung.sources.tabular import (
     Column,
     Layout,
     checked,
-    read_delimited,
     required,
     village_code,
 )
 
-SOURCE = "survey"  # its family's name (lumbung.families)
-FOLDER = "survey"
+SOURCE = FAMILY.name
+FOLDER = FAMILY.folder
 DATASET = "responses"
 SUFFIXES = (".csv", ".xlsx")
 
@@ -75,7 +74,6 @@ RAW_TABLES: tuple[RawTable, ...] = (
 # "2024-03-15 14:05:31" (an XLSX date-time cell), with or without seconds.
 TIMESTAMP_FORMATS = ("%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%Y-%m-%d %H:%M:%S",
                      "%Y-%m-%d %H:%M")
-_YEAR_FOLDER = re.compile(r"^tahun=(\d{4})$")
 
 
 def parse_timestamp(value: str) -> datetime | None:
@@ -94,17 +92,8 @@ def _timestamp(value: str | None) -> str | None:
     return None
 
 
-def _year_check(year: str):
-    def run(value: str | None) -> str | None:
-        if (value or "").strip() != year:
-            return f"not the survey year of its folder ({year})"
-        return None
-
-    return run
-
-
 def landing_file(path: Path) -> LandingFile:
-    year = _YEAR_FOLDER.match(path.parent.name)
+    year = folders.YEAR_FOLDER.match(path.parent.name)
     if not year:
         raise UnrecognisedFile(f"{path}: must be inside a tahun=<year> folder")
     if path.suffix.lower() not in SUFFIXES:
@@ -120,17 +109,12 @@ def discover(landing: Path) -> tuple[list[LandingFile], list[str]]:
 
 def read(path: Path, spec: DatasetSpec) -> Iterator[Part]:
     """One survey export (CSV or XLSX) as one part of raw.survey_responses."""
-    year = _YEAR_FOLDER.match(path.parent.name)
-    if not year:
-        raise BatchRejected("survey files must be inside a tahun=<year> folder")
-    if path.suffix.lower() == ".xlsx":
-        header, records = spreadsheet.read_sheet(path, LAYOUT)
-    else:
-        header, records = read_delimited(path, LAYOUT)
+    year = folders.folder_year(path, "survey files")
+    header, records = spreadsheet.read_export(path, LAYOUT)
     checks = {
         "timestamp": required(_timestamp),
         "kode_desa": required(village_code),
-        "tahun": required(_year_check(year.group(1))),
+        "tahun": required(tabular.year(year, "survey year of its folder")),
     }
     # The same submission twice (same village, same timestamp) is a duplicate row; the same
     # village later again is a resubmission, kept (staging takes the latest).

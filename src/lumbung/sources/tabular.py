@@ -141,6 +141,16 @@ def optional(check: Check) -> Check:
     return run
 
 
+def year(expected: str, what: str = "year of its folder") -> Check:
+    """The value must be ``expected`` (the year of the file's folder); else "not the
+    <what> (<expected>)"."""
+
+    def run(value: str | None) -> str | None:
+        return None if (value or "").strip() == expected else f"not the {what} ({expected})"
+
+    return run
+
+
 def village_code(value: str | None) -> str | None:
     """A Kemendagri village code of Lampung, dotted or 10 digits (village part 1xxx/2xxx)."""
     match = _VILLAGE.match((value or "").strip())

@@ -11,6 +11,26 @@
 
 {%- set changed = apbdes_changed_submissions() %}
 
+{#- each measure once, with the lines it sums #}
+{%- set budget_measures = {
+    'budget_spending': "account_group = 'belanja'",
+    'budget_development': "bidang_code = '2'",
+    'budget_community_empowerment': "bidang_code in ('3', '4')",
+    'budget_planning': "sub_bidang_code = '1.4'",
+    'pades_bumdes_budget': "account_jenis_code = '4.1.1'",
+} %}
+{%- set realised_measures = {
+    'realised_spending': "realisation_kind = 'spending'",
+    'realised_governance': "realisation_kind = 'spending' and bidang_code = '1'",
+    'realised_development': "realisation_kind = 'spending' and bidang_code = '2'",
+    'realised_community_empowerment':
+        "realisation_kind = 'spending' and bidang_code in ('3', '4')",
+    'realised_ict': "realisation_kind = 'spending' and sub_bidang_code = '2.6'",
+    'realised_capital_participation':
+        "realisation_kind = 'financing' and account_jenis_code = '6.2.2'",
+    'pades_bumdes_realised': "realisation_kind = 'revenue' and account_jenis_code = '4.1.1'",
+} %}
+
 with
 
 {{ apbdes_changed_lines(changed) }},
@@ -21,15 +41,11 @@ budgeted as (
         fiscal_year,
         village_code,
         regency_code,
+        {% for measure, condition in budget_measures.items() -%}
+            sum(amount) filter (where {{ condition }}) as {{ measure }},
+        {% endfor -%}
         batch_id,
-        submission_format,
-        sum(amount) filter (where account_group = 'belanja') as budget_spending,
-        sum(amount) filter (where bidang_code = '2') as budget_development,
-        sum(amount) filter (
-            where bidang_code in ('3', '4')
-        ) as budget_community_empowerment,
-        sum(amount) filter (where sub_bidang_code = '1.4') as budget_planning,
-        sum(amount) filter (where account_jenis_code = '4.1.1') as pades_bumdes_budget
+        submission_format
     from budget_lines
     group by fiscal_year, village_code, regency_code, batch_id, submission_format
 
@@ -43,27 +59,11 @@ realised as (
         regency_code,
         batch_id,
         submission_format,
-        sum(amount) filter (where realisation_kind = 'spending') as realised_spending,
-        sum(amount) filter (
-            where realisation_kind = 'spending' and bidang_code = '1'
-        ) as realised_governance,
-        sum(amount) filter (
-            where realisation_kind = 'spending' and bidang_code = '2'
-        ) as realised_development,
-        sum(amount) filter (
-            where realisation_kind = 'spending' and bidang_code in ('3', '4')
-        ) as realised_community_empowerment,
-        sum(amount) filter (
-            where realisation_kind = 'spending' and sub_bidang_code = '2.6'
-        ) as realised_ict,
-        sum(amount) filter (
-            where realisation_kind = 'financing' and account_jenis_code = '6.2.2'
-        ) as realised_capital_participation,
-        sum(amount) filter (
-            where realisation_kind = 'revenue' and account_jenis_code = '4.1.1'
-        ) as pades_bumdes_realised,
+        {% for measure, condition in realised_measures.items() -%}
+            sum(amount) filter (where {{ condition }}) as {{ measure }},
+        {% endfor -%}
         count(*) filter (
-            where realisation_kind = 'revenue' and account_jenis_code = '4.1.1'
+            where {{ realised_measures['pades_bumdes_realised'] }}
         ) as pades_realisation_line_count,
         bool_or(realised_quarter = 4) as has_q4_realisation
     from realisation_lines
@@ -78,18 +78,12 @@ final as (
         coalesce(budgeted.village_code, realised.village_code) as village_code,
         coalesce(budgeted.regency_code, realised.regency_code) as regency_code,
         budgeted.village_code is not null as has_budget,
-        budgeted.budget_spending,
-        budgeted.budget_development,
-        budgeted.budget_community_empowerment,
-        budgeted.budget_planning,
-        budgeted.pades_bumdes_budget,
-        realised.realised_spending,
-        realised.realised_governance,
-        realised.realised_development,
-        realised.realised_community_empowerment,
-        realised.realised_ict,
-        realised.realised_capital_participation,
-        realised.pades_bumdes_realised,
+        {% for measure in budget_measures -%}
+            budgeted.{{ measure }},
+        {% endfor -%}
+        {% for measure in realised_measures -%}
+            realised.{{ measure }},
+        {% endfor -%}
         coalesce(realised.pades_realisation_line_count, 0) as pades_realisation_line_count,
         coalesce(realised.has_q4_realisation, false) as has_q4_realisation,
         coalesce(budgeted.batch_id, realised.batch_id) as submission_batch_id,
