@@ -7,9 +7,13 @@ database, in this process, no scheduler needed), in dependency order.
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import sys
 import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -167,6 +171,32 @@ def ensure_landing(paths: Paths, dag_ids: tuple[str, ...] = DAG_ORDER) -> list[s
     return empty
 
 
+@contextmanager
+def landing_in_background(
+    paths: Paths, dag_ids: tuple[str, ...], console: Console
+) -> Iterator[Callable[[str], None]]:
+    """``ensure_landing`` in a process of its own, started now, so that generating files
+    overlaps the warehouse's start and the DAGs that land none (the region master); yields
+    ``ready(dag_id)``, which waits for it before a DAG that lands generated files (and
+    at the end, so that its errors are the run's whatever DAGs ran)."""
+    # forked before Airflow starts any thread; the files are all it hands back
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
+        future = pool.submit(ensure_landing, paths, dag_ids)
+        waited = False
+
+        def ready(dag_id: str | None = None) -> None:
+            nonlocal waited
+            if waited or (dag_id is not None and dag_id not in GENERATED):
+                return
+            waited = True
+            generated = future.result()
+            if generated:
+                console.line(f"generated landing files for {', '.join(generated)}")
+
+        yield ready
+        ready()
+
+
 def prepare(paths: Paths) -> PgUrl:
     """Warehouse up and bootstrapped, Airflow configured and its metadata migrated."""
     warehouse = warehouse_url(paths)
@@ -179,8 +209,9 @@ def prepare(paths: Paths) -> PgUrl:
 
 def run_dags(
     paths: Paths, warehouse: PgUrl, dag_ids: tuple[str, ...] = DAG_ORDER,
-    console: Console | None = None,
+    console: Console | None = None, before: Callable[[str], None] | None = None,
 ) -> list[DagOutcome]:
+    """Each DAG with ``dag.test()``, in order (``before(dag_id)`` first, when given)."""
     from airflow.dag_processing.dagbag import DagBag
 
     from lumbung.run_console import TaskProgress, dag_line, task_line
@@ -195,6 +226,8 @@ def run_dags(
         dag = bag.get_dag(dag_id)
         if dag is None:
             raise RuntimeError(f"DAG {dag_id} not found in {paths.dags}")
+        if before is not None:
+            before(dag_id)
         log.info("running DAG %s", dag_id)
         console.line(dag_line(dag_id, f"running {len(dag.tasks)} task(s)"))
         started = time.monotonic()
@@ -288,16 +321,15 @@ def run(
                          f"known: {', '.join(DAG_ORDER)}")
     console = console or _log_console()
     started = time.monotonic()
-    warehouse = prepare(paths)
-    console.line(f"warehouse ready, Airflow metadata migrated ({time.monotonic() - started:.1f}s)")
-    generated = ensure_landing(paths, dag_ids)
-    if generated:
-        console.line(f"generated landing files for {', '.join(generated)}")
-    started_at = datetime.now(UTC)
-    # every dbt build of the run forks one dbt imported once, not a new process each
-    with dbt_server.running(paths.state):
-        dags = run_dags(paths, warehouse, dag_ids, console)
-        docs = dbt_docs_site(paths, warehouse)
+    with landing_in_background(paths, dag_ids, console) as landing_ready:
+        warehouse = prepare(paths)
+        console.line(f"warehouse ready, Airflow metadata migrated "
+                     f"({time.monotonic() - started:.1f}s)")
+        started_at = datetime.now(UTC)
+        # every dbt build of the run forks one dbt imported once, not a new process each
+        with dbt_server.running(paths.state):
+            dags = run_dags(paths, warehouse, dag_ids, console, before=landing_ready)
+            docs = dbt_docs_site(paths, warehouse)
     summary = summarise(paths, warehouse, dags)
     summary.reports = auditor_outputs(paths, warehouse, started_at)
     summary.docs = docs
