@@ -4,6 +4,10 @@
 -- every desa of its regency, also one it has no line for); BUMDes: the registry items of
 -- the desa's regency and the desa's reports of the year; OJK: the year's province-wide
 -- reports (int_ojk__year_origins). Grain: one row per (village_code, year, source_family).
+-- A table: its three tests and mart_smart_village each read it, and as a view each read
+-- joins every source's batches again.
+
+{{ config(materialized='table') }}
 
 with
 
