@@ -29,6 +29,15 @@ REGENCY = "1801"  # has real IDM responses for some of its desa
 YEAR = 2024
 
 
+def _real_responses(year: int, pattern: str = "*.json") -> list[Path]:
+    """The vendored real IDM responses of a year, without those a `lumbung run` in this
+    working tree generated beside them."""
+    landing = REPO_IDM.parent
+    written = generated_files(landing)
+    return [path for path in sorted((REPO_IDM / f"tahun={year}").glob(pattern))
+            if not is_generated(landing, path.relative_to(landing).as_posix(), written)]
+
+
 def _states(folder: Path) -> dict[str, tuple[int, int, int, str]]:
     return {
         p.relative_to(folder).as_posix(): (p.stat().st_ino, p.stat().st_size,
@@ -55,7 +64,7 @@ def idm_landing(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("generate_idm")
     real = out / "idm" / f"tahun={YEAR}"
     real.mkdir(parents=True)
-    for path in (REPO_IDM / f"tahun={YEAR}").glob(f"{REGENCY}*.json"):
+    for path in _real_responses(YEAR, f"{REGENCY}*.json"):
         shutil.copy2(path, real / path.name)
     generate(GenerateConfig(out=out, regencies=(REGENCY,), years=(YEAR,), seed=3,
                             sources=("idm",), disagreements=0.1))
@@ -63,7 +72,7 @@ def idm_landing(tmp_path_factory) -> Path:
 
 
 def test_real_responses_win_and_stay_untouched(idm_landing):
-    real = sorted((REPO_IDM / f"tahun={YEAR}").glob(f"{REGENCY}*.json"))
+    real = _real_responses(YEAR, f"{REGENCY}*.json")
     assert real
     files = generated_files(idm_landing)
     for path in real:
@@ -78,7 +87,7 @@ def test_real_responses_win_and_stay_untouched(idm_landing):
 
 
 def test_generated_responses_have_the_real_shape(idm_landing):
-    real = json.loads(next((REPO_IDM / f"tahun={YEAR}").glob(f"{REGENCY}*.json")).read_text())
+    real = json.loads(_real_responses(YEAR, f"{REGENCY}*.json")[0].read_text())
     with_identity = "IDENTITAS" in real["mapData"]
     compared = 0
     for relative in generated_files(idm_landing):
@@ -159,7 +168,7 @@ def test_ensure_landing_fills_missing_idm_years_once(tmp_path, monkeypatch):
     landing = tmp_path / "landing"
     real = landing / "idm" / f"tahun={YEAR}"
     real.mkdir(parents=True)
-    for path in (REPO_IDM / f"tahun={YEAR}").glob("*.json"):
+    for path in _real_responses(YEAR):
         shutil.copy2(path, real / path.name)
     monkeypatch.setenv("LUMBUNG_LANDING_DIR", str(landing))
     monkeypatch.setenv("LUMBUNG_GENERATE_YEARS", str(YEAR))
@@ -167,7 +176,7 @@ def test_ensure_landing_fills_missing_idm_years_once(tmp_path, monkeypatch):
     assert ensure_landing(paths, ("idm",)) == ["idm"]
     desa = {v.code for v in region_villages() if v.village_type == "desa"}
     assert {p.stem for p in real.glob("*.json")} == desa
-    for path in (REPO_IDM / f"tahun={YEAR}").glob("*.json"):
+    for path in _real_responses(YEAR):
         assert (real / path.name).read_bytes() == path.read_bytes()
     before = _states(landing)
     assert ensure_landing(paths, ("idm",)) == []
