@@ -184,6 +184,26 @@ class socket_bound:
         self.sock.close()
 
 
+def _log_in(page, url: str, password: str, attempts: int = 3) -> None:
+    """Log in as admin. The login page is a script-built form: on a loaded machine a key
+    press can come before its handlers, and the login page comes back; then the login is
+    tried again, on the page fully loaded."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for _ in range(attempts):
+        page.goto(f"{url}/login/")
+        page.wait_for_load_state("networkidle")
+        page.fill("input[name=username], #username", "admin")
+        page.fill("input[name=password], #password", password)
+        page.keyboard.press("Enter")
+        try:
+            page.wait_for_url("**/superset/welcome/**", timeout=60_000)
+            return
+        except PlaywrightTimeout:
+            continue
+    raise AssertionError(f"admin could not log in to Superset at {url} in {attempts} tries")
+
+
 @pytest.mark.e2e
 def test_dashboards_render_every_chart_with_data(superset):
     if CHROMIUM is None:
@@ -201,11 +221,7 @@ def test_dashboards_render_every_chart_with_data(superset):
         # Superset then redraws its grid, which the screenshot catches blank
         page = browser.new_page(viewport={"width": 1600, "height": 3200})
         page.set_default_timeout(180_000)
-        page.goto(f"{superset['url']}/login/")
-        page.fill("input[name=username], #username", "admin")
-        page.fill("input[name=password], #password", superset["password"])
-        page.keyboard.press("Enter")
-        page.wait_for_url("**/superset/welcome/**")
+        _log_in(page, superset["url"], superset["password"])
         for slug, dashboard in _dashboards().items():
             answers: list[tuple[str, int, dict]] = []
 
