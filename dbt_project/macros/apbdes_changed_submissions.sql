@@ -25,19 +25,6 @@
 
 
 {#
-    A where-clause condition keeping the rows of the given batches: `<column> in (...)`, or
-    `false` for none (an incremental run with nothing new inserts nothing).
-#}
-{% macro apbdes_batch_filter(column, batch_ids) -%}
-    {%- if batch_ids | length > 0 -%}
-        {{ column }} in ({{ batch_ids | join(', ') }})
-    {%- else -%}
-        false
-    {%- endif -%}
-{%- endmacro %}
-
-
-{#
     Post-hook of an incremental APBDes model: remove the rows of submissions that no longer
     win (a regency-year whose submission was replaced is already removed by delete+insert;
     this catches a regency-year left with no accepted submission at all).
@@ -81,7 +68,7 @@
         {{ kind }}_lines as (
             select * from {{ ref('stg_apbdes__' ~ kind ~ '_lines') }}
         {% if is_incremental() -%}
-            where {{ apbdes_batch_filter('batch_id', changed) }}
+            where {{ batch_filter('batch_id', changed) }}
         {%- endif %}
         ){{ ',' if not loop.last }}
     {%- endfor %}

@@ -14,23 +14,27 @@
             'batches_to_test reads a staging model stg_<source>__<entity>, not '
             ~ relation.identifier) }}
     {%- endif -%}
-    {%- set tested_after = run_query(
-        'select tested_after from audit.dbt_pin').columns[0].values() | first -%}
-    {%- if tested_after is none -%}
+    {#- one query: the scope, and the batches in it ("" for none) -#}
+    {%- set query -%}
+        select
+            pin.tested_after,
+            (
+                select coalesce(string_agg(batch.batch_id::text, ', ' order by batch.batch_id), '')
+                from audit.load_batches as batch
+                where
+                    batch.source = '{{ source_name }}'
+                    and batch.visible_seq > pin.tested_after
+                    and {{ batch_is_visible('batch') }}
+            ) as batch_ids
+        from audit.dbt_pin as pin
+    {%- endset -%}
+    {%- set scope = run_query(query).rows | first -%}
+    {%- if scope is none or scope[0] is none -%}
         {{ return(relation) }}
     {%- endif -%}
-    {%- set query -%}
-        select batch.batch_id
-        from audit.load_batches as batch
-        where
-            batch.source = '{{ source_name }}'
-            and batch.visible_seq > {{ tested_after }}
-            and {{ batch_is_visible('batch') }}
-        order by batch.batch_id
-    {%- endset -%}
-    {%- set batch_ids = run_query(query).columns[0].values() | map('int') | list -%}
+    {%- set batch_ids = scope[1].split(', ') | reject('equalto', '') | list -%}
     {%- set filtered -%}
-        (select * from {{ relation }} where {{ apbdes_batch_filter('batch_id', batch_ids) }}) dbt_subquery
+        (select * from {{ relation }} where {{ batch_filter('batch_id', batch_ids) }}) dbt_subquery
     {%- endset -%}
     {{ return(filtered) }}
 {%- endmacro %}
@@ -43,4 +47,15 @@
         {{ return(batches_to_test(relation)) }}
     {%- endif -%}
     {{ return(adapter.dispatch('get_where_subquery', 'dbt')(relation)) }}
+{%- endmacro %}
+
+
+{#- A where-clause condition keeping the rows of the given batches: `<column> in (...)`, or
+    `false` for none (an incremental run with nothing new inserts nothing). -#}
+{% macro batch_filter(column, batch_ids) -%}
+    {%- if batch_ids | length > 0 -%}
+        {{ column }} in ({{ batch_ids | join(', ') }})
+    {%- else -%}
+        false
+    {%- endif -%}
 {%- endmacro %}

@@ -224,7 +224,7 @@ _INSERT_RESULT = """
 """
 
 
-def _store(conn: psycopg.Connection, runs: list[tuple[Verdict, tuple]]) -> list[int]:
+def _insert(conn: psycopg.Connection, runs: list[tuple[Verdict, tuple]]) -> list[int]:
     """Insert validations (each a verdict with its ``audit.dq_runs`` columns from layer to
     run_id) and their expectations, in one transaction and a few round trips; their ids."""
     if not runs:
@@ -283,7 +283,7 @@ def record(
     """
     if layer not in (BATCH, MART):
         raise ValueError(f"layer is 'batch' or 'mart', not {layer!r}")
-    (dq_run_id,) = _store(conn, [(result, (layer, source, dataset, suite, batch_id,
+    (dq_run_id,) = _insert(conn, [(result, (layer, source, dataset, suite, batch_id,
                                            partition_key, regency_code, dag_id, run_id))])
     return dq_run_id
 
@@ -310,10 +310,4 @@ def record_batches(conn: psycopg.Connection, results: Sequence[Any], suite: str)
         regency = batch_regency(conn, source, dataset, partition_key, result.batch_id)
         runs.append((result, (BATCH, source, dataset, suite, result.batch_id, partition_key,
                               regency, dag_id, run_id)))
-    return _store(conn, runs)
-
-
-def record_batch(conn: psycopg.Connection, result: Any, suite: str) -> int:
-    """``record_batches`` of one verdict."""
-    (dq_run_id,) = record_batches(conn, [result], suite)
-    return dq_run_id
+    return _insert(conn, runs)

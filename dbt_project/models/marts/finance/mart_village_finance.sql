@@ -14,7 +14,7 @@ accounts as (
 
     select * from {{ ref('int_apbdes__village_year_accounts') }}
     {% if is_incremental() -%}
-        where {{ apbdes_batch_filter('submission_batch_id', changed) }}
+        where {{ batch_filter('submission_batch_id', changed) }}
     {%- endif %}
 
 ),
