@@ -1,6 +1,10 @@
 -- Whether each year's OJK figures are real or generated: the access report of the year's
 -- latest reported month and the year's quarterly KUR reports. Each report covers the whole
 -- province (an area absent from it has none), so every village's year rests on all of them.
+-- A table: int_smart_village__source_origins reads it at every Smart Village rebuild, also
+-- when no OJK report changed, and as a view each read goes through every OJK report again.
+
+{{ config(materialized='table') }}
 
 with
 
