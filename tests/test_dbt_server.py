@@ -1,5 +1,6 @@
 """The dbt fork server: the same dbt, its output and exit status, one request's environment
-not leaking into the next, requests side by side, and a build ending with its client."""
+not leaking into the next, requests side by side, a build ending with its client, and
+dbt's saved manifest decoded once in the server and parsed again when the project changes."""
 
 from __future__ import annotations
 
@@ -116,6 +117,59 @@ def test_a_build_ends_when_its_client_goes_away(paths, warehouse, tmp_path):
     assert not path.exists()
     assert "dbt show (pid" in server_log.read_text()
     assert "its client left, ending it" in server_log.read_text()
+
+
+def test_forks_take_the_saved_manifest_the_server_decoded(paths, warehouse, tmp_path):
+    """dbt's saved manifest is decoded in the server and each fork takes it while its file
+    is the same; a changed project is parsed again by dbt and its manifest decoded anew."""
+    project = tmp_path / "project"
+    shutil.copytree(paths.dbt_project, project)
+    path = Path(tempfile.mkdtemp(prefix="lumbung-dbt-test-")) / "s.sock"
+    server_log = tmp_path / "server.log"
+    server = subprocess.Popen([sys.executable, "-m", "lumbung.dbt_server", "--socket", str(path)],
+                              stderr=server_log.open("w"))
+    env = {**os.environ, **warehouse.dbt_env(), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    saved = project / "target" / "partial_parse.msgpack"
+
+    def listing() -> set[str]:
+        lines: list[str] = []
+        argv = ["ls", "--resource-type", "model", "--output", "name", "--quiet",
+                "--project-dir", str(project), "--profiles-dir", str(project),
+                "--target-path", "target", "--log-path", str(tmp_path / "logs")]
+        assert dbt_server.run(path, argv, env, str(project), lines.append) == 0, lines
+        return set(lines)
+
+    def reused() -> list[bool]:
+        return ["saved manifest decoded by the server" in line
+                for line in server_log.read_text().splitlines() if "dbt ls (pid" in line]
+
+    try:
+        assert dbt_server.wait_ready(path, server)
+        models = listing()  # parses the project: nothing saved yet
+        assert "mart_smart_village" in models and saved.exists()
+        parsed = saved.stat().st_mtime_ns
+        assert listing() == models and listing() == models
+        assert saved.stat().st_mtime_ns == parsed  # dbt found nothing changed
+        (project / "models" / "marts" / "mart_added_here.sql").write_text("select 1 as one\n")
+        assert listing() == models | {"mart_added_here"}  # dbt parsed the change
+        assert saved.stat().st_mtime_ns != parsed
+        assert listing() == models | {"mart_added_here"}
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert reused() == [False, True, True, True, True]
+
+
+def test_a_thread_keeps_its_database_session_from_node_to_node(paths, warehouse):
+    """dbt opens a connection per node; lumbung.dbt_main keeps the thread's session: one
+    thread, several test nodes, one session opened for them all."""
+    status, lines = _request(paths, warehouse, "test", "--select", "ref_indicator_catalogue",
+                             "--threads", "1", "--debug")
+    assert status == 0, lines[-20:]
+    tests = [line for line in lines if "Began running node test." in line]
+    opened = [line for line in lines if "Opening a new connection" in line]
+    assert len(tests) >= 3
+    assert 1 <= len(opened) <= 2  # dbt's own connection to read the catalog, the thread's
 
 
 def test_long_state_folders_get_a_short_socket(tmp_path):

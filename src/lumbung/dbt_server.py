@@ -4,15 +4,17 @@ Importing dbt costs 2.5 to 6 seconds on the machines we measured, as much as the
 of a selective marts rebuild. The server imports dbt and the Postgres adapter, then waits on
 a Unix socket. Each request forks it: the child starts from dbt imported but never invoked,
 so an invocation has dbt's global state (flags, adapters, event manager) to itself, as in a
-new process, without the import. ``lumbung.dbt_runner`` uses the server named by
-``LUMBUNG_DBT_SERVER`` and runs dbt in a new process when there is none, or it does not
-answer. ``lumbung run`` and ``lumbung airflow`` start one for their duration;
-``docker-compose.yml`` runs one beside the Airflow worker.
+new process, without the import. The server also decodes the saved manifest the request's
+dbt will read (:class:`SavedManifests`), so the child does not decode it again.
+``lumbung.dbt_runner`` uses the server named by ``LUMBUNG_DBT_SERVER`` and runs dbt in a
+new process when there is none, or it does not answer. ``lumbung run`` and
+``lumbung airflow`` start one for their duration; ``docker-compose.yml`` runs one beside
+the Airflow worker.
 
 Protocol, one request per connection: the client sends one JSON line
-``{"args": [...], "env": {...}, "cwd": "..."}``; the child runs ``lumbung.dbt_main`` with
-them, its standard output and error being the connection, and ends with the line
-``\\0exit <status>``. A client that goes away ends its child.
+``{"args": [...], "env": {...}, "cwd": "..."}``, which the server reads; the child runs
+``lumbung.dbt_main`` with them, its standard output and error being the connection, and
+ends with the line ``\\0exit <status>``. A client that goes away ends its child.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ _STATUS = b"\0exit "
 _LISTEN_BACKLOG = 16
 _PATH_MAX = 100  # sun_path holds 108 bytes
 _STOP_CHECK_S = 0.5
+_REQUEST_WAIT_S = 10.0  # a client sends its request as soon as it connects
 
 
 class ServerUnavailable(OSError):
@@ -56,12 +59,99 @@ def socket_path(state: Path) -> Path:
     return Path(tempfile.mkdtemp(prefix="lumbung-dbt-")) / "server.sock"
 
 
+# The classes whose JSON schema dbt builds to validate a project, its profile and selectors
+# at every invocation: built once here (a class-level cache), each fork inherits it.
+_VALIDATED = ("dbt.contracts.project:Project", "dbt.contracts.project:ProjectFlags",
+              "dbt.contracts.project:ProfileConfig", "dbt.contracts.project:Configuration",
+              "dbt.contracts.project:PackageConfig", "dbt.contracts.selection:SelectorFile",
+              "dbt.adapters.postgres.connections:PostgresCredentials")
+
+
 def _preload() -> None:
     # The adapter too: dbt imports it at each invocation otherwise.
+    import importlib
+
     import dbt.adapters.postgres
-    import dbt.cli.main  # noqa: F401
+    import dbt.cli.main
+    import dbt.parser.manifest  # noqa: F401
 
     import lumbung.dbt_main  # noqa: F401
+
+    for name in _VALIDATED:
+        module, _, cls = name.partition(":")
+        getattr(importlib.import_module(module), cls).json_schema()
+
+
+class SavedManifests:
+    """dbt's saved manifests (``partial_parse.msgpack`` in a request's target folder),
+    decoded in the server so that a fork does not decode them again.
+
+    dbt reads the file at every invocation and decodes it before it checks whether the
+    project changed (about half a second for this project). The server decodes the file
+    when it is new or rewritten; the fork gets that object when the bytes dbt reads are the
+    very bytes decoded (anything else is decoded by dbt as usual), so dbt's own checks of
+    the saved manifest against the project run unchanged."""
+
+    def __init__(self) -> None:
+        self._saved: dict[Path, tuple[tuple[int, int, int], bytes, object]] = {}
+
+    def refresh(self, args: list[str], cwd: str) -> tuple[bytes, object] | None:
+        """The decoded manifest the request's dbt will read, decoding it when it changed."""
+        from lumbung.dbt_main import target_path
+
+        target = target_path(args)
+        if target is None:
+            return None
+        path = Path(cwd, target) / "partial_parse.msgpack"
+        try:
+            stat = path.stat()
+        except OSError:
+            self._saved.pop(path, None)
+            return None
+        key = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+        saved = self._saved.get(path)
+        if saved is None or saved[0] != key:
+            from dbt.contracts.graph.manifest import Manifest
+            from dbt.parser.manifest import extended_mashumuro_decoder
+
+            data = path.read_bytes()
+            try:
+                manifest = Manifest.from_msgpack(data, decoder=extended_mashumuro_decoder)
+            except Exception:  # dbt decodes it itself, and says why it cannot
+                log.debug("cannot decode %s", path, exc_info=True)
+                self._saved.pop(path, None)
+                return None
+            manifest._lock = None  # a lock of the server's would be shared by its forks
+            if not self._saved:
+                # dbt writes every node out at each invocation (the flat graph) with code it
+                # generates at the first use: generated here once, on a copy left unused.
+                copy = Manifest.from_msgpack(data, decoder=extended_mashumuro_decoder)
+                copy.build_flat_graph()
+                copy._lock = None
+            saved = self._saved[path] = (key, data, manifest)
+        return saved[1], saved[2]
+
+
+used: list[bool] = []  # in a fork: whether dbt took the manifest the server decoded
+
+
+def _use_saved(data: bytes, manifest: object) -> None:
+    """In a fork: dbt's decoding of exactly ``data`` gives ``manifest`` (once)."""
+    from dbt.contracts.graph.manifest import Manifest
+    from dbt.mp_context import get_mp_context
+
+    decode = Manifest.from_msgpack
+    unused = [manifest]
+
+    def from_msgpack(cls, raw, *args, **kwargs):
+        if unused and raw == data:
+            found = unused.pop()
+            found._lock = get_mp_context().Lock()  # as dbt's own decoding gives it
+            used.append(True)
+            return found
+        return decode(raw, *args, **kwargs)
+
+    Manifest.from_msgpack = classmethod(from_msgpack)
 
 
 def serve(path: Path) -> None:
@@ -84,6 +174,7 @@ def serve(path: Path) -> None:
     # own handlers, which swallow it, and the server would never stop.
     listener.settimeout(_STOP_CHECK_S)
     stopping: list[int] = []
+    manifests = SavedManifests()
 
     def stop(signum, frame):
         stopping.append(signum)
@@ -100,11 +191,20 @@ def serve(path: Path) -> None:
                 conn, _ = listener.accept()
             except TimeoutError:
                 continue
+            request = _read_request(conn)
+            if request is None:  # a probe (see available), or a client already gone
+                conn.close()
+                continue
+            try:
+                saved = manifests.refresh(request["args"], request["cwd"])
+            except Exception:  # dbt reads the file itself, and says what is wrong with it
+                log.warning("could not read dbt's saved manifest", exc_info=True)
+                saved = None
             sys.stdout.flush()  # or the child would write it again
             sys.stderr.flush()
             if os.fork() == 0:
                 listener.close()
-                _child(conn)  # never returns
+                _child(conn, request, saved)  # never returns
             conn.close()
         log.info("dbt server at %s stopping", path)
     finally:
@@ -112,8 +212,23 @@ def serve(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def _child(conn: socket.socket) -> None:
-    """Run one request in this forked child, then exit with dbt's status."""
+def _read_request(conn: socket.socket) -> dict | None:
+    """The request line a client sends on connecting; None for a probe (no line)."""
+    conn.settimeout(_REQUEST_WAIT_S)
+    try:
+        with conn.makefile("rb") as stream:
+            line = stream.readline()
+        request = json.loads(line) if line else None
+    except (OSError, ValueError) as error:
+        log.warning("a dbt server client sent no request it could read: %s", error)
+        return None
+    finally:
+        conn.settimeout(None)
+    return request
+
+
+def _child(conn: socket.socket, request: dict, saved: tuple[bytes, object] | None) -> None:
+    """Run ``request`` in this forked child, then exit with dbt's status."""
     for signum in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, signal.SIG_DFL)
     started = time.perf_counter()
@@ -121,10 +236,6 @@ def _child(conn: socket.socket) -> None:
     finished = threading.Event()
     server_log = os.dup(2)  # the server's log, where each build ends with one line
     try:
-        line = conn.makefile("rb").readline()
-        if not line:  # a probe (see available): no request
-            os._exit(0)
-        request = json.loads(line)
         command = " ".join(request["args"][:1])
         os.chdir(request["cwd"])
         os.environ.clear()
@@ -134,6 +245,8 @@ def _child(conn: socket.socket) -> None:
         sys.stdout.reconfigure(line_buffering=True)  # each line as dbt logs it
         threading.Thread(target=_end_when_client_leaves,
                          args=(conn, finished, server_log, command), daemon=True).start()
+        if saved is not None:
+            _use_saved(*saved)
         from lumbung.dbt_main import main
 
         status = main(request["args"])
@@ -150,7 +263,8 @@ def _child(conn: socket.socket) -> None:
             finished.set()
             conn.sendall(_STATUS + f"{status}\n".encode())
             _log_line(server_log, f"dbt {command} (pid {os.getpid()}) exit {status} after "
-                      f"{time.perf_counter() - started:.1f} s")
+                      f"{time.perf_counter() - started:.1f} s"
+                      + (" (saved manifest decoded by the server)" if used else ""))
         os._exit(status)
 
 
