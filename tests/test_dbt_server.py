@@ -162,8 +162,8 @@ def test_forks_take_the_saved_manifest_the_server_decoded(paths, warehouse, tmp_
 
 def test_a_thread_keeps_its_database_session_from_node_to_node(paths, warehouse):
     """dbt opens a connection per node; lumbung.dbt_main keeps the thread's session: one
-    thread, several test nodes, one session opened for them all."""
-    status, lines = _request(paths, warehouse, "test", "--select", "ref_indicator_catalogue",
+    thread, a seed and its tests, one session opened for them all."""
+    status, lines = _request(paths, warehouse, "build", "--select", "ref_indicator_catalogue",
                              "--threads", "1", "--debug")
     assert status == 0, lines[-20:]
     tests = [line for line in lines if "Began running node test." in line]
