@@ -37,6 +37,8 @@ def prepare(context_dir: Path | None, docs_dir: Path | None) -> tuple[Path, Path
     with quiet_gx():
         import great_expectations  # noqa: F401
 
+        import lumbung.quality.one_pass  # noqa: F401
+
     paths = Paths.from_env()
     context_dir = context_dir or paths.expectations / "gx"
     docs_dir = docs_dir or paths.gx_docs
@@ -71,6 +73,8 @@ def run_checkpoint(
     The data docs are brought up to date after the run, or once at the end of the
     enclosing :func:`one_docs_build` block."""
     from great_expectations.core.run_identifier import RunIdentifier
+
+    import lumbung.quality.one_pass  # noqa: F401
 
     docs_dir.mkdir(parents=True, exist_ok=True)
     with quiet_gx():
