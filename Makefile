@@ -7,6 +7,11 @@ UV := .tools/bin/uv
 VENV := .venv
 VENV_BI := .venv-bi
 
+# Python compiles every module it imports from source when it may not keep the bytecode, and
+# Airflow, dbt, Great Expectations and Superset are thousands of modules imported by every
+# process the pipeline and the tests start: let them keep it (in .venv and __pycache__).
+unexport PYTHONDONTWRITEBYTECODE
+
 .DEFAULT_GOAL := help
 .PHONY: help setup run test lint unit db-start db-stop airflow bi bi-setup bi-export chromium clean
 
