@@ -28,7 +28,10 @@
             ) as batch_ids
         from audit.dbt_pin as pin
     {%- endset -%}
-    {%- set scope = run_query(query).rows | first -%}
+    {#- no pin yet (no build has read the batches, e.g. `dbt docs generate` after the region
+        build alone): every row -#}
+    {%- set rows = run_query(query).rows -%}
+    {%- set scope = rows[0] if rows | length > 0 else none -%}
     {%- if scope is none or scope[0] is none -%}
         {{ return(relation) }}
     {%- endif -%}
