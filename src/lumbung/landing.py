@@ -34,6 +34,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -183,6 +184,17 @@ class Notes:
 
 
 _NOTES: list[Notes] = []  # the file being landed (a stack: landing does not nest, tests may)
+
+
+@contextmanager
+def collecting_notes() -> Iterator[Notes]:
+    """The notes the readers leave while the block reads one file."""
+    notes = Notes()
+    _NOTES.append(notes)
+    try:
+        yield notes
+    finally:
+        _NOTES.pop()
 
 
 def note(text: str) -> None:
@@ -431,32 +443,29 @@ def land_file(
             (spec.source, spec.dataset, partition_key, name, shown, content_hash, size,
              dag_id, run_id, data_origin(path, content_hash)),
         ).fetchone()[0]
-        notes = Notes()
-        _NOTES.append(notes)
         examples: list[tuple] = []
-        try:
-            with conn.transaction():  # a savepoint: a rejected file leaves no rows behind
-                received = loaded = 0
-                budget = _Budget(limits().quarantined_rows)
-                for part in reader(path, spec):
-                    got, ok = _copy_part(conn, part, batch_id, shown, budget)
-                    if not part.file_level:
-                        received, loaded = received + got, loaded + ok
-                if received == 0:
-                    notes.add("no data rows: the file holds a header only")
-        except (BatchRejected, encoding.NotText) as err:
-            reason = f"{shown}: {_storable(str(err))}"
-            examples = getattr(err, "examples", [])
-        except Exception as err:
-            if isinstance(err, psycopg.OperationalError) and conn.closed:
-                raise  # the warehouse is gone: nothing can be recorded
-            reason = f"{shown}: could not be read ({type(err).__name__}: {_storable(str(err))})"
-            log.exception("landing %s failed", shown)
-        else:
-            reason = None
-        finally:
-            _NOTES.pop()
-        noted = _storable("; ".join(notes.items)) or None
+        with collecting_notes() as notes:
+            try:
+                with conn.transaction():  # a savepoint: a rejected file leaves no rows behind
+                    received = loaded = 0
+                    budget = Budget(limits().quarantined_rows)
+                    for part in reader(path, spec):
+                        got, ok = _copy_part(conn, part, batch_id, shown, budget)
+                        if not part.file_level:
+                            received, loaded = received + got, loaded + ok
+                    if received == 0:
+                        notes.add("no data rows: the file holds a header only")
+            except (BatchRejected, encoding.NotText) as err:
+                reason = f"{shown}: {storable(str(err))}"
+                examples = getattr(err, "examples", [])
+            except Exception as err:
+                if isinstance(err, psycopg.OperationalError) and conn.closed:
+                    raise  # the warehouse is gone: nothing can be recorded
+                reason = f"{shown}: could not be read ({type(err).__name__}: {storable(str(err))})"
+                log.exception("landing %s failed", shown)
+            else:
+                reason = None
+        noted = storable("; ".join(notes.items)) or None
         if reason is not None:
             log.error("rejected %s", reason)
             conn.execute(
@@ -504,7 +513,7 @@ def _keep_examples(conn: psycopg.Connection, examples: list[tuple]) -> None:
 _NUMBERS = re.compile(r"\d+")
 
 
-class _Budget:
+class Budget:
     """Rows one file may still quarantine; past it the file is rejected with a summary."""
 
     def __init__(self, limit: int) -> None:
@@ -534,19 +543,19 @@ def land_csv(
     return land_file(conn, spec, path, partition_key, reader=read_csv, **kwargs)
 
 
-def _storable(text: str | None) -> str | None:
+def storable(text: str | None) -> str | None:
     """Text PostgreSQL can store: undecodable bytes and NUL shown as replacement marks."""
     return None if text is None else encoding.shown(text).replace("\x00", "\u2400")
 
 
 def _copy_part(
     conn: psycopg.Connection, part: Part, batch_id: int, shown: str,
-    budget: _Budget | None = None,
+    budget: Budget | None = None,
 ) -> tuple[int, int]:
     """COPY one part's good records; quarantine the others. Memory stays flat: rejected
     records are spilled to a temporary file and copied after the part's COPY ends. Each
     quarantined row spends the file's ``budget`` (TooManyQuarantined past it)."""
-    budget = budget or _Budget(limits().quarantined_rows)
+    budget = budget or Budget(limits().quarantined_rows)
     spec = part.spec
     columns = sql.SQL(", ").join(map(sql.Identifier, ["_batch_id", "_row_number", *part.header]))
     received = loaded = 0
@@ -555,9 +564,9 @@ def _copy_part(
         rejects = csv.writer(spill)
 
         def reject(record: Record) -> None:
-            row = (batch_id, record.number, _storable(record.raw),
-                   _storable(record.problem or "unreadable") + where,
-                   _storable(record.column), _storable(record.value))
+            row = (batch_id, record.number, storable(record.raw),
+                   storable(record.problem or "unreadable") + where,
+                   storable(record.column), storable(record.value))
             budget.spend(row)
             rejects.writerow(row)
 

@@ -20,9 +20,10 @@ import psycopg
 from lumbung.config import Paths, PgUrl
 from lumbung.dbt_runner import run_dbt
 from lumbung.families import family
-from lumbung.landing import BatchOutcome, land_file
+from lumbung.landing import BatchOutcome
 from lumbung.pipelines import batches
 from lumbung.pipelines.batches import validate_all
+from lumbung.small_files import SmallFile, land_small_files
 from lumbung.sources import idm
 
 log = logging.getLogger(__name__)
@@ -35,14 +36,11 @@ def _land_files(
     warehouse: PgUrl, files: list[idm.LandingFile], landing: Path,
     dag_id: str | None = None, run_id: str | None = None,
 ) -> list[BatchOutcome]:
-    outcomes: list[BatchOutcome] = []
     with psycopg.connect(warehouse.url()) as conn:
-        for item in files:
-            outcomes.append(
-                land_file(conn, idm.INDICATORS, item.path, item.partition_key, reader=item.reader,
-                          display_path=batches.shown(item.path, landing), dag_id=dag_id,
-                          run_id=run_id)
-            )
+        outcomes = land_small_files(conn, idm.INDICATORS, [
+            SmallFile(item.path, item.partition_key, item.reader,
+                      batches.shown(item.path, landing)) for item in files],
+            dag_id=dag_id, run_id=run_id)
     new = [o for o in outcomes if not o.already_landed]
     log.info("IDM: %d file(s), %d newly landed (%d rejected), %d already landed",
              len(outcomes), len(new), sum(o.status == "rejected" for o in new),
