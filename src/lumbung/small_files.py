@@ -195,7 +195,7 @@ def _insert_batches(conn: psycopg.Connection, spec: DatasetSpec, new: list[_Read
              data_origin(r.file.path, r.content_hash),
              "rejected" if r.reason else "loaded", r.reason,
              None if r.reason else r.received, None if r.reason else r.loaded,
-             None if r.reason else r.received - r.loaded, r.notes,
+             None if r.reason else r.received - r.loaded, None if r.reason else r.notes,
              r.reason is None, r.reason is not None)
             for r in new], returning=True)
         for position, read in enumerate(new):
