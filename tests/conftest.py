@@ -10,6 +10,7 @@ import hashlib
 import os
 import shutil
 import socket
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -102,6 +103,58 @@ def warehouse(paths):
     _close_airflow_connections()
     embedded_server(paths).stop()
     shutil.rmtree(_STATE, ignore_errors=True)
+
+
+# Self-contained runs of the whole pipeline (their own database, state and dbt server) that
+# a test only waits for, started beside other tests that leave most of the machine idle.
+_BACKGROUND: dict[str, tuple[subprocess.Popen, Path]] = {}
+
+
+def start_background(name: str, argv: list[str], env: dict[str, str], out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", encoding="utf-8") as sink:
+        _BACKGROUND[name] = (subprocess.Popen(argv, env=env, cwd=REPO, stdout=sink,
+                                              stderr=subprocess.STDOUT, text=True), out)
+
+
+def wait_background(name: str, timeout: float = 3600) -> tuple[int, list[str]]:
+    """(exit status, output lines) of a background run, once it has ended."""
+    process, out = _BACKGROUND[name]
+    process.wait(timeout=timeout)
+    return process.returncode, out.read_text(encoding="utf-8").splitlines()
+
+
+def shared_roles_for(paths, env: dict[str, str], warehouse) -> dict[str, str]:
+    """``env`` for a run with a state folder of its own on the session's server: the
+    session's passwords for the cluster-wide BI and API roles (its bootstrap would set its
+    own), and every regency role made beforehand (two publications must not create one at
+    the same moment)."""
+    from lumbung import rls
+    from lumbung.warehouse import api_password, bi_password
+
+    regencies = REPO / "data" / "landing" / "region" / "edition=2025" / "lampung_regencies.csv"
+    with psycopg.connect(warehouse.url(), autocommit=True) as conn:
+        for line in regencies.read_text(encoding="utf-8").splitlines()[1:]:
+            rls.ensure_regency_role(conn, line.split(",")[1])
+    return {**env, "LUMBUNG_BI_PASSWORD": bi_password(paths),
+            "LUMBUNG_API_DB_PASSWORD": api_password(paths)}
+
+
+@pytest.fixture(scope="session")
+def background_default_run(request, paths, warehouse):
+    """Start the default run of ``test_default_run`` in the background, if the session
+    runs that module: the scheduler's tests request it, so that it runs beside them (they
+    mostly wait on Airflow's scheduler) instead of after them."""
+    if "default_run" not in _BACKGROUND and "test_default_run" in {
+            item.module.__name__ for item in request.session.items}:
+        import test_default_run
+
+        test_default_run.start(paths, warehouse)
+    yield
+    for process, _ in _BACKGROUND.values():
+        if process.poll() is None:
+            process.kill()
+            process.wait()
 
 
 def _close_airflow_connections() -> None:
@@ -225,7 +278,11 @@ def quarantined_rows(db: psycopg.Connection, outcomes: dict) -> list[tuple[str, 
 
 def pytest_collection_modifyitems(config, items):
     """`e2e` tests (the whole pipeline under Airflow's scheduler, dashboards in a browser)
-    run by default, as in CI; LUMBUNG_E2E=0 leaves them out of a quicker local run."""
+    run by default, as in CI; LUMBUNG_E2E=0 leaves them out of a quicker local run. Tests
+    under Airflow's scheduler and the default run they start beside them go last."""
+    last = ("test_scheduler", "test_default_run")
+    items.sort(key=lambda item: last.index(item.module.__name__) + 1
+               if item.module.__name__ in last else 0)
     if os.environ.get("LUMBUNG_E2E", "1") != "0":
         return
     skip = pytest.mark.skip(reason="end-to-end test left out: LUMBUNG_E2E=0")

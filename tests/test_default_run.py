@@ -7,12 +7,18 @@ and the console must stay short and name the log that holds the detail."""
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import REPO, copy_vendored_landing
+from conftest import (
+    copy_vendored_landing,
+    shared_roles_for,
+    start_background,
+    wait_background,
+)
 
 from lumbung import airflow_watch
 from lumbung.generate import DEFAULT_YEARS
@@ -20,23 +26,31 @@ from lumbung.generate import DEFAULT_YEARS
 MAX_CONSOLE_LINES = 200
 
 
-@pytest.fixture(scope="module")
-def default_run(warehouse, tmp_path_factory):
-    """(warehouse url, console lines) of a default run on a fresh database."""
-    root = tmp_path_factory.mktemp("default_run")
+DATABASE = "lumbung_default_run"
+
+
+def start(paths, warehouse) -> None:
+    """Start the default run on a fresh database of the session's server, in the
+    background (conftest's ``background_default_run``); the tests wait for it."""
+    root = Path(tempfile.mkdtemp(prefix="default_run-", dir=paths.state.parent))
     copy_vendored_landing(root / "landing")
-    url = airflow_watch.fresh_database(warehouse, "lumbung_default_run")
+    url = airflow_watch.fresh_database(warehouse, DATABASE)
     # a user's shell: none of the session's Airflow settings, its own dbt server
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("AIRFLOW", "LUMBUNG_DBT_SERVER", "LUMBUNG_DBT_UNIT_TESTS",
                                 "LUMBUNG_GENERATE_YEARS", "LUMBUNG_AUTO_GENERATE"))}
     env.update({"LUMBUNG_WAREHOUSE_URL": url.url(), "LUMBUNG_STATE_DIR": str(root / "state"),
                 "LUMBUNG_LANDING_DIR": str(root / "landing")})
-    done = subprocess.run([sys.executable, "-m", "lumbung.cli", "run"], env=env, cwd=REPO,
-                          capture_output=True, text=True, timeout=3600)
-    lines = done.stdout.splitlines() + done.stderr.splitlines()
-    assert done.returncode == 0, "\n".join(lines[-60:])
-    return url, lines
+    start_background("default_run", [sys.executable, "-m", "lumbung.cli", "run"],
+                     shared_roles_for(paths, env, warehouse), root / "console.txt")
+
+
+@pytest.fixture(scope="module")
+def default_run(paths, warehouse, background_default_run):
+    """(warehouse url, console lines) of a default run on a fresh database."""
+    returncode, lines = wait_background("default_run")
+    assert returncode == 0, "\n".join(lines[-60:])
+    return warehouse.with_db(DATABASE), lines
 
 
 def test_every_year_scores_at_least_95_percent_of_desa(default_run):

@@ -65,7 +65,7 @@ def _data(published: dict[str, tuple[int, str]]) -> dict[str, tuple[int, str]]:
 
 
 @pytest.fixture(scope="module")
-def scheduled(warehouse, tmp_path_factory):
+def scheduled(warehouse, tmp_path_factory, background_default_run):
     """`lumbung airflow` over a fresh warehouse database, every DAG unpaused from the start;
     yields (warehouse url, metadata connection, environment, process, output file)."""
     root = tmp_path_factory.mktemp("scheduler")
