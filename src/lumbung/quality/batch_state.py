@@ -23,17 +23,31 @@ from lumbung.sources import kemendagri
 
 log = logging.getLogger(__name__)
 
-GATE_LOCK = "lumbung.quality.gate"  # advisory lock key (hashed by Postgres)
+# advisory lock keys (hashed by Postgres): one per source, and one for the data docs site
+GATE_LOCK = "lumbung.quality.gate"
+DOCS_LOCK = "lumbung.quality.data_docs"
 LOCK_TIMEOUT = "15min"  # how long a gate run waits for another to finish
 GATEABLE = ("loaded", "validating", "validated", "failed")
 LANDING_RULE = "landing"
 STALE = "left validating by an interrupted gate run; reset"
 
 
-def lock(conn: psycopg.Connection) -> None:
-    """Wait for any other gate run to finish; held until the connection closes."""
+def lock(conn: psycopg.Connection, source: str) -> None:
+    """Wait for any other gate run of the source to finish; held until the connection
+    closes. Gates of different sources run side by side: a gate view shows the batches of
+    its own source under validation, and nothing of another's."""
+    _advisory_lock(conn, f"{GATE_LOCK}:{source}")
+
+
+def lock_docs(conn: psycopg.Connection) -> None:
+    """Wait for any other build of the data docs site to finish (they write the same
+    files); held until the connection closes."""
+    _advisory_lock(conn, DOCS_LOCK)
+
+
+def _advisory_lock(conn: psycopg.Connection, key: str) -> None:
     conn.execute(f"set lock_timeout = '{LOCK_TIMEOUT}'")
-    conn.execute("select pg_advisory_lock(hashtext(%s))", (GATE_LOCK,))
+    conn.execute("select pg_advisory_lock(hashtext(%s))", (key,))
     conn.execute("reset lock_timeout")
 
 
@@ -84,9 +98,10 @@ def landing_warnings(conn: psycopg.Connection, batch_id: int) -> list[RuleFailur
 def claim(conn: psycopg.Connection, source: str, batch_ids: list[int]) -> None:
     """Reset stale 'validating' batches of the source, then mark these 'validating'.
 
-    Only called with the gate lock held: no other gate runs, so any 'validating' batch was
-    left by a run that died. Resetting the whole source (not only this dataset) matters
-    because the accepted_* views let a stale 'validating' parent batch vouch for children.
+    Only called with the source's gate lock held: no other gate of the source runs, so any
+    'validating' batch of it was left by a run that died. Resetting the whole source (not
+    only this dataset) matters because the accepted_* views let a stale 'validating' parent
+    batch vouch for children.
     """
     reason = f"{STALE} by batch {batch_ids[0]}" if len(batch_ids) == 1 else STALE
     with conn.transaction():

@@ -19,7 +19,7 @@ from pathlib import Path
 import psycopg
 
 from lumbung.config import Paths, PgUrl
-from lumbung.quality.batch_state import lock
+from lumbung.quality.batch_state import lock_docs
 from lumbung.quality.gx_context import CONNECTION_VARIABLE, DATASOURCE, DOCS_SITE, DOCS_VARIABLE
 from lumbung.quality.rules import SuiteSpec
 
@@ -89,7 +89,9 @@ def run_checkpoint(
     docs = _DocsUpdate(context_dir, docs_dir, connection_string)
     pending = _PENDING_DOCS.get()
     if pending is None:
-        _build_docs(docs, [identifier], {spec.name}, context)
+        with psycopg.connect(PgUrl.parse(connection_string).url(), autocommit=True) as conn:
+            lock_docs(conn)
+            _build_docs(docs, [identifier], {spec.name}, context)
     else:
         pending.setdefault(docs, ([], set()))
         pending[docs][0].append(identifier)
@@ -167,7 +169,7 @@ def _build_docs(docs: _DocsUpdate, validations: list, suites: set[str], context=
 def one_docs_build(warehouse_url: str) -> Iterator[None]:
     """Defer the data docs of every checkpoint run in the block to one build at its end: a
     gate or audit of many batches or marts rebuilds the docs index once, not per run. The
-    build holds the gate lock, so two gates never write the docs site at once."""
+    build holds the docs lock, so two gates never write the docs site at once."""
     pending: dict[_DocsUpdate, tuple[list, set[str]]] = {}
     token = _PENDING_DOCS.set(pending)
     try:
@@ -178,7 +180,7 @@ def one_docs_build(warehouse_url: str) -> Iterator[None]:
             started = time.monotonic()
             try:
                 with psycopg.connect(warehouse_url, autocommit=True) as conn:
-                    lock(conn)
+                    lock_docs(conn)
                     for docs, (validations, suites) in pending.items():
                         _build_docs(docs, validations, suites)
             except Exception as error:  # the verdicts are stored; only the pages are late

@@ -122,7 +122,7 @@ def validate_batch(
     started = time.monotonic()
     context_dir, docs_dir = prepare(context_dir, docs_dir)
     with psycopg.connect(warehouse_url, autocommit=True) as conn:
-        lock(conn)
+        lock(conn, load_batch(conn, batch_id).source)
         batch = load_gateable(conn, batch_id)
         spec = suite_for(batch.source, batch.dataset)
         claim(conn, batch.source, [batch.batch_id])
@@ -163,7 +163,7 @@ def _validate_together(
     one dataset; returns their results and the batches it could not judge apart."""
     results: list[GateResult] = []
     with psycopg.connect(warehouse_url, autocommit=True) as conn:
-        lock(conn)
+        lock(conn, spec.source)
         batches = {i: load_gateable(conn, i) for i in batch_ids}
         claim(conn, spec.source, list(batches))
         pending = dict(batches)
