@@ -93,3 +93,23 @@ def test_the_console_stays_short_and_names_its_log(default_run):
     # the detail (Airflow's task logs, dbt's lines) went there, not to the console
     assert len(log) > 10 * len(lines)
     assert any("dbt" in line for line in log)
+
+
+def test_dags_ran_side_by_side_in_the_schedulers_order(default_run):
+    """Two DAGs at a time (the default), each started when what it needs has ended."""
+    from lumbung.runner import DAG_ORDER
+
+    _, lines = default_run
+
+    def at(start: str) -> int:
+        found = [i for i, line in enumerate(lines) if line.startswith(start)]
+        assert len(found) == 1, (start, lines[:40])
+        return found[0]
+
+    region_done = at("region: success in ")
+    assert at("idm: running") < region_done  # beside the region master, not after it
+    assert at("apbdes: running") > region_done
+    assert at("programmes: running") > region_done
+    marts = at("smart_village_marts: running")
+    assert all(at(f"{dag_id}: success in ") < marts for dag_id in DAG_ORDER[:-1])
+    assert any(line.startswith("  idm.land_idm_files ") for line in lines)

@@ -119,6 +119,12 @@ def cmd_api_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def _at_least_one(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of 1 or more")
+    return int(text)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Progress and the summary on the console; everything else (Airflow's task logs, dbt,
     the dbt server) in ``<state>/logs/run-<UTC time>.log``, or all of it streamed with -v."""
@@ -128,14 +134,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     paths = Paths.from_env()
     dag_ids = tuple(args.dags) if args.dags else DAG_ORDER
     if args.verbose:
-        summary = run(paths, dag_ids, Console(sys.stdout))
+        summary = run(paths, dag_ids, Console(sys.stdout), args.parallel)
         print(summary.render())
         return 0 if summary.ok else 1
     path = log_path(paths.state)
     with output_to_log(path) as console:
         console.line(f"lumbung run: {', '.join(dag_ids)}; detail in {path}")
         try:
-            summary = run(paths, dag_ids, console)
+            summary = run(paths, dag_ids, console, args.parallel)
         except BaseException as err:
             log.exception("lumbung run stopped")  # the trace, in the log
             console.summarise_log()
@@ -331,6 +337,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run every DAG once (land, gate, build marts) and report")
     run.add_argument("--dags", nargs="+", metavar="DAG_ID",
                      help="run only these DAGs (default: all, in dependency order)")
+    run.add_argument("--parallel", type=_at_least_one, metavar="N",
+                     help="run up to N DAGs at once, each as soon as the DAGs it needs have "
+                     "ended (default: LUMBUNG_RUN_PARALLEL, else 2; 1 runs them one by one)")
 
     db = _command(sub, "db", cmd_db, help="manage the warehouse (embedded PostgreSQL by default)")
     db.add_argument("action", choices=["start", "stop", "status", "url", "bootstrap"],

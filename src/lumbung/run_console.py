@@ -57,7 +57,8 @@ def shorten(text: str, width: int = WIDTH) -> str:
 
 def task_line(task_id: str, state: str, seconds: float | None, detail: str | None = None) -> str:
     took = f"{seconds:6.1f}s" if seconds is not None else " " * 7
-    return f"  {task_id:<26} {state:<15} {took}" + (f"  {detail}" if detail else "")
+    name = f"{task_id:<{max(26, len(task_id))}}"
+    return f"  {name} {state:<15} {took}" + (f"  {detail}" if detail else "")
 
 
 def dag_line(dag_id: str, state: str, seconds: float | None = None) -> str:
@@ -164,8 +165,13 @@ class TaskProgress:
 
     console: Console
     warehouse: PgUrl
+    # tasks named with their DAG (``idm.quality_gate``), when several DAGs run at once
+    qualified: bool = False
     started: dict[str, float] = field(default_factory=dict)
     reported: set[str] = field(default_factory=set)
+
+    def name(self, ti) -> str:
+        return f"{ti.dag_id}.{ti.task_id}" if self.qualified else ti.task_id
 
     @_hookimpl
     def on_task_instance_running(self, previous_state, task_instance) -> None:
@@ -193,7 +199,7 @@ class TaskProgress:
             except psycopg.Error as err:  # counts are a courtesy; never fail the task for them
                 detail = f"(counts unavailable: {first_line(err, 60)})"
         self.reported.add(ti.task_id)
-        self.console.line(task_line(ti.task_id, state, seconds, detail))
+        self.console.line(task_line(self.name(ti), state, seconds, detail))
 
     @contextmanager
     def listening(self) -> Iterator[TaskProgress]:

@@ -25,6 +25,7 @@ from lumbung import airflow_env, dbt_server
 from lumbung.config import Paths, PgUrl, redact
 from lumbung.db import count_rows
 from lumbung.families import FAMILIES
+from lumbung.run_console import dag_line
 from lumbung.warehouse import bootstrap, warehouse_url
 
 if TYPE_CHECKING:
@@ -210,45 +211,66 @@ def prepare(paths: Paths) -> PgUrl:
 def run_dags(
     paths: Paths, warehouse: PgUrl, dag_ids: tuple[str, ...] = DAG_ORDER,
     console: Console | None = None, before: Callable[[str], None] | None = None,
+    parallel: int = 1,
 ) -> list[DagOutcome]:
-    """Each DAG with ``dag.test()``, in order (``before(dag_id)`` first, when given)."""
+    """Each DAG with ``dag.test()``, in order (``before(dag_id)`` first, when given); with
+    ``parallel`` over 1, that many at once in processes of their own, each as soon as what it
+    needs has ended (``lumbung.concurrent_dags``)."""
     from airflow.dag_processing.dagbag import DagBag
-
-    from lumbung.run_console import TaskProgress, dag_line, task_line
 
     console = console or _log_console()
 
     bag = DagBag(dag_folder=str(paths.dags))
     if bag.import_errors:
         raise RuntimeError(f"DAG import errors: {bag.import_errors}")
-    outcomes = []
+    dags = {}
     for dag_id in dag_ids:
-        dag = bag.get_dag(dag_id)
-        if dag is None:
+        dags[dag_id] = bag.get_dag(dag_id)
+        if dags[dag_id] is None:
             raise RuntimeError(f"DAG {dag_id} not found in {paths.dags}")
+
+    def run_one(dag_id: str, dag, qualified: bool = False) -> DagOutcome:
+        return _run_dag(dag_id, dag, warehouse, console, qualified)
+
+    if parallel > 1 and len(dags) > 1:
+        from lumbung.concurrent_dags import before_forking, run_concurrently
+
+        before_forking()
+        return run_concurrently(dags, run_one, parallel, console, before)
+    outcomes = []
+    for dag_id, dag in dags.items():
         if before is not None:
             before(dag_id)
-        log.info("running DAG %s", dag_id)
         console.line(dag_line(dag_id, f"running {len(dag.tasks)} task(s)"))
-        started = time.monotonic()
-        progress = TaskProgress(console, warehouse)
-        with progress.listening():
-            dag_run = dag.test()
-        instances = dag_run.get_task_instances()
-        failed = [ti.task_id for ti in instances if ti.state in ("failed",)]
-        for ti in instances:  # tasks that never ran (upstream failed) or ended unseen
-            if ti.task_id not in progress.reported:
-                console.line(task_line(ti.task_id, str(ti.state or "not run"), None))
-        outcome = DagOutcome(
-            dag_id=dag_id,
-            state=str(dag_run.state),
-            seconds=time.monotonic() - started,
-            failed_tasks=failed,
-            error=_failure_reason(warehouse, dag_id, dag_run.run_id) if failed else None,
-        )
+        outcome = run_one(dag_id, dag)
         outcomes.append(outcome)
         console.line(dag_line(dag_id, outcome.state, outcome.seconds))
     return outcomes
+
+
+def _run_dag(dag_id: str, dag, warehouse: PgUrl, console: Console,
+             qualified: bool = False) -> DagOutcome:
+    """One DAG with ``dag.test()``, a console line per task (named with its DAG when
+    ``qualified``, as when several DAGs run at once)."""
+    from lumbung.run_console import TaskProgress, task_line
+
+    log.info("running DAG %s", dag_id)
+    started = time.monotonic()
+    progress = TaskProgress(console, warehouse, qualified=qualified)
+    with progress.listening():
+        dag_run = dag.test()
+    instances = dag_run.get_task_instances()
+    failed = [ti.task_id for ti in instances if ti.state in ("failed",)]
+    for ti in instances:  # tasks that never ran (upstream failed) or ended unseen
+        if ti.task_id not in progress.reported:
+            console.line(task_line(progress.name(ti), str(ti.state or "not run"), None))
+    return DagOutcome(
+        dag_id=dag_id,
+        state=str(dag_run.state),
+        seconds=time.monotonic() - started,
+        failed_tasks=failed,
+        error=_failure_reason(warehouse, dag_id, dag_run.run_id) if failed else None,
+    )
 
 
 def _log_console() -> Console:
@@ -312,8 +334,20 @@ def summarise(paths: Paths, warehouse: PgUrl, dags: list[DagOutcome]) -> RunSumm
     )
 
 
+def default_parallel() -> int:
+    """How many DAGs ``lumbung run`` runs at once: ``LUMBUNG_RUN_PARALLEL``, default 2 (the
+    sources' work is split between Python and PostgreSQL, so two DAGs keep two cores busy)."""
+    value = os.environ.get("LUMBUNG_RUN_PARALLEL", "").strip()
+    if not value:
+        return 2
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"LUMBUNG_RUN_PARALLEL={value!r}: expected a whole number of 1 or more")
+    return int(value)
+
+
 def run(
-    paths: Paths, dag_ids: tuple[str, ...] = DAG_ORDER, console: Console | None = None
+    paths: Paths, dag_ids: tuple[str, ...] = DAG_ORDER, console: Console | None = None,
+    parallel: int | None = None,
 ) -> RunSummary:
     unknown = set(dag_ids) - set(DAG_ORDER)
     if unknown:
@@ -328,7 +362,8 @@ def run(
         started_at = datetime.now(UTC)
         # every dbt build of the run forks one dbt imported once, not a new process each
         with dbt_server.running(paths.state):
-            dags = run_dags(paths, warehouse, dag_ids, console, before=landing_ready)
+            dags = run_dags(paths, warehouse, dag_ids, console, before=landing_ready,
+                            parallel=default_parallel() if parallel is None else parallel)
             docs = dbt_docs_site(paths, warehouse)
     summary = summarise(paths, warehouse, dags)
     summary.reports = auditor_outputs(paths, warehouse, started_at)

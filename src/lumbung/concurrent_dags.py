@@ -1,0 +1,177 @@
+"""Several DAGs of ``lumbung run`` at once, each with ``dag.test()`` in a process of its own.
+
+The sources are independent of each other, so their DAGs need not wait in a line: a DAG
+starts as soon as a slot is free and what it needs has ended (the region master before a DAG
+that waits for it, every other DAG of the run before a DAG scheduled on their Assets, as the
+scheduler would order them). Each runs in a fork of this process, which has imported
+Airflow, parsed the DAGs and loaded the heavy libraries once; Airflow gives a fork fresh
+database connections itself. A DAG's outcome comes back through a pipe; a process that dies
+is a failed DAG with its exit code, never a lost one.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from multiprocessing.connection import Connection, wait
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from airflow.sdk import DAG
+
+    from lumbung.run_console import Console
+    from lumbung.runner import DagOutcome
+
+log = logging.getLogger(__name__)
+
+REGION_DAG = "region"
+REGION_WAIT = "wait_for_region_master"  # the task of a DAG that reads the region master
+# imported before the first fork, so that every DAG's process has them without paying for it
+PRELOAD = ("great_expectations", "pandas", "lumbung.quality.gate", "lumbung.landing")
+
+
+def prerequisites(dags: dict[str, DAG]) -> dict[str, set[str]]:
+    """For each DAG of the run (in run order), the DAGs of the run that must end before it
+    starts: the region DAG for one with a ``wait_for_region_master`` task, and every DAG
+    before it for one scheduled on Assets (the marts, which consume the sources')."""
+    order = list(dags)
+    needs: dict[str, set[str]] = {}
+    for position, (dag_id, dag) in enumerate(dags.items()):
+        if _asset_scheduled(dag):
+            needs[dag_id] = set(order[:position])
+        elif REGION_WAIT in dag.task_dict and REGION_DAG in dags and dag_id != REGION_DAG:
+            needs[dag_id] = {REGION_DAG}
+        else:
+            needs[dag_id] = set()
+    return needs
+
+
+def _asset_scheduled(dag: DAG) -> bool:
+    from airflow.sdk.definitions.asset import BaseAsset
+
+    return isinstance(getattr(dag.timetable, "asset_condition", None), BaseAsset)
+
+
+def run_concurrently(
+    dags: dict[str, DAG],
+    run_one: Callable[[str, DAG, bool], DagOutcome],
+    slots: int,
+    console: Console,
+    before: Callable[[str], None] | None = None,
+) -> list[DagOutcome]:
+    """Run every DAG of ``dags`` (id -> DAG, in run order), at most ``slots`` at once, each
+    through ``run_one(dag_id, dag, qualified=True)`` in a forked process; the outcomes in run
+    order. ``before(dag_id)`` runs here, before that DAG's process starts."""
+    from lumbung.run_console import dag_line
+
+    needs = prerequisites(dags)
+    waiting = list(dags)
+    running: dict[str, tuple[multiprocessing.process.BaseProcess, Connection, float]] = {}
+    ended: dict[str, DagOutcome] = {}
+    context = multiprocessing.get_context("fork")
+    while waiting or running:
+        for dag_id in _startable(waiting, needs, ended, slots - len(running)):
+            waiting.remove(dag_id)
+            if before is not None:
+                before(dag_id)
+            console.line(dag_line(dag_id, f"running {len(dags[dag_id].tasks)} task(s)"))
+            receiver, sender = context.Pipe(duplex=False)
+            process = context.Process(
+                target=_child, args=(dag_id, dags[dag_id], run_one, sender),
+                name=f"lumbung-run-{dag_id}", daemon=False,
+            )
+            process.start()
+            sender.close()
+            running[dag_id] = (process, receiver, time.monotonic())
+        if not running:  # nothing can start: a prerequisite is not in the run
+            raise RuntimeError(f"DAG(s) {', '.join(waiting)} wait for DAGs that never end")
+        ready = wait([receiver for _, receiver, _ in running.values()]
+                     + [process.sentinel for process, _, _ in running.values()])
+        for dag_id, (process, receiver, started) in list(running.items()):
+            if receiver not in ready and process.sentinel not in ready:
+                continue
+            outcome = _collect(dag_id, process, receiver, started)
+            del running[dag_id]
+            ended[dag_id] = outcome
+            console.line(dag_line(dag_id, outcome.state, outcome.seconds))
+    return [ended[dag_id] for dag_id in dags]
+
+
+def _startable(waiting: Sequence[str], needs: dict[str, set[str]],
+               ended: dict[str, DagOutcome], free: int) -> list[str]:
+    """The DAGs to start in the free slots: those whose prerequisites have ended, the ones
+    that waited for most first (they start late, and the region master's readers are the
+    long ones), else in run order."""
+    ready = [dag_id for dag_id in waiting if needs[dag_id] <= ended.keys()]
+    ready.sort(key=lambda dag_id: -len(needs[dag_id]))  # stable: run order otherwise
+    return ready[:max(free, 0)]
+
+
+def before_forking() -> None:
+    """What the DAGs' processes share from this one: the heavy libraries imported, and the
+    DAGs written into Airflow's metadata database."""
+    _preload()
+    _register_dags()
+
+
+def _preload() -> None:
+    import importlib
+
+    for module in PRELOAD:
+        try:
+            importlib.import_module(module)
+        except ImportError:  # a lighter install: each process imports what it uses
+            log.debug("preload of %s skipped", module, exc_info=True)
+
+
+def _register_dags() -> None:
+    """What every ``dag.test()`` writes first, the DAG bundles and every DAG of them with
+    their Assets, written once here: processes writing them at once into a fresh metadata
+    database collide on the same new rows."""
+    from airflow import settings
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+    from airflow.dag_processing.dagbag import BundleDagBag, sync_bag_to_db
+
+    manager = DagBundlesManager()
+    with settings.Session() as session:
+        manager.sync_bundles_to_db(session=session)
+        session.commit()
+    for bundle in manager.get_all_dag_bundles():
+        if not bundle.is_initialized:
+            bundle.initialize()
+        bag = BundleDagBag(dag_folder=bundle.path, bundle_path=bundle.path,
+                           bundle_name=bundle.name)
+        sync_bag_to_db(bag, bundle.name, bundle.version)
+
+
+def _child(dag_id: str, dag: DAG, run_one: Callable, sender: Connection) -> None:
+    try:
+        outcome = run_one(dag_id, dag, True)
+    except BaseException as error:  # the parent reports it; the trace goes to the log
+        log.error("DAG %s stopped: %s", dag_id, traceback.format_exc())
+        sender.send(("error", f"{type(error).__name__}: {error}"))
+    else:
+        sender.send(("outcome", outcome))
+    finally:
+        sender.close()
+
+
+def _collect(dag_id: str, process, receiver: Connection, started: float) -> DagOutcome:
+    from lumbung.runner import DagOutcome
+
+    message = None
+    try:
+        if receiver.poll(30 if process.is_alive() else 0):
+            message = receiver.recv()
+    except (EOFError, OSError):
+        message = None
+    process.join(60)
+    seconds = time.monotonic() - started
+    if message is not None and message[0] == "outcome":
+        return message[1]
+    error = (message[1] if message is not None
+             else f"the process running the DAG ended with exit code {process.exitcode}")
+    return DagOutcome(dag_id=dag_id, state="failed", seconds=seconds, error=error)
