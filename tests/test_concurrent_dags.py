@@ -121,3 +121,32 @@ def test_a_dead_or_broken_dag_is_a_failed_outcome_and_the_others_still_run(tmp_p
     assert "exit code 7" in by_id["survey"].error
     assert by_id["bumdes"].state == "failed"
     assert by_id["bumdes"].error == "ValueError: bumdes broke"
+
+
+def test_a_stopped_run_leaves_no_dag_process(tmp_path):
+    """Ctrl-C (or SIGTERM, which ``lumbung run`` turns into SystemExit) while a DAG runs:
+    its process is stopped, not left running."""
+    import multiprocessing
+
+    dags = {name: _fake(name) for name in ("idm", "survey")}
+    journal = tmp_path / "journal"
+
+    def slow(dag_id: str, dag, qualified: bool = False) -> DagOutcome:
+        with open(journal, "a") as out:
+            out.write(f"{time.monotonic()} start {dag_id}\n")
+        time.sleep(60)
+        return DagOutcome(dag_id=dag_id, state="success", seconds=60)
+
+    def before(dag_id: str) -> None:
+        if dag_id == "survey":
+            deadline = time.monotonic() + 30
+            while not journal.exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            raise KeyboardInterrupt
+
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        run_concurrently(dags, slow, 2, Console(io.StringIO()), before)
+    assert "start idm" in journal.read_text()
+    assert multiprocessing.active_children() == []
+    assert time.monotonic() - started < 30

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -125,6 +126,21 @@ def _at_least_one(text: str) -> int:
     return int(text)
 
 
+class Terminated(SystemExit):
+    """A signal ended the command (exit status 128 + its number, as a shell reports it)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(128 + signum)
+        self.signum = signum
+
+    def __str__(self) -> str:
+        return f"{signal.Signals(self.signum).name} received"
+
+
+def _terminated(signum: int, frame) -> None:
+    raise Terminated(signum)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Progress and the summary on the console; everything else (Airflow's task logs, dbt,
     the dbt server) in ``<state>/logs/run-<UTC time>.log``, or all of it streamed with -v."""
@@ -133,6 +149,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     paths = Paths.from_env()
     dag_ids = tuple(args.dags) if args.dags else DAG_ORDER
+    # SIGTERM ends the run as Ctrl-C does: the DAGs' processes and the dbt server stop too
+    signal.signal(signal.SIGTERM, _terminated)
     if args.verbose:
         summary = run(paths, dag_ids, Console(sys.stdout), args.parallel)
         print(summary.render())

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import signal
 import time
 import traceback
 from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -65,39 +67,73 @@ def run_concurrently(
     """Run every DAG of ``dags`` (id -> DAG, in run order), at most ``slots`` at once, each
     through ``run_one(dag_id, dag, qualified=True)`` in a forked process; the outcomes in run
     order. ``before(dag_id)`` runs here, before that DAG's process starts."""
-    from lumbung.run_console import dag_line
+    pool = _Pool(dags, run_one, console, before)
+    try:
+        pool.run(slots)
+    finally:  # stopped (Ctrl-C, SIGTERM): no DAG process outlives the run
+        pool.stop()
+    return [pool.ended[dag_id] for dag_id in dags]
 
-    needs = prerequisites(dags)
-    waiting = list(dags)
-    running: dict[str, tuple[multiprocessing.process.BaseProcess, Connection, float]] = {}
-    ended: dict[str, DagOutcome] = {}
-    context = multiprocessing.get_context("fork")
-    while waiting or running:
-        for dag_id in _startable(waiting, needs, ended, slots - len(running)):
-            waiting.remove(dag_id)
-            if before is not None:
-                before(dag_id)
-            console.line(dag_line(dag_id, f"running {len(dags[dag_id].tasks)} task(s)"))
-            receiver, sender = context.Pipe(duplex=False)
-            process = context.Process(
-                target=_child, args=(dag_id, dags[dag_id], run_one, sender),
-                name=f"lumbung-run-{dag_id}", daemon=False,
-            )
-            process.start()
-            sender.close()
-            running[dag_id] = (process, receiver, time.monotonic())
-        if not running:  # nothing can start: a prerequisite is not in the run
-            raise RuntimeError(f"DAG(s) {', '.join(waiting)} wait for DAGs that never end")
-        ready = wait([receiver for _, receiver, _ in running.values()]
-                     + [process.sentinel for process, _, _ in running.values()])
-        for dag_id, (process, receiver, started) in list(running.items()):
-            if receiver not in ready and process.sentinel not in ready:
-                continue
-            outcome = _collect(dag_id, process, receiver, started)
-            del running[dag_id]
-            ended[dag_id] = outcome
-            console.line(dag_line(dag_id, outcome.state, outcome.seconds))
-    return [ended[dag_id] for dag_id in dags]
+
+class _Pool:
+    def __init__(self, dags: dict[str, DAG], run_one: Callable, console: Console,
+                 before: Callable[[str], None] | None) -> None:
+        self.dags, self.run_one, self.console, self.before = dags, run_one, console, before
+        self.needs = prerequisites(dags)
+        self.waiting = list(dags)
+        self.running: dict[str, tuple[BaseProcess, Connection, float]] = {}
+        self.ended: dict[str, DagOutcome] = {}
+        self.context = multiprocessing.get_context("fork")
+
+    def run(self, slots: int) -> None:
+        while self.waiting or self.running:
+            free = slots - len(self.running)
+            for dag_id in _startable(self.waiting, self.needs, self.ended, free):
+                self.start(dag_id)
+            if not self.running:  # nothing can start: a prerequisite is not in the run
+                raise RuntimeError(
+                    f"DAG(s) {', '.join(self.waiting)} wait for DAGs that never end")
+            self.collect(wait([r for _, r, _ in self.running.values()]
+                              + [p.sentinel for p, _, _ in self.running.values()]))
+
+    def start(self, dag_id: str) -> None:
+        from lumbung.run_console import dag_line
+
+        self.waiting.remove(dag_id)
+        if self.before is not None:
+            self.before(dag_id)
+        self.console.line(dag_line(dag_id, f"running {len(self.dags[dag_id].tasks)} task(s)"))
+        receiver, sender = self.context.Pipe(duplex=False)
+        process = self.context.Process(
+            target=_child, args=(dag_id, self.dags[dag_id], self.run_one, sender),
+            name=f"lumbung-run-{dag_id}",
+        )
+        process.start()
+        sender.close()
+        self.running[dag_id] = (process, receiver, time.monotonic())
+
+    def collect(self, ready: list) -> None:
+        from lumbung.run_console import dag_line
+
+        for dag_id, (process, receiver, started) in list(self.running.items()):
+            if receiver in ready or process.sentinel in ready:
+                outcome = _outcome(dag_id, process, receiver, started)
+                del self.running[dag_id]
+                self.ended[dag_id] = outcome
+                self.console.line(dag_line(dag_id, outcome.state, outcome.seconds))
+
+    def stop(self, grace: float = 10.0) -> None:
+        """Terminate the DAGs still running; kill those alive ``grace`` seconds later."""
+        for process, _, _ in self.running.values():
+            if process.is_alive():
+                process.terminate()
+        deadline = time.monotonic() + grace
+        for dag_id, (process, _, _) in self.running.items():
+            process.join(max(deadline - time.monotonic(), 0))
+            if process.is_alive():
+                log.warning("the process of DAG %s did not stop; killing it", dag_id)
+                process.kill()
+                process.join()
 
 
 def _startable(waiting: Sequence[str], needs: dict[str, set[str]],
@@ -148,6 +184,8 @@ def _register_dags() -> None:
 
 
 def _child(dag_id: str, dag: DAG, run_one: Callable, sender: Connection) -> None:
+    # not the parent's handler (it raises to unwind the parent); a task may set its own
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     try:
         outcome = run_one(dag_id, dag, True)
     except BaseException as error:  # the parent reports it; the trace goes to the log
@@ -159,7 +197,8 @@ def _child(dag_id: str, dag: DAG, run_one: Callable, sender: Connection) -> None
         sender.close()
 
 
-def _collect(dag_id: str, process, receiver: Connection, started: float) -> DagOutcome:
+def _outcome(dag_id: str, process: BaseProcess, receiver: Connection,
+             started: float) -> DagOutcome:
     from lumbung.runner import DagOutcome
 
     message = None
