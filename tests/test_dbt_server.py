@@ -200,3 +200,18 @@ def test_a_run_uses_the_server_already_answering_for_its_state(tmp_path, monkeyp
         assert dbt_server.available(started)
     assert not started.exists()
     assert dbt_server.ENV not in os.environ
+
+
+def test_a_server_starting_is_named_only_once_ready(tmp_path, monkeypatch):
+    """`lumbung run` starts the server first and waits for it only before the DAGs run, so
+    importing dbt overlaps the warehouse's start."""
+    monkeypatch.delenv(dbt_server.ENV, raising=False)  # the session's
+    state = tmp_path / "state"
+    with dbt_server.starting(state) as ready:
+        assert dbt_server.ENV not in os.environ  # not yet: dbt may still be importing
+        path = ready()
+        assert path == dbt_server.socket_path(state) and dbt_server.available(path)
+        assert os.environ[dbt_server.ENV] == str(path)
+        assert ready() == path  # waits once
+    assert dbt_server.ENV not in os.environ
+    assert not path.exists()

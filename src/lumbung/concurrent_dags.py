@@ -14,9 +14,11 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import signal
+import threading
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import TYPE_CHECKING
@@ -151,6 +153,20 @@ def before_forking() -> None:
     DAGs written into Airflow's metadata database."""
     _preload()
     _register_dags()
+
+
+@contextmanager
+def preloading() -> Iterator[None]:
+    """Import the libraries the DAGs' processes share in a thread, during the block (the
+    warehouse's start, which mostly waits on PostgreSQL and ``airflow db migrate``); the
+    block ends when they are imported, before any fork. They import no Airflow, whose
+    configuration must be set first."""
+    thread = threading.Thread(target=_preload, name="lumbung-preload", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        thread.join()
 
 
 def _preload() -> None:

@@ -352,25 +352,42 @@ def running(state: Path, timeout: float = 120.0) -> Iterator[Path | None]:
     dbt invocations of this process and its children: the one already answering at the
     state folder's socket, else one started here; yields its socket (None when one was
     already named, or this one did not start: dbt then runs in new processes)."""
+    with starting(state, timeout) as ready:
+        yield ready()
+
+
+@contextlib.contextmanager
+def starting(state: Path, timeout: float = 120.0) -> Iterator[Callable[[], Path | None]]:
+    """:func:`running`, without waiting for the server to import dbt: yields ``ready()``,
+    which waits for it (once) and names it, so that the import overlaps other work."""
     if os.environ.get(ENV):
-        yield None
+        yield lambda: None
         return
     path = socket_path(state)
     if available(path):  # `lumbung dbt-server` started by hand for this state folder
         log.info("using the dbt server at %s", path)
         with _named(path):
-            yield path
+            yield lambda: path
         return
     process = subprocess.Popen([sys.executable, "-m", "lumbung.dbt_server", "--socket", str(path)])
+    answer: list[Path | None] = []
+
+    def ready() -> Path | None:
+        if not answer:
+            if wait_ready(path, process, timeout):
+                os.environ[ENV] = str(path)
+                answer.append(path)
+            else:
+                log.warning("the dbt server did not start (exit %s): dbt runs in new "
+                            "processes", process.poll())
+                answer.append(None)
+        return answer[0]
+
     try:
-        if wait_ready(path, process, timeout):
-            with _named(path):
-                yield path
-        else:
-            log.warning("the dbt server did not start (exit %s): dbt runs in new processes",
-                        process.poll())
-            yield None
+        yield ready
     finally:
+        if answer and answer[0] is not None:
+            os.environ.pop(ENV, None)
         process.terminate()
         try:
             process.wait(timeout=30)

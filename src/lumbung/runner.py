@@ -13,7 +13,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -22,6 +22,7 @@ import psycopg
 from psycopg import sql
 
 from lumbung import airflow_env, dbt_server
+from lumbung.concurrent_dags import preloading
 from lumbung.config import Paths, PgUrl, redact
 from lumbung.db import count_rows
 from lumbung.families import FAMILIES
@@ -354,17 +355,22 @@ def run(
         raise ValueError(f"unknown DAG(s) {', '.join(sorted(unknown))}; "
                          f"known: {', '.join(DAG_ORDER)}")
     console = console or _log_console()
+    parallel = default_parallel() if parallel is None else parallel
     started = time.monotonic()
-    with landing_in_background(paths, dag_ids, console) as landing_ready:
-        warehouse = prepare(paths)
+    # Generating files, importing dbt (in the dbt server) and, for DAGs run side by side,
+    # the libraries their processes share, all overlap the warehouse's start.
+    with landing_in_background(paths, dag_ids, console) as landing_ready, \
+            dbt_server.starting(paths.state) as dbt_ready:
+        with preloading() if parallel > 1 else nullcontext():
+            warehouse = prepare(paths)
         console.line(f"warehouse ready, Airflow metadata migrated "
                      f"({time.monotonic() - started:.1f}s)")
         started_at = datetime.now(UTC)
         # every dbt build of the run forks one dbt imported once, not a new process each
-        with dbt_server.running(paths.state):
-            dags = run_dags(paths, warehouse, dag_ids, console, before=landing_ready,
-                            parallel=default_parallel() if parallel is None else parallel)
-            docs = dbt_docs_site(paths, warehouse)
+        dbt_ready()
+        dags = run_dags(paths, warehouse, dag_ids, console, before=landing_ready,
+                        parallel=parallel)
+        docs = dbt_docs_site(paths, warehouse)
     summary = summarise(paths, warehouse, dags)
     summary.reports = auditor_outputs(paths, warehouse, started_at)
     summary.docs = docs
