@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from lumbung.quality.messages import severity
-from lumbung.quality.rules import BATCH_COLUMN, CRITICAL, SuiteSpec
+from lumbung.quality.rules import BATCH_COLUMN, BATCH_COUNT, CRITICAL, SuiteSpec
 
 
 def splittable(spec: SuiteSpec) -> bool:
@@ -42,14 +42,17 @@ def split_by_batch(
         ):
             return per_batch, None
         by_batch: dict[int, list[dict]] = {}
+        counted: dict[int, int] = {}  # rows of the batch breaking the rule, when a row says
         for row in rows:
-            shown = {k: v for k, v in row.items() if k != BATCH_COLUMN}
+            shown = {k: v for k, v in row.items() if k not in (BATCH_COLUMN, BATCH_COUNT)}
             by_batch.setdefault(int(row[BATCH_COLUMN]), []).append(shown)
+            if row.get(BATCH_COUNT) is not None:
+                counted[int(row[BATCH_COLUMN])] = int(row[BATCH_COUNT])
         for batch_id, batch_rows in by_batch.items():
             if batch_id not in per_batch:
                 continue
             per_batch[batch_id]["results"].append(
-                {**item, "result": {"observed_value": len(batch_rows),
+                {**item, "result": {"observed_value": counted.get(batch_id, len(batch_rows)),
                                     "details": {"unexpected_rows": batch_rows}}}
             )
             named.add(batch_id)

@@ -18,6 +18,11 @@ MIN_ROWS = "min_rows"
 MAX_ROWS = "max_rows"
 ROW_NUMBER = "_row_number"  # the CSV line a row came from, reported with unexpected values
 BATCH_COLUMN = "_batch_id"  # first column of every rule of a suite gated many batches at once
+# A column rule's rows carry how many rows of their batch break it (the query's first 200 rows
+# are all GX returns, across every batch under validation).
+BATCH_COUNT = "_batch_unexpected"
+# In a batch-aware column rule's meta: the column expectation it stands for.
+STANDS_FOR = "stands_for"
 
 # Lampung lies within about 3.7-6.2 S and 103.6-105.9 E (islands of the Sunda Strait
 # included); the box adds a margin so only misplaced or swapped coordinates are flagged.
@@ -43,14 +48,16 @@ class Rule:
     expectation: str
     kwargs: dict[str, Any] = field(default_factory=dict)
     severity: str = CRITICAL
+    # More for the expectation's meta: what a batch-aware column rule checks (``by_batch``).
+    about: dict[str, Any] = field(default_factory=dict)
 
     @property
     def column(self) -> str | None:
-        return self.kwargs.get("column")
+        return self.kwargs.get("column") or self.about.get("column")
 
     @property
-    def meta(self) -> dict[str, str]:
-        return {"severity": self.severity, "rule": self.rule}
+    def meta(self) -> dict[str, Any]:
+        return {"severity": self.severity, "rule": self.rule, **self.about}
 
 
 @dataclass(frozen=True)
@@ -121,6 +128,100 @@ def row_count() -> Rule:
         "row count in expected range",
         "ExpectTableRowCountToBeBetween",
         {"min_value": {"$PARAMETER": MIN_ROWS}, "max_value": {"$PARAMETER": MAX_ROWS}},
+    )
+
+
+# --- column rules, batch by batch ----------------------------------------------------------
+# The column rules above see their whole gate view, so a suite using them validates one batch
+# per checkpoint run. The same rules as unexpected-rows queries name the batch of every
+# offending row (``_batch_id`` first, then its CSV line and value), so that many batches are
+# judged in one run (``lumbung.quality.many_batches``); ``lumbung.quality.messages`` words
+# their failures as the column rule's (the meta says which it stands for). Like GX's column
+# rules, all but ``not_null`` ignore nulls.
+
+
+def _sql_text(value: str) -> str:
+    """A SQL string literal for a query GX formats with str.format (braces doubled)."""
+    quoted = "'" + value.replace("'", "''") + "'"
+    return quoted.replace("{", "{{").replace("}", "}}")
+
+
+def _offending_rows(column: str, where: str) -> str:
+    """The rows of the batches under validation where ``where`` holds: batch, CSV line, value
+    and how many rows of its batch break the rule, by batch and line."""
+    return (
+        f'select {BATCH_COLUMN}, {ROW_NUMBER}, "{column}", '
+        f"count(*) over (partition by {BATCH_COLUMN}) as {BATCH_COUNT} "
+        f"from {{batch}} where {where} order by {BATCH_COLUMN}, {ROW_NUMBER}"
+    )
+
+
+def _by_batch(rule: Rule, query: str, description: str, **about: Any) -> Rule:
+    """``rule`` (a column rule) as a query rule by batch, keeping its name and severity."""
+    column = rule.kwargs["column"]
+    return Rule(
+        rule.rule,
+        "UnexpectedRowsExpectation",
+        {"unexpected_rows_query": query, "description": description},
+        rule.severity,
+        {"column": column, STANDS_FOR: _EXPECTATION_TYPES[rule.expectation], **about},
+    )
+
+
+_EXPECTATION_TYPES = {
+    "ExpectColumnValuesToNotBeNull": "expect_column_values_to_not_be_null",
+    "ExpectColumnValuesToMatchRegex": "expect_column_values_to_match_regex",
+    "ExpectColumnValuesToBeUnique": "expect_column_values_to_be_unique",
+    "ExpectColumnValuesToBeInSet": "expect_column_values_to_be_in_set",
+    "ExpectColumnValuesToBeBetween": "expect_column_values_to_be_between",
+}
+
+
+def not_null_by_batch(column: str) -> Rule:
+    return _by_batch(not_null(column), _offending_rows(column, f'"{column}" is null'),
+                     f"{column} is never null")
+
+
+def matches_by_batch(column: str, regex: str, rule: str) -> Rule:
+    return _by_batch(
+        matches(column, regex, rule),
+        _offending_rows(column, f'"{column}" !~ {_sql_text(regex)}'),
+        f"every {column} matches {regex}",
+        regex=regex,
+    )
+
+
+def present_by_batch(column: str) -> tuple[Rule, ...]:
+    """Not null and not blank."""
+    return not_null_by_batch(column), matches_by_batch(column, r"\S", f"{column} not blank")
+
+
+def unique_by_batch(column: str) -> Rule:
+    """No value twice within a batch (every row holding a repeated value is reported)."""
+    copies = (f'(select *, count(*) over (partition by {BATCH_COLUMN}, "{column}") as _copies '
+              f'from {{batch}} where "{column}" is not null) as v')
+    query = _offending_rows(column, "_copies > 1").replace("{batch}", copies)
+    return _by_batch(unique(column), query, f"no {column} appears twice in a batch")
+
+
+def in_set_by_batch(column: str, values: list[str]) -> Rule:
+    listed = ", ".join(_sql_text(v) for v in values)
+    return _by_batch(
+        in_set(column, values),
+        _offending_rows(column, f'"{column}" not in ({listed})'),
+        f"every {column} is one of {', '.join(values)}",
+        value_set=list(values),
+    )
+
+
+def between_by_batch(column: str, low: float, high: float) -> Rule:
+    """For a numeric column."""
+    return _by_batch(
+        between(column, low, high),
+        _offending_rows(column, f'not ("{column}" between {low} and {high})'),
+        f"every {column} is between {low} and {high}",
+        min_value=low,
+        max_value=high,
     )
 
 
