@@ -16,6 +16,27 @@ def splittable(spec: SuiteSpec) -> bool:
     return all(rule.expectation == "UnexpectedRowsExpectation" for rule in spec.rules)
 
 
+def _count(rows: list[dict]) -> int:
+    """The rows of one batch breaking a rule: as its rows say when the rule counts them
+    (``rules.no_rows_by_batch`` and the column variants return a few rows per batch), else
+    as many as were returned."""
+    counted = rows[0].get(BATCH_COUNT) if rows else None
+    return len(rows) if counted is None else int(counted)
+
+
+def counted(validation: dict) -> dict:
+    """A validation of one batch with each failed unexpected-rows result's observed value
+    the batch's count of rows breaking the rule (``_count``), as a split gives it."""
+    results = []
+    for item in validation.get("results", []):
+        result = item.get("result") or {}
+        rows = (result.get("details") or {}).get("unexpected_rows")
+        if not item.get("success") and rows and rows[0].get(BATCH_COUNT) is not None:
+            item = {**item, "result": {**result, "observed_value": _count(rows)}}
+        results.append(item)
+    return {**validation, "results": results}
+
+
 def split_by_batch(
     validation: dict, pending: Iterable[int]
 ) -> tuple[dict[int, dict], set[int] | None]:
@@ -42,17 +63,14 @@ def split_by_batch(
         ):
             return per_batch, None
         by_batch: dict[int, list[dict]] = {}
-        counted: dict[int, int] = {}  # rows of the batch breaking the rule, when a row says
         for row in rows:
-            shown = {k: v for k, v in row.items() if k not in (BATCH_COLUMN, BATCH_COUNT)}
+            shown = {k: v for k, v in row.items() if k != BATCH_COLUMN}
             by_batch.setdefault(int(row[BATCH_COLUMN]), []).append(shown)
-            if row.get(BATCH_COUNT) is not None:
-                counted[int(row[BATCH_COLUMN])] = int(row[BATCH_COUNT])
         for batch_id, batch_rows in by_batch.items():
             if batch_id not in per_batch:
                 continue
             per_batch[batch_id]["results"].append(
-                {**item, "result": {"observed_value": counted.get(batch_id, len(batch_rows)),
+                {**item, "result": {"observed_value": _count(batch_rows),
                                     "details": {"unexpected_rows": batch_rows}}}
             )
             named.add(batch_id)

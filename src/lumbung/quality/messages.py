@@ -8,7 +8,8 @@ from typing import Any, Protocol
 
 from lumbung.quality.rules import (
     BATCH_COLUMN,
-    BATCH_COUNT,
+    BATCH_HELPERS,
+    BATCH_VALUES,
     CRITICAL,
     ROW_NUMBER,
     STANDS_FOR,
@@ -75,7 +76,7 @@ def _row_examples(rows: list[dict]) -> list[str]:
     examples = []
     for row in rows[:MAX_EXAMPLES]:
         # a message is about one batch: the column naming it tells nothing more
-        items = [(k, v) for k, v in row.items() if k not in (BATCH_COLUMN, BATCH_COUNT)]
+        items = [(k, v) for k, v in row.items() if k != BATCH_COLUMN and k not in BATCH_HELPERS]
         if not items:
             continue
         text = _shown(items[0][1])
@@ -101,7 +102,8 @@ def _detail(kind: str, kwargs: dict, result: dict) -> tuple[int | None, list[str
     examples = _column_examples(result, duplicates)
     if duplicates:
         values = result.get("unexpected_list") or result.get("partial_unexpected_list") or []
-        repeated = sum(1 for n in Counter(values).values() if n > 1)
+        repeated = result.get("distinct_unexpected") or sum(
+            1 for n in Counter(values).values() if n > 1)
         return count, examples, f"{repeated} duplicate value(s) on {count} row(s)"
     if kind == "expect_column_values_to_not_be_null":
         return count, examples, f"{count} null value(s)"
@@ -126,6 +128,8 @@ def as_column_result(kind: str, kwargs: dict, meta: dict,
     as_kwargs = {k: v for k, v in meta.items() if k not in (STANDS_FOR, "severity", "rule")}
     return stands_for, as_kwargs, {
         "unexpected_count": result.get("observed_value"),
+        # how many distinct values: the rows show only the first few
+        "distinct_unexpected": rows[0].get(BATCH_VALUES) if rows else None,
         "unexpected_list": [row.get(column) for row in rows],
         "unexpected_index_list": [{ROW_NUMBER: row.get(ROW_NUMBER), column: row.get(column)}
                                   for row in rows],

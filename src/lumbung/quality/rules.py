@@ -18,11 +18,6 @@ MIN_ROWS = "min_rows"
 MAX_ROWS = "max_rows"
 ROW_NUMBER = "_row_number"  # the CSV line a row came from, reported with unexpected values
 BATCH_COLUMN = "_batch_id"  # first column of every rule of a suite gated many batches at once
-# A column rule's rows carry how many rows of their batch break it (the query's first 200 rows
-# are all GX returns, across every batch under validation).
-BATCH_COUNT = "_batch_unexpected"
-# In a batch-aware column rule's meta: the column expectation it stands for.
-STANDS_FOR = "stands_for"
 
 # Lampung lies within about 3.7-6.2 S and 103.6-105.9 E (islands of the Sunda Strait
 # included); the box adds a margin so only misplaced or swapped coordinates are flagged.
@@ -131,28 +126,73 @@ def row_count() -> Rule:
     )
 
 
-# --- column rules, batch by batch ----------------------------------------------------------
+# --- rules batch by batch ------------------------------------------------------------------
 # The column rules above see their whole gate view, so a suite using them validates one batch
-# per checkpoint run. The same rules as unexpected-rows queries name the batch of every
-# offending row (``_batch_id`` first, then its CSV line and value), so that many batches are
-# judged in one run (``lumbung.quality.many_batches``); ``lumbung.quality.messages`` words
-# their failures as the column rule's (the meta says which it stands for). Like GX's column
-# rules, all but ``not_null`` ignore nulls.
+# per checkpoint run. The rules below are unexpected-rows queries that name the batch of every
+# row they return (``_batch_id`` first), so that all the batches of a delivery are judged in
+# one run (``lumbung.quality.many_batches``). GX keeps a query's first 200 rows across every
+# batch under validation, so each batch returns only what its message shows (a few examples,
+# by batch) with, on every row, how many rows of the batch break the rule (``BATCH_COUNT``).
+# The column variants keep the column rule's name and severity and return the CSV line and
+# value of each offending row; ``lumbung.quality.messages`` words them as the column rule they
+# stand for (their meta says which). Like GX's column rules, all but ``not_null`` skip nulls.
+
+BATCH_COUNT = "_batch_unexpected"  # rows of the batch breaking the rule
+BATCH_VALUES = "_batch_values"  # distinct values breaking a column rule in the batch
+BATCH_SEQ = "_batch_seq"
+BATCH_NTH = "_batch_nth"
+# Columns of the rules' bookkeeping, not of the data: messages and per-batch views drop them.
+BATCH_HELPERS = (BATCH_COUNT, BATCH_VALUES, BATCH_SEQ, BATCH_NTH)
+STANDS_FOR = "stands_for"  # in a column variant's meta: the column expectation it stands for
+EXAMPLES_PER_BATCH = 5  # rows (values, for column rules) a message shows
+LINES_PER_VALUE = 4  # lines of a value a message shows, and one to say there are more
+
+
+def no_rows_by_batch(rule: str, query: str, description: str,
+                     severity: str = CRITICAL) -> Rule:
+    """A rule broken by every row the query returns; its first column is the row's batch
+    (``_batch_id``), its second names the row. Each batch returns its first rows only, in
+    the query's order, each with the batch's count."""
+    wrapped = (
+        f"select * from (select *, count(*) over (partition by {BATCH_COLUMN}) as {BATCH_COUNT}, "
+        f"row_number() over (partition by {BATCH_COLUMN} order by {BATCH_SEQ}) as {BATCH_NTH} "
+        f"from (select q.*, row_number() over () as {BATCH_SEQ} "
+        f"from ({' '.join(query.split())}) as q) as s) as n "
+        f"where {BATCH_NTH} <= {EXAMPLES_PER_BATCH} order by {BATCH_COLUMN}, {BATCH_NTH}"
+    )
+    return no_rows(rule, wrapped, description, severity)
 
 
 def _sql_text(value: str) -> str:
-    """A SQL string literal for a query GX formats with str.format (braces doubled)."""
+    """A SQL string literal for a query GX formats with str.format (braces doubled) and runs
+    as SQLAlchemy ``text()``, which reads ``:name`` as a parameter (so no colon)."""
+    if ":" in value:
+        raise ValueError(f"{value!r}: a colon would be read as a query parameter")
     quoted = "'" + value.replace("'", "''") + "'"
     return quoted.replace("{", "{{").replace("}", "}}")
 
 
-def _offending_rows(column: str, where: str) -> str:
-    """The rows of the batches under validation where ``where`` holds: batch, CSV line, value
-    and how many rows of its batch break the rule, by batch and line."""
+def _sql_regex(regex: str) -> str:
+    """A regex as a SQL literal: groups ``(?:...)`` capture in it, which matches the same."""
+    return _sql_text(regex.replace("(?:", "("))
+
+
+def _offending_rows(column: str, where: str, relation: str = "{batch}") -> str:
+    """The rows of ``relation`` (the batches under validation) where ``where`` holds: batch,
+    CSV line and value, by batch and line; per batch only the lines of its first values
+    (in order of first line) that a message shows, each row with the batch's counts."""
+    col = f'"{column}"'
     return (
-        f'select {BATCH_COLUMN}, {ROW_NUMBER}, "{column}", '
-        f"count(*) over (partition by {BATCH_COLUMN}) as {BATCH_COUNT} "
-        f"from {{batch}} where {where} order by {BATCH_COLUMN}, {ROW_NUMBER}"
+        f"select {BATCH_COLUMN}, {ROW_NUMBER}, {col}, {BATCH_COUNT}, {BATCH_VALUES} from ("
+        f"select *, max(_value) over (partition by {BATCH_COLUMN}) as {BATCH_VALUES} from ("
+        f"select *, dense_rank() over (partition by {BATCH_COLUMN} order by _first) as _value "
+        f"from (select {BATCH_COLUMN}, {ROW_NUMBER}, {col}, "
+        f"count(*) over (partition by {BATCH_COLUMN}) as {BATCH_COUNT}, "
+        f"row_number() over (partition by {BATCH_COLUMN}, {col} order by {ROW_NUMBER}) as _nth, "
+        f"min({ROW_NUMBER}) over (partition by {BATCH_COLUMN}, {col}) as _first "
+        f"from {relation} where {where}) as o) as r) as v "
+        f"where _value <= {EXAMPLES_PER_BATCH} and _nth <= {LINES_PER_VALUE} "
+        f"order by {BATCH_COLUMN}, {ROW_NUMBER}"
     )
 
 
@@ -185,7 +225,7 @@ def not_null_by_batch(column: str) -> Rule:
 def matches_by_batch(column: str, regex: str, rule: str) -> Rule:
     return _by_batch(
         matches(column, regex, rule),
-        _offending_rows(column, f'"{column}" !~ {_sql_text(regex)}'),
+        _offending_rows(column, f'"{column}" !~ {_sql_regex(regex)}'),
         f"every {column} matches {regex}",
         regex=regex,
     )
@@ -197,11 +237,11 @@ def present_by_batch(column: str) -> tuple[Rule, ...]:
 
 
 def unique_by_batch(column: str) -> Rule:
-    """No value twice within a batch (every row holding a repeated value is reported)."""
+    """No value twice within a batch (every row holding a repeated value breaks it)."""
     copies = (f'(select *, count(*) over (partition by {BATCH_COLUMN}, "{column}") as _copies '
-              f'from {{batch}} where "{column}" is not null) as v')
-    query = _offending_rows(column, "_copies > 1").replace("{batch}", copies)
-    return _by_batch(unique(column), query, f"no {column} appears twice in a batch")
+              f'from {{batch}} where "{column}" is not null) as c')
+    return _by_batch(unique(column), _offending_rows(column, "_copies > 1", copies),
+                     f"no {column} appears twice in a batch")
 
 
 def in_set_by_batch(column: str, values: list[str]) -> Rule:
