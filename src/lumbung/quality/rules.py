@@ -2,7 +2,8 @@
 
 A ``Rule`` is one Great Expectations expectation (class, arguments, severity, a short name);
 a ``SuiteSpec`` is the rules of one dataset. The per-source modules (``*_rules.py``) build
-their suites from the helpers here; ``lumbung.quality.suites`` lists them all. This module
+their suites from the helpers here (those ``*_by_batch`` for suites that judge many batches
+in one checkpoint run); ``lumbung.quality.suites`` lists them all. This module
 imports nothing of the package, so any module of it may import this one.
 """
 
