@@ -302,3 +302,59 @@ def test_quality_modules_import_each_other_without_a_cycle():
 
     for module in edges:
         visit(module, ())
+
+
+def _by_batch_item(rule: rules.Rule, rows: list[dict], observed: int) -> dict:
+    """A failed batch-aware rule as GX reports it: its first rows, their number."""
+    return {
+        "success": False,
+        "expectation_config": {"type": "unexpected_rows_expectation", "kwargs": rule.kwargs,
+                               "meta": rule.meta, "severity": rule.severity},
+        "result": {"observed_value": observed, "details": {"unexpected_rows": rows}},
+        "exception_info": {"raised_exception": False},
+    }
+
+
+def _offending(batch: int, line: int, value, count: int, values: int) -> dict:
+    return {"_batch_id": batch, "_row_number": line, "skema": value,
+            rules.BATCH_COUNT: count, rules.BATCH_VALUES: values}
+
+
+def test_rules_by_batch_split_and_speak_as_column_rules():
+    """A column rule by batch returns a few rows per batch carrying the batch's counts; each
+    batch's view says what the column expectation said of it alone."""
+    from lumbung.quality.many_batches import counted, split_by_batch
+
+    in_set = rules.in_set_by_batch("skema", ["Mikro", "Kecil"])
+    unique = rules.unique_by_batch("skema")
+    spec = rules.SuiteSpec("ojk", "kur", "ojk_kur", (in_set, unique))
+    rows = [_offending(7, 3, "Besar", 9, 2), _offending(7, 4, "Sedang", 9, 2),
+            _offending(8, 2, "Besar", 1, 1)]
+    duplicates = [_offending(8, n, "Mikro", 6, 1) for n in (2, 5, 6, 9)]
+    validation = {"results": [_by_batch_item(in_set, rows, 3),
+                              _by_batch_item(unique, duplicates, 4)]}
+    per_batch, settled = split_by_batch(validation, [7, 8, 9])
+    assert settled == {7, 8, 9}
+    assert per_batch[9]["results"] == []
+
+    failures, _ = messages.rule_failures(per_batch[7], spec)
+    assert [f.describe() for f in failures] == [
+        "[critical] skema in {Mikro, Kecil}: 9 value(s) not in {Mikro, Kecil}, "
+        "e.g. 'Besar' (line 3), 'Sedang' (line 4)"]
+    assert failures[0].column == "skema" and failures[0].unexpected_count == 9
+    failures, _ = messages.rule_failures(per_batch[8], spec)
+    assert [f.describe() for f in failures][1] == (
+        "[critical] skema unique: 1 duplicate value(s) on 6 row(s), e.g. 'Mikro' "
+        "(lines 2, 5, 6...)")
+    # one batch validated alone: the same counts as its split
+    alone = counted({"results": [_by_batch_item(in_set, rows[:2], 2)]})
+    assert alone["results"][0]["result"]["observed_value"] == 9
+
+
+def test_rules_by_batch_quote_their_values():
+    query = rules.matches_by_batch("c", r"^(?:a|b)\d{2}'$", "c format").kwargs[
+        "unexpected_rows_query"]
+    # GX formats the query (braces doubled) and runs it as SQLAlchemy text() (no colon)
+    assert r""""c" !~ '^(a|b)\d{2}''$'""" in query.format(batch="audit.t")
+    with pytest.raises(ValueError, match="colon"):
+        rules.in_set_by_batch("c", ["a:b"])

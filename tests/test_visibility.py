@@ -56,9 +56,10 @@ def _survey_year(db) -> dict[str, int]:
 
 def test_a_build_while_a_gate_is_half_way_sees_none_of_its_delivery(
         paths, warehouse, db, tmp_path, monkeypatch):
-    """The overlap scenario, forced: the gate stops after accepting the first of two
-    regencies' files (pause hook), a dbt build of the survey staging runs meanwhile and
-    sees neither; released at the gate's end, the next build sees both."""
+    """The overlap scenario, forced: the gate stops once it has accepted both regencies'
+    files (judged together, pause hook) and before releasing them, a dbt build of the survey
+    staging runs meanwhile and sees neither; released at the gate's end, the next build sees
+    both."""
     generate(GenerateConfig(out=tmp_path / "generated", regencies=REGENCIES, years=(YEAR,),
                             seed=5, sources=("survey",)))
     landing = tmp_path / "landing"
@@ -79,10 +80,11 @@ def test_a_build_while_a_gate_is_half_way_sees_none_of_its_delivery(
             assert gate.is_alive(), "the gate ended without pausing"
             assert time.monotonic() < deadline, "the gate never reached its pause"
             time.sleep(0.2)
-        statuses = [r[0] for r in db.execute(
-            "select status from audit.load_batches where batch_id = any(%s) order by batch_id",
-            ([b["batch_id"] for b in landed["batches"]],)).fetchall()]
-        assert statuses[0] == "validated" and statuses[1] != "validated"  # half-way
+        statuses = db.execute(
+            "select status, visible_seq from audit.load_batches where batch_id = any(%s) "
+            "order by batch_id", ([b["batch_id"] for b in landed["batches"]],)).fetchall()
+        # half-way: every file accepted, none released
+        assert statuses == [("validated", None), ("validated", None)]
 
         survey.transform(paths, warehouse)  # what the marts DAG would build now
         assert _survey_year(db) == {}

@@ -87,8 +87,8 @@ class Gated:
 def judge(warehouse: PgUrl, landed: dict, *, together: bool = False) -> Gated:
     """Gate every landed batch not yet accepted, with one data docs build for them all.
     ``together``: many batches of a dataset in one checkpoint run (``validate_batches``),
-    else one batch after another (pausing after each, see :func:`pause_point`). Releases
-    nothing."""
+    pausing once their verdicts are stored, else one batch after another, pausing after
+    each (see :func:`pause_point`). Releases nothing."""
     from lumbung.quality.gate import one_docs_build, validate_batch, validate_batches
 
     pending: list[int] = []
@@ -100,6 +100,7 @@ def judge(warehouse: PgUrl, landed: dict, *, together: bool = False) -> Gated:
     with one_docs_build(warehouse.url()):
         if together:
             results = validate_batches(warehouse.url(), pending)
+            pause_point()
         else:
             results = []
             for batch_id in pending:
@@ -150,8 +151,9 @@ def released_ids(landed: dict) -> list[int]:
     return [b["batch_id"] for b in landed["batches"] if b.get("batch_id") is not None]
 
 
-# Names a file: while it exists, a gate stops after each batch it judged, before releasing
-# anything (the tests hold a gate half-way there, to build the marts meanwhile).
+# Names a file: while it exists, a gate stops after each batch it judged (one at a time) or
+# after judging them all (together), before releasing anything (the tests hold a gate
+# half-way there, to build the marts meanwhile).
 PAUSE_ENV = "LUMBUNG_GATE_PAUSE"
 
 
@@ -167,10 +169,12 @@ def pause_point() -> None:
         time.sleep(0.1)
 
 
-def gate_all(warehouse: PgUrl, landed: dict, what: str) -> dict:
-    """Validate every landed batch not yet accepted; raise GateFailed naming every failure
-    (rejected files and files the gate failed), after checking all of them."""
-    gated = validate_all(warehouse, landed)
+def gate_all(warehouse: PgUrl, landed: dict, what: str, *, together: bool = True) -> dict:
+    """Validate every landed batch not yet accepted (by default each dataset's batches in
+    one checkpoint run where its suite allows, see ``validate_batches``); raise GateFailed
+    naming every failure (rejected files and files the gate failed), after checking all of
+    them."""
+    gated = validate_all(warehouse, landed, together=together)
     return verdict(gated, f"{what} not published; staging keeps the batches validated before")
 
 
@@ -233,12 +237,13 @@ class FilePipeline:
         return land_all(warehouse, landing, [item], self.source.read)
 
     def gate(self, warehouse: PgUrl, landed: dict) -> dict:
-        """Validate every landed batch not yet accepted and release the accepted ones;
-        with the ``FAIL_GATE`` policy raise GateFailed naming every failure, else return
-        them for the DAG's verdict task."""
+        """Validate every landed batch not yet accepted, each dataset's batches in one
+        checkpoint run where its suite allows, and release the accepted ones; with the
+        ``FAIL_GATE`` policy raise GateFailed naming every failure, else return them for the
+        DAG's verdict task."""
         if self.family.gate_failure == FAIL_GATE:
             return gate_all(warehouse, landed, self.family.title)
-        return validate_all(warehouse, landed)
+        return validate_all(warehouse, landed, together=True)
 
     def transform(self, paths: Paths, warehouse: PgUrl) -> None:
         """Build the family's staging models with their tests and all they read: this

@@ -75,7 +75,8 @@ def ingest_path(warehouse: PgUrl, path: Path) -> list[BatchOutcome]:
 
 
 def gate(warehouse: PgUrl, landed: dict) -> dict:
-    """Validate every landed batch not yet accepted; raise GateFailed naming every failure."""
+    """Validate every landed batch not yet accepted, each dataset's in one checkpoint run;
+    raise GateFailed naming every failure."""
     return gate_all(warehouse, landed, "development programmes")
 
 

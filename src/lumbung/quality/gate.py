@@ -41,7 +41,7 @@ from lumbung.quality.checkpoints import (
     prepare,
     run_checkpoint,
 )
-from lumbung.quality.many_batches import split_by_batch, splittable
+from lumbung.quality.many_batches import counted, split_by_batch, splittable
 from lumbung.quality.mart_gate import audit_marts
 from lumbung.quality.messages import batch_label, rule_failures
 from lumbung.quality.results import batch_view, expectation_outcomes, record_batches
@@ -136,6 +136,7 @@ def validate_batch(
                 bounds,
                 run_name=f"batch-{batch.batch_id}",
             )
+            validation = counted(validation)
             result = _verdict(spec, batch, validation,
                               landing_notes(conn, [batch.batch_id]).get(batch.batch_id),
                               evaluated=_evaluated(validation), bounds=bounds, index=index)

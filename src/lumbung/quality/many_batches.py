@@ -7,13 +7,34 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from lumbung.quality.messages import severity
-from lumbung.quality.rules import BATCH_COLUMN, CRITICAL, SuiteSpec
+from lumbung.quality.rules import BATCH_COLUMN, BATCH_COUNT, CRITICAL, SuiteSpec
 
 
 def splittable(spec: SuiteSpec) -> bool:
     """Whether a run over many batches can be split into per-batch verdicts: every rule is
     an unexpected-rows query (column and row-count rules only see the whole table)."""
     return all(rule.expectation == "UnexpectedRowsExpectation" for rule in spec.rules)
+
+
+def _count(rows: list[dict]) -> int:
+    """The rows of one batch breaking a rule: as its rows say when the rule counts them
+    (``rules.no_rows_by_batch`` and the column variants return a few rows per batch), else
+    as many as were returned."""
+    counted = rows[0].get(BATCH_COUNT) if rows else None
+    return len(rows) if counted is None else int(counted)
+
+
+def counted(validation: dict) -> dict:
+    """A validation of one batch with each failed unexpected-rows result's observed value
+    the batch's count of rows breaking the rule (``_count``), as a split gives it."""
+    results = []
+    for item in validation.get("results", []):
+        result = item.get("result") or {}
+        rows = (result.get("details") or {}).get("unexpected_rows")
+        if not item.get("success") and rows and rows[0].get(BATCH_COUNT) is not None:
+            item = {**item, "result": {**result, "observed_value": _count(rows)}}
+        results.append(item)
+    return {**validation, "results": results}
 
 
 def split_by_batch(
@@ -49,7 +70,7 @@ def split_by_batch(
             if batch_id not in per_batch:
                 continue
             per_batch[batch_id]["results"].append(
-                {**item, "result": {"observed_value": len(batch_rows),
+                {**item, "result": {"observed_value": _count(batch_rows),
                                     "details": {"unexpected_rows": batch_rows}}}
             )
             named.add(batch_id)

@@ -6,7 +6,15 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, Protocol
 
-from lumbung.quality.rules import BATCH_COLUMN, CRITICAL, ROW_NUMBER, SuiteSpec
+from lumbung.quality.rules import (
+    BATCH_COLUMN,
+    BATCH_HELPERS,
+    BATCH_VALUES,
+    CRITICAL,
+    ROW_NUMBER,
+    STANDS_FOR,
+    SuiteSpec,
+)
 from lumbung.quality.verdict import RuleFailure
 
 MAX_EXAMPLES = 5
@@ -68,7 +76,7 @@ def _row_examples(rows: list[dict]) -> list[str]:
     examples = []
     for row in rows[:MAX_EXAMPLES]:
         # a message is about one batch: the column naming it tells nothing more
-        items = [(k, v) for k, v in row.items() if k != BATCH_COLUMN]
+        items = [(k, v) for k, v in row.items() if k != BATCH_COLUMN and k not in BATCH_HELPERS]
         if not items:
             continue
         text = _shown(items[0][1])
@@ -94,7 +102,8 @@ def _detail(kind: str, kwargs: dict, result: dict) -> tuple[int | None, list[str
     examples = _column_examples(result, duplicates)
     if duplicates:
         values = result.get("unexpected_list") or result.get("partial_unexpected_list") or []
-        repeated = sum(1 for n in Counter(values).values() if n > 1)
+        repeated = result.get("distinct_unexpected") or sum(
+            1 for n in Counter(values).values() if n > 1)
         return count, examples, f"{repeated} duplicate value(s) on {count} row(s)"
     if kind == "expect_column_values_to_not_be_null":
         return count, examples, f"{count} null value(s)"
@@ -104,6 +113,27 @@ def _detail(kind: str, kwargs: dict, result: dict) -> tuple[int | None, list[str
         allowed = ", ".join(map(str, kwargs.get("value_set") or []))
         return count, examples, f"{count} value(s) not in {{{allowed}}}"
     return count, examples, f"{count} unexpected value(s)"
+
+
+def as_column_result(kind: str, kwargs: dict, meta: dict,
+                     result: dict) -> tuple[str, dict, dict]:
+    """A batch-aware column rule's result (its offending rows, ``rules.matches_by_batch``
+    and the like) as the column expectation it stands for would give it: its type, arguments
+    and result with the unexpected values and their lines. Any other result is unchanged."""
+    stands_for = meta.get(STANDS_FOR)
+    if kind != "unexpected_rows_expectation" or not stands_for:
+        return kind, kwargs, result
+    column = meta.get("column")
+    rows = (result.get("details") or {}).get("unexpected_rows") or []
+    as_kwargs = {k: v for k, v in meta.items() if k not in (STANDS_FOR, "severity", "rule")}
+    return stands_for, as_kwargs, {
+        "unexpected_count": result.get("observed_value"),
+        # how many distinct values: the rows show only the first few
+        "distinct_unexpected": rows[0].get(BATCH_VALUES) if rows else None,
+        "unexpected_list": [row.get(column) for row in rows],
+        "unexpected_index_list": [{ROW_NUMBER: row.get(ROW_NUMBER), column: row.get(column)}
+                                  for row in rows],
+    }
 
 
 def rule_failures(validation: dict, spec: SuiteSpec) -> tuple[list[RuleFailure], list[RuleFailure]]:
@@ -122,14 +152,15 @@ def rule_failures(validation: dict, spec: SuiteSpec) -> tuple[list[RuleFailure],
             message = str(exception.get("exception_message") or "unknown error")
             count, examples, detail = None, [], f"could not be evaluated: {message[:300]}"
         else:
-            count, examples, detail = _detail(kind, kwargs, item.get("result") or {})
+            count, examples, detail = _detail(
+                *as_column_result(kind, kwargs, meta, item.get("result") or {}))
         if examples:
             detail += ", e.g. " + ", ".join(examples)
         broken.append(
             RuleFailure(
                 rule=meta.get("rule") or kind,
                 expectation=kind,
-                column=kwargs.get("column"),
+                column=kwargs.get("column") or meta.get("column"),
                 severity=severity(item),
                 unexpected_count=count,
                 examples=examples,

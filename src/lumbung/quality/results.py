@@ -110,7 +110,7 @@ def expectation_outcomes(validation: dict, broken: Sequence[Finding]) -> list[Ex
             ExpectationOutcome(
                 rule=rule,
                 expectation=kind,
-                column=kwargs.get("column"),
+                column=kwargs.get("column") or meta.get("column"),
                 severity=severity if severity in (CRITICAL, WARNING) else WARNING,
                 success=bool(item.get("success")),
                 unexpected_count=(

@@ -2,7 +2,8 @@
 
 A ``Rule`` is one Great Expectations expectation (class, arguments, severity, a short name);
 a ``SuiteSpec`` is the rules of one dataset. The per-source modules (``*_rules.py``) build
-their suites from the helpers here; ``lumbung.quality.suites`` lists them all. This module
+their suites from the helpers here (those ``*_by_batch`` for suites that judge many batches
+in one checkpoint run); ``lumbung.quality.suites`` lists them all. This module
 imports nothing of the package, so any module of it may import this one.
 """
 
@@ -43,14 +44,16 @@ class Rule:
     expectation: str
     kwargs: dict[str, Any] = field(default_factory=dict)
     severity: str = CRITICAL
+    # More for the expectation's meta: what a batch-aware column rule checks (``by_batch``).
+    about: dict[str, Any] = field(default_factory=dict)
 
     @property
     def column(self) -> str | None:
-        return self.kwargs.get("column")
+        return self.kwargs.get("column") or self.about.get("column")
 
     @property
-    def meta(self) -> dict[str, str]:
-        return {"severity": self.severity, "rule": self.rule}
+    def meta(self) -> dict[str, Any]:
+        return {"severity": self.severity, "rule": self.rule, **self.about}
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,145 @@ def row_count() -> Rule:
         "row count in expected range",
         "ExpectTableRowCountToBeBetween",
         {"min_value": {"$PARAMETER": MIN_ROWS}, "max_value": {"$PARAMETER": MAX_ROWS}},
+    )
+
+
+# --- rules batch by batch ------------------------------------------------------------------
+# The column rules above see their whole gate view, so a suite using them validates one batch
+# per checkpoint run. The rules below are unexpected-rows queries that name the batch of every
+# row they return (``_batch_id`` first), so that all the batches of a delivery are judged in
+# one run (``lumbung.quality.many_batches``). GX keeps a query's first 200 rows across every
+# batch under validation, so each batch returns only what its message shows (a few examples,
+# by batch) with, on every row, how many rows of the batch break the rule (``BATCH_COUNT``).
+# The column variants keep the column rule's name and severity and return the CSV line and
+# value of each offending row; ``lumbung.quality.messages`` words them as the column rule they
+# stand for (their meta says which). Like GX's column rules, all but ``not_null`` skip nulls.
+
+BATCH_COUNT = "_batch_unexpected"  # rows of the batch breaking the rule
+BATCH_VALUES = "_batch_values"  # distinct values breaking a column rule in the batch
+BATCH_SEQ = "_batch_seq"
+BATCH_NTH = "_batch_nth"
+# Columns of the rules' bookkeeping, not of the data: messages and per-batch views drop them.
+BATCH_HELPERS = (BATCH_COUNT, BATCH_VALUES, BATCH_SEQ, BATCH_NTH)
+STANDS_FOR = "stands_for"  # in a column variant's meta: the column expectation it stands for
+EXAMPLES_PER_BATCH = 5  # rows (values, for column rules) a message shows
+LINES_PER_VALUE = 4  # lines of a value a message shows, and one to say there are more
+
+
+def no_rows_by_batch(rule: str, query: str, description: str,
+                     severity: str = CRITICAL) -> Rule:
+    """A rule broken by every row the query returns; its first column is the row's batch
+    (``_batch_id``), its second names the row. Each batch returns its first rows only, in
+    the query's order, each with the batch's count."""
+    wrapped = (
+        f"select * from (select *, count(*) over (partition by {BATCH_COLUMN}) as {BATCH_COUNT}, "
+        f"row_number() over (partition by {BATCH_COLUMN} order by {BATCH_SEQ}) as {BATCH_NTH} "
+        f"from (select q.*, row_number() over () as {BATCH_SEQ} "
+        f"from ({' '.join(query.split())}) as q) as s) as n "
+        f"where {BATCH_NTH} <= {EXAMPLES_PER_BATCH} order by {BATCH_COLUMN}, {BATCH_NTH}"
+    )
+    return no_rows(rule, wrapped, description, severity)
+
+
+def _sql_text(value: str) -> str:
+    """A SQL string literal for a query GX formats with str.format (braces doubled) and runs
+    as SQLAlchemy ``text()``, which reads ``:name`` as a parameter (so no colon)."""
+    if ":" in value:
+        raise ValueError(f"{value!r}: a colon would be read as a query parameter")
+    quoted = "'" + value.replace("'", "''") + "'"
+    return quoted.replace("{", "{{").replace("}", "}}")
+
+
+def _sql_regex(regex: str) -> str:
+    """A regex as a SQL literal: groups ``(?:...)`` capture in it, which matches the same."""
+    return _sql_text(regex.replace("(?:", "("))
+
+
+def _offending_rows(column: str, where: str, relation: str = "{batch}") -> str:
+    """The rows of ``relation`` (the batches under validation) where ``where`` holds: batch,
+    CSV line and value, by batch and line; per batch only the lines of its first values
+    (in order of first line) that a message shows, each row with the batch's counts."""
+    col = f'"{column}"'
+    return (
+        f"select {BATCH_COLUMN}, {ROW_NUMBER}, {col}, {BATCH_COUNT}, {BATCH_VALUES} from ("
+        f"select *, max(_value) over (partition by {BATCH_COLUMN}) as {BATCH_VALUES} from ("
+        f"select *, dense_rank() over (partition by {BATCH_COLUMN} order by _first) as _value "
+        f"from (select {BATCH_COLUMN}, {ROW_NUMBER}, {col}, "
+        f"count(*) over (partition by {BATCH_COLUMN}) as {BATCH_COUNT}, "
+        f"row_number() over (partition by {BATCH_COLUMN}, {col} order by {ROW_NUMBER}) as _nth, "
+        f"min({ROW_NUMBER}) over (partition by {BATCH_COLUMN}, {col}) as _first "
+        f"from {relation} where {where}) as o) as r) as v "
+        f"where _value <= {EXAMPLES_PER_BATCH} and _nth <= {LINES_PER_VALUE} "
+        f"order by {BATCH_COLUMN}, {ROW_NUMBER}"
+    )
+
+
+def _by_batch(rule: Rule, query: str, description: str, **about: Any) -> Rule:
+    """``rule`` (a column rule) as a query rule by batch, keeping its name and severity."""
+    column = rule.kwargs["column"]
+    return Rule(
+        rule.rule,
+        "UnexpectedRowsExpectation",
+        {"unexpected_rows_query": query, "description": description},
+        rule.severity,
+        {"column": column, STANDS_FOR: _EXPECTATION_TYPES[rule.expectation], **about},
+    )
+
+
+_EXPECTATION_TYPES = {
+    "ExpectColumnValuesToNotBeNull": "expect_column_values_to_not_be_null",
+    "ExpectColumnValuesToMatchRegex": "expect_column_values_to_match_regex",
+    "ExpectColumnValuesToBeUnique": "expect_column_values_to_be_unique",
+    "ExpectColumnValuesToBeInSet": "expect_column_values_to_be_in_set",
+    "ExpectColumnValuesToBeBetween": "expect_column_values_to_be_between",
+}
+
+
+def not_null_by_batch(column: str) -> Rule:
+    return _by_batch(not_null(column), _offending_rows(column, f'"{column}" is null'),
+                     f"{column} is never null")
+
+
+def matches_by_batch(column: str, regex: str, rule: str) -> Rule:
+    return _by_batch(
+        matches(column, regex, rule),
+        _offending_rows(column, f'"{column}" !~ {_sql_regex(regex)}'),
+        f"every {column} matches {regex}",
+        regex=regex,
+    )
+
+
+def present_by_batch(column: str) -> tuple[Rule, ...]:
+    """Not null and not blank."""
+    return not_null_by_batch(column), matches_by_batch(column, r"\S", f"{column} not blank")
+
+
+def unique_by_batch(column: str) -> Rule:
+    """No value twice within a batch (every row holding a repeated value breaks it)."""
+    copies = (f'(select *, count(*) over (partition by {BATCH_COLUMN}, "{column}") as _copies '
+              f'from {{batch}} where "{column}" is not null) as c')
+    return _by_batch(unique(column), _offending_rows(column, "_copies > 1", copies),
+                     f"no {column} appears twice in a batch")
+
+
+def in_set_by_batch(column: str, values: list[str]) -> Rule:
+    listed = ", ".join(_sql_text(v) for v in values)
+    return _by_batch(
+        in_set(column, values),
+        _offending_rows(column, f'"{column}" not in ({listed})'),
+        f"every {column} is one of {', '.join(values)}",
+        value_set=list(values),
+    )
+
+
+def between_by_batch(column: str, low: float, high: float) -> Rule:
+    """For a numeric column."""
+    return _by_batch(
+        between(column, low, high),
+        _offending_rows(column, f'not ("{column}" between {low} and {high})'),
+        f"every {column} is between {low} and {high}",
+        min_value=low,
+        max_value=high,
     )
 
 
