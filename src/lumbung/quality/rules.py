@@ -153,11 +153,12 @@ def no_rows_by_batch(rule: str, query: str, description: str,
                      severity: str = CRITICAL) -> Rule:
     """A rule broken by every row the query returns; its first column is the row's batch
     (``_batch_id``), its second names the row. Each batch returns its first rows only, in
-    the query's order, each with the batch's count."""
+    the order of their text (a query's own order does not survive the wrapping, and the
+    table's order changes with what else it holds), each with the batch's count."""
     wrapped = (
         f"select * from (select *, count(*) over (partition by {BATCH_COLUMN}) as {BATCH_COUNT}, "
         f"row_number() over (partition by {BATCH_COLUMN} order by {BATCH_SEQ}) as {BATCH_NTH} "
-        f"from (select q.*, row_number() over () as {BATCH_SEQ} "
+        f"from (select q.*, row_number() over (order by q::text) as {BATCH_SEQ} "
         f"from ({' '.join(query.split())}) as q) as s) as n "
         f"where {BATCH_NTH} <= {EXAMPLES_PER_BATCH} order by {BATCH_COLUMN}, {BATCH_NTH}"
     )
