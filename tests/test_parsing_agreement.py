@@ -130,15 +130,20 @@ def test_sql_space_is_python_whitespace(db):
 
 
 def test_every_gate_rule_on_a_village_code_uses_the_one_pattern():
+    from lumbung.quality.rules import _sql_regex
     from lumbung.quality.suites import SUITES
 
-    patterns = {
-        (spec.source, spec.dataset): rule.kwargs["regex"]
-        for spec in SUITES for rule in spec.rules
-        if rule.rule == "kode_desa format" and "regex" in rule.kwargs
-    }
+    # a column rule names its regex; a rule by batch names it too, and runs it in its query
+    rules = [(spec, rule) for spec in SUITES for rule in spec.rules
+             if rule.rule == "kode_desa format" and "regex" in {**rule.kwargs, **rule.about}]
+    patterns = {(spec.source, spec.dataset): rule.kwargs.get("regex") or rule.about["regex"]
+                for spec, rule in rules}
     assert {("survey", "responses"), ("ojk", "access_points")} <= set(patterns)
     assert set(patterns.values()) == {tabular.VILLAGE_CODE_SQL}
+    queries = [rule.kwargs["unexpected_rows_query"] for _, rule in rules
+               if "unexpected_rows_query" in rule.kwargs]
+    assert queries
+    assert all(_sql_regex(tabular.VILLAGE_CODE_SQL) in query for query in queries)
 
 
 def _quoted(text: str) -> str:
