@@ -215,7 +215,6 @@ _EXPECTATION_TYPES = {
     "ExpectColumnValuesToMatchRegex": "expect_column_values_to_match_regex",
     "ExpectColumnValuesToBeUnique": "expect_column_values_to_be_unique",
     "ExpectColumnValuesToBeInSet": "expect_column_values_to_be_in_set",
-    "ExpectColumnValuesToBeBetween": "expect_column_values_to_be_between",
 }
 
 
@@ -253,17 +252,6 @@ def in_set_by_batch(column: str, values: list[str]) -> Rule:
         _offending_rows(column, f'"{column}" not in ({listed})'),
         f"every {column} is one of {', '.join(values)}",
         value_set=list(values),
-    )
-
-
-def between_by_batch(column: str, low: float, high: float) -> Rule:
-    """For a numeric column."""
-    return _by_batch(
-        between(column, low, high),
-        _offending_rows(column, f'not ("{column}" between {low} and {high})'),
-        f"every {column} is between {low} and {high}",
-        min_value=low,
-        max_value=high,
     )
 
 
