@@ -177,26 +177,25 @@ def ensure_landing(paths: Paths, dag_ids: tuple[str, ...] = DAG_ORDER) -> list[s
 def landing_in_background(
     paths: Paths, dag_ids: tuple[str, ...], console: Console
 ) -> Iterator[Callable[[str], None]]:
-    """``ensure_landing`` in a process of its own, started now, so that generating files
-    overlaps the warehouse's start and the DAGs that land none (the region master); yields
-    ``ready(dag_id)``, which waits for it before a DAG that lands generated files (and
-    at the end, so that its errors are the run's whatever DAGs ran)."""
+    """``ensure_landing`` in a process of its own, started now and one source at a time, so
+    that generating files overlaps the warehouse's start and the DAGs already running; yields
+    ``ready(dag_id)``, which waits for that DAG's own files before it starts (and for every
+    source's at the end, so that their errors are the run's whatever DAGs ran)."""
     # forked before Airflow starts any thread; the files are all it hands back
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
-        future = pool.submit(ensure_landing, paths, dag_ids)
-        waited = False
+        # one worker, so one source after another, in the order of the run's DAGs
+        futures = {source: pool.submit(ensure_landing, paths, (source,))
+                   for source in dag_ids if source in GENERATED}
 
         def ready(dag_id: str | None = None) -> None:
-            nonlocal waited
-            if waited or (dag_id is not None and dag_id not in GENERATED):
-                return
-            waited = True
-            generated = future.result()
-            if generated:
-                console.line(f"generated landing files for {', '.join(generated)}")
+            for source in [dag_id] if dag_id is not None else list(futures):
+                future = futures.pop(source, None)
+                if future is not None and future.result():
+                    console.line(f"generated landing files for {source}")
 
         yield ready
         ready()
+
 
 
 def prepare(paths: Paths) -> PgUrl:

@@ -112,7 +112,7 @@ class Manifest:
         entries = kept + [asdict(d) for d in self.defects]
         text = json.dumps(entries, indent=1) + "\n"
         if not path.exists() or path.read_text() != text:
-            path.write_text(text)
+            _replace(path, text)
         return path
 
 
@@ -267,8 +267,16 @@ def write_generated_manifest(out: Path, written: set[str]) -> Path:
     files = {rel: digest for rel, digest in sorted(files.items()) if (out / rel).is_file()}
     text = json.dumps({"generator": GENERATOR, "files": files}, indent=1) + "\n"
     if not path.exists() or path.read_text(encoding="utf-8") != text:
-        path.write_text(text, encoding="utf-8")
+        _replace(path, text)
     return path
+
+
+def _replace(path: Path, text: str) -> None:
+    """Write ``path`` whole: a DAG landing files meanwhile reads the old text or the new one
+    (``lumbung run`` generates the sources one by one while the first DAGs land)."""
+    part = path.with_name(f".{path.name}.part")
+    part.write_text(text, encoding="utf-8")
+    part.replace(path)
 
 
 def generate(config: GenerateConfig) -> Manifest:
