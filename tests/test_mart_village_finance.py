@@ -41,8 +41,10 @@ def build_finance_marts(paths: Paths, warehouse: PgUrl, marts_only: bool = False
                         *extra: str) -> None:
     """The finance mart and everything it needs (the chart of accounts seed is read by the
     staging tests), as the transform DAG will build it; ``marts_only``: the incremental
-    models alone, staging (views) having been built and tested already."""
-    select = (("int_apbdes__village_year_accounts", "mart_village_finance") if marts_only
+    models alone (the staging lines, the accounts and the mart), the rest having been built
+    and tested already."""
+    select = (("stg_apbdes__budget_lines", "stg_apbdes__realisation_lines",
+               "int_apbdes__village_year_accounts", "mart_village_finance") if marts_only
               else ("ref_apbdes_accounts", "+mart_village_finance"))
     run_dbt(paths, warehouse, "build", "--select", *select, *extra)
     # ... then audited and published, as the marts DAG does (the build schema stays the

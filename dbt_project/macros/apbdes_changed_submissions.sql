@@ -42,19 +42,33 @@
 {#
     The config of an incremental APBDes model: rebuilt by regency-year (delete+insert on
     regency_code and the model's year column), indexed on them (and, for a model that keeps
-    each row's submission, on submission_batch_id), its unpublished submissions deleted after
-    each run (apbdes_delete_unpublished).
+    each row's submission in batch_column, on that column), its unpublished submissions
+    deleted after each run (apbdes_delete_unpublished).
 #}
-{% macro apbdes_incremental_config(year_column='fiscal_year', batch_index=true) -%}
-    {%- set indexes = [{'columns': ['submission_batch_id']}] if batch_index else [] -%}
+{% macro apbdes_incremental_config(
+    year_column='fiscal_year', batch_index=true, batch_column='submission_batch_id'
+) -%}
+    {%- set indexes = [{'columns': [batch_column]}] if batch_index else [] -%}
     {{ config(
         materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key=['regency_code', year_column],
         on_schema_change='fail',
         indexes=indexes + [{'columns': ['regency_code', year_column]}],
-        post_hook=['{{ apbdes_delete_unpublished() }}'],
+        post_hook=["{{ apbdes_delete_unpublished('" ~ batch_column ~ "') }}"],
     ) }}
+{%- endmacro %}
+
+
+{#
+    The where clause of a CTE of an incremental APBDes model that keeps the rows of the
+    changed submissions (apbdes_changed_submissions) by their batch id in `column`; nothing
+    outside an incremental run.
+#}
+{% macro apbdes_changed_only(column, changed) -%}
+    {%- if is_incremental() %}
+    where {{ batch_filter(column, changed) }}
+    {%- endif %}
 {%- endmacro %}
 
 

@@ -1,24 +1,33 @@
 -- Budget lines of the winning submission of each regency and year: Siskeudes Ta_RABRinci
 -- (one row per kegiatan, account, sub-rincian and line number) or the flat template (one
 -- row per kegiatan and account). Amounts are numeric rupiah.
+-- A table, incremental by regency-year as the finance models built on it: its tests and
+-- those models read millions of lines, and a view would join the raw tables for each.
+
+{{ apbdes_incremental_config(batch_column='batch_id') }}
+
+{%- set changed = apbdes_changed_submissions('batch_id') %}
 
 with
 
 submissions as (
 
     select * from {{ ref('stg_apbdes__submissions') }}
+    {{ apbdes_changed_only('batch_id', changed) }}
 
 ),
 
 rab_rinci as (
 
     select * from {{ source('apbdes', 'apbdes_ta_rabrinci') }}
+    {{ apbdes_changed_only('_batch_id', changed) }}
 
 ),
 
 flat as (
 
     select * from {{ source('apbdes', 'apbdes_flat') }}
+    {{ apbdes_changed_only('_batch_id', changed) }}
 
 ),
 

@@ -2,66 +2,82 @@
 -- file dates them: revenue received (Ta_TBPRinci), spending paid directly (Ta_SPPRinci of
 -- an LS payment request) or accounted for after an advance (Ta_SPJRinci), and financing
 -- (Ta_JurnalUmumRinci lines on 6.x accounts); or the flat template's yearly realisation.
+-- A table, incremental by regency-year as the finance models built on it: its tests and
+-- those models read millions of lines, and a view would join the raw tables for each.
+
+{{ apbdes_incremental_config(batch_column='batch_id') }}
+
+{%- set changed = apbdes_changed_submissions('batch_id') %}
 
 with
 
 submissions as (
 
     select * from {{ ref('stg_apbdes__submissions') }}
+    {{ apbdes_changed_only('batch_id', changed) }}
 
 ),
 
 tbp as (
 
     select * from {{ source('apbdes', 'apbdes_ta_tbp') }}
+    {{ apbdes_changed_only('_batch_id', changed) }}
 
 ),
 
 tbp_rinci as (
 
     select * from {{ source('apbdes', 'apbdes_ta_tbprinci') }}
+    {{ apbdes_changed_only('_batch_id', changed) }}
 
 ),
 
 spp as (
 
     select * from {{ source('apbdes', 'apbdes_ta_spp') }}
+    {{ apbdes_changed_only('_batch_id', changed) }}
 
 ),
 
 spp_rinci as (
 
     select * from {{ source('apbdes', 'apbdes_ta_spprinci') }}
+    {{ apbdes_changed_only('_batch_id', changed) }}
 
 ),
 
 spj as (
 
     select * from {{ source('apbdes', 'apbdes_ta_spj') }}
+    {{ apbdes_changed_only('_batch_id', changed) }}
 
 ),
 
 spj_rinci as (
 
     select * from {{ source('apbdes', 'apbdes_ta_spjrinci') }}
+    {{ apbdes_changed_only('_batch_id', changed) }}
 
 ),
 
 journal as (
 
     select * from {{ source('apbdes', 'apbdes_ta_jurnalumum') }}
+    {{ apbdes_changed_only('_batch_id', changed) }}
 
 ),
 
 journal_rinci as (
 
     select * from {{ source('apbdes', 'apbdes_ta_jurnalumumrinci') }}
+    {{ apbdes_changed_only('_batch_id', changed) }}
 
 ),
 
 flat as (
 
     select * from {{ source('apbdes', 'apbdes_flat') }}
+    {{ apbdes_changed_only('_batch_id', changed) }}
 
 ),
 
