@@ -17,6 +17,7 @@ import psycopg
 import pytest
 from conftest import REPO, free_port, table_fingerprint
 
+from lumbung import airflow_env
 from lumbung import airflow_watch as watch
 from lumbung.generate import GenerateConfig, generate
 from lumbung.runner import DAG_ORDER
@@ -145,3 +146,16 @@ def test_whole_marts_builds_in_a_row_never_fail(scheduled):
     _settled(meta, process, out, {"smart_village_marts": before + 3})
     # the same inputs: the same marts, whole
     assert _data(_published(url)) == _data(published)
+
+
+@pytest.mark.e2e
+def test_the_executors_workers_have_the_tasks_libraries_loaded(scheduled):
+    """A task's process is a fork of a LocalExecutor worker, itself a fork of the scheduler,
+    which imported the gate's libraries first: no task imports them again. (Airflow's
+    scheduler alone imports no pandas; its compiled modules are in a worker's memory map.)"""
+    _url, _meta, _env, process, _out = scheduled
+    workers = [p for p in airflow_env.process_tree(process.pid)
+               if "LocalExecutor" in " ".join(p.cmdline())]
+    assert workers
+    for worker in workers:
+        assert any("/pandas/_libs/" in m.path for m in worker.memory_maps()), worker

@@ -187,10 +187,16 @@ def shim_dir(paths: Paths) -> Path:
 
 
 def airflow_main() -> None:
-    """The ``airflow`` command, its log servers on HOST."""
+    """The ``airflow`` command, its log servers on HOST. The scheduler first imports the
+    libraries of the tasks: its LocalExecutor workers are forks of it, and every task's
+    process a fork of a worker, so no task imports Great Expectations again."""
     import airflow.utils.serve_logs
     from airflow.__main__ import main
 
+    if sys.argv[1:2] == ["scheduler"]:
+        from lumbung.preload import preload
+
+        preload()
     airflow.utils.serve_logs.serve_logs = serve_logs_local
     main()
 

@@ -23,6 +23,8 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import TYPE_CHECKING
 
+from lumbung.preload import preload
+
 if TYPE_CHECKING:
     from airflow.sdk import DAG
 
@@ -33,8 +35,6 @@ log = logging.getLogger(__name__)
 
 REGION_DAG = "region"
 REGION_WAIT = "wait_for_region_master"  # the task of a DAG that reads the region master
-# imported before the first fork, so that every DAG's process has them without paying for it
-PRELOAD = ("great_expectations", "pandas", "lumbung.quality.gate", "lumbung.landing")
 
 
 def prerequisites(dags: dict[str, DAG]) -> dict[str, set[str]]:
@@ -151,7 +151,7 @@ def _startable(waiting: Sequence[str], needs: dict[str, set[str]],
 def before_forking() -> None:
     """What the DAGs' processes share from this one: the heavy libraries imported, and the
     DAGs written into Airflow's metadata database."""
-    _preload()
+    preload()
     _register_dags()
 
 
@@ -161,22 +161,12 @@ def preloading() -> Iterator[None]:
     warehouse's start, which mostly waits on PostgreSQL and ``airflow db migrate``); the
     block ends when they are imported, before any fork. They import no Airflow, whose
     configuration must be set first."""
-    thread = threading.Thread(target=_preload, name="lumbung-preload", daemon=True)
+    thread = threading.Thread(target=preload, name="lumbung-preload", daemon=True)
     thread.start()
     try:
         yield
     finally:
         thread.join()
-
-
-def _preload() -> None:
-    import importlib
-
-    for module in PRELOAD:
-        try:
-            importlib.import_module(module)
-        except ImportError:  # a lighter install: each process imports what it uses
-            log.debug("preload of %s skipped", module, exc_info=True)
 
 
 def _register_dags() -> None:
