@@ -96,9 +96,24 @@ def _role(proc) -> str:
     return f"other: {cmd[:60]}"
 
 
+def _pss_mb(pid: int) -> float | None:
+    """The proportional set size of ``pid`` (its shared pages divided among their sharers),
+    or None where the kernel does not say."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as fh:
+            for line in fh:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
 class Sampler(threading.Thread):
     """Peak RSS by kind of process in the tree of ``pid`` and of the PostgreSQL postmaster
-    ``pg_pid``, and the peak of the sum, sampled every ``interval`` seconds."""
+    ``pg_pid``, and the peak of their sum, sampled every ``interval`` seconds. The sum adds
+    proportional set sizes: forks share their parent's pages (the executor's workers and the
+    tasks are forks of the scheduler), which a sum of RSS would count once per process."""
 
     def __init__(self, pid: int, pg_pid: int | None, interval: float = 0.5) -> None:
         super().__init__(daemon=True)
@@ -127,7 +142,8 @@ class Sampler(threading.Thread):
                     # the biggest single process of a kind (tasks run one per process)
                     self.peak[role] = max(self.peak[role], rss)
                     by_role[role] += rss
-                    total += rss
+                    pss = _pss_mb(proc.pid)
+                    total += rss if pss is None else pss
             self.peak["postgresql (all backends)"] = max(
                 self.peak["postgresql (all backends)"], by_role.get("postgresql", 0.0))
             self.total = max(self.total, total)
@@ -326,8 +342,8 @@ def report(results: list[dict]) -> None:
             print(f"  NO batch landed for: {', '.join(r['sources_without_batches'])}")
         print(f"  failed or retried tasks: {len(r['failed_or_retried_tasks'])}; stopped "
               f"cleanly on SIGTERM: {r['stopped_cleanly']}")
-        print(f"  peak RSS (MB), biggest process of each kind; all together "
-              f"{r['peak_total_rss_mb']:.0f}:")
+        print(f"  peak RSS (MB), biggest process of each kind; all together (sum of "
+              f"proportional set sizes) {r['peak_total_rss_mb']:.0f}:")
         for role, mb in r["peak_rss_mb"].items():
             print(f"    {role:<32} {mb:8.0f}")
 
