@@ -108,6 +108,9 @@ def test_dags_ran_side_by_side_in_the_schedulers_order(default_run):
 
     region_done = at("region: success in ")
     assert at("idm: running") < region_done  # beside the region master, not after it
+    # each source's files generated in turn, a DAG waiting for its own only
+    assert at("generated landing files for idm") < at("idm: running") \
+        < at("generated landing files for apbdes") < at("apbdes: running")
     assert at("apbdes: running") > region_done
     assert at("programmes: running") > region_done
     marts = at("smart_village_marts: running")
