@@ -23,6 +23,7 @@ from hypothesis import HealthCheck, settings
 from psycopg import sql
 
 from lumbung import api_tokens, rls
+from lumbung.api.access import Session, Warehouse
 from lumbung.api.app import create_app
 from lumbung.pipelines import village_master
 from lumbung.pipelines.marts import audit, publish_marts
@@ -349,6 +350,33 @@ def test_etag_and_last_modified_spare_an_unchanged_download(api_url, db, warehou
         publish(warehouse, ["zz_api_province"], dag_id="test_api", run_id="etag")
         changed = client.get(url, headers={"If-None-Match": first.headers["etag"]})
         assert changed.status_code == 200 and changed.headers["etag"] != first.headers["etag"]
+
+
+def test_the_catalog_is_read_once_per_publication(published, paths, warehouse):
+    from lumbung.warehouse import api_db_url
+
+    pool = Warehouse(api_db_url(paths, warehouse).url(), max_size=2)
+    pool.open()
+
+    def publications() -> dict[str, int | None]:
+        current = Session(pool, None)
+        try:
+            return {m.name: m.publication and m.publication.publication_id
+                    for m in current.marts()}
+        finally:
+            current.close()
+
+    try:
+        first = publications()
+        assert "zz_api_province" in first and pool.catalog.loads == 1
+        assert publications() == first and pool.catalog.loads == 1  # the cache answered
+        publish(warehouse, ["zz_api_province"], dag_id="test_api", run_id="catalog")
+        after = publications()
+        assert pool.catalog.loads == 2
+        assert after["zz_api_province"] > first["zz_api_province"]
+        assert publications() == after and pool.catalog.loads == 2
+    finally:
+        pool.close()
 
 
 @pytest.mark.parametrize(("params", "status", "words"), [

@@ -20,6 +20,7 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from lumbung import api_tokens
+from lumbung.api.catalog import Catalog, Mart
 from lumbung.config import BI_ROLE
 
 log = logging.getLogger(__name__)
@@ -54,9 +55,10 @@ def _configure(conn: psycopg.Connection) -> None:
 
 
 class Warehouse:
-    """The pool of ``lumbung_api`` connections."""
+    """The pool of ``lumbung_api`` connections and the catalog of what each role reads."""
 
     def __init__(self, url: str, max_size: int = 10):
+        self.catalog = Catalog()
         self.pool = ConnectionPool(
             url, min_size=1, max_size=max_size, open=False, configure=_configure,
             kwargs={"options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
@@ -76,6 +78,7 @@ class Session:
 
     def __init__(self, warehouse: Warehouse, token: str | None):
         self._pool = warehouse.pool
+        self._catalog = warehouse.catalog
         try:
             self.conn = self._pool.getconn()
         except Exception as err:
@@ -96,6 +99,13 @@ class Session:
                                "data team for a new one, or call without a token for the "
                                "public data.", kind="Authorization Error")
             self.role = role
+
+    def marts(self) -> list[Mart]:
+        """The marts the caller's role can read, by name (from the catalog's cache)."""
+        return list(self._catalog.marts(self.conn, self.role).values())
+
+    def mart(self, name: str) -> Mart | None:
+        return self._catalog.marts(self.conn, self.role).get(name)
 
     def become(self) -> None:
         self.conn.execute(sql.SQL("set local role {}").format(sql.Identifier(self.role)))

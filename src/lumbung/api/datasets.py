@@ -81,7 +81,7 @@ class RowsPage(BaseModel):
 
 
 def _mart_or_404(current: Session, name: str) -> catalog.Mart:
-    found = catalog.mart(current.conn, current.role, name)
+    found = current.mart(name)
     if found is None:
         raise ApiError(404, f"There is no dataset named {name!r}; GET /datasets lists them.",
                        kind="Not Found Error")
@@ -143,7 +143,7 @@ def _summary(request: Request, mart: catalog.Mart) -> dict:
 def list_datasets(request: Request, response: Response):
     """Every published mart the caller may read, with its title and last publication."""
     with session(request) as current:
-        marts = catalog.marts(current.conn, current.role)
+        marts = current.marts()
     latest = [m.publication for m in marts if m.publication]
     modified = max((p.published_at for p in latest), default=None)
     headers, fresh = _validators(request, current, [m.name for m in marts]
