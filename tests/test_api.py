@@ -9,9 +9,13 @@ admin connection reads, so other modules' marts in the shared warehouse only add
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
 from contextlib import contextmanager
+from pathlib import Path
 
 import ckanapi
 import httpx
@@ -213,6 +217,47 @@ def api_url(published, paths, warehouse):
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=30)
+
+
+def _children(pid: int) -> list[int]:
+    return [int(c) for task in Path(f"/proc/{pid}/task").iterdir()
+            for c in (task / "children").read_text().split()]
+
+
+def test_lumbung_api_answers_from_its_worker_processes(published, paths, warehouse):
+    from lumbung.warehouse import api_db_url
+
+    port = free_port()
+    env = {**os.environ, "LUMBUNG_API_DB_URL": api_db_url(paths, warehouse).url(),
+           "LUMBUNG_API_WORKERS": "2"}
+    command = [sys.executable, "-m", "lumbung.cli", "api", "--port", str(port)]
+    for workers, words in (("0", "1 process or more"), ("many", "LUMBUNG_API_WORKERS")):
+        refused = subprocess.run(
+            command + (["--workers", workers] if workers == "0" else []),
+            env={**env, "LUMBUNG_API_WORKERS": workers}, capture_output=True, text=True,
+            timeout=120)
+        assert refused.returncode != 0 and words in refused.stderr, refused.stderr
+    server, workers = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True), []
+    try:
+        assert "2 worker process(es)" in server.stdout.readline()
+        deadline = time.monotonic() + 180  # each worker imports the app anew
+        while True:
+            assert server.poll() is None, "lumbung api exited"
+            try:
+                page = httpx.get(f"http://127.0.0.1:{port}/datasets/zz_api_village/rows",
+                                 params={"limit": 5}, timeout=10)
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline, "lumbung api did not answer"
+                time.sleep(0.5)
+        assert page.status_code == 200 and len(page.json()["rows"]) == 5
+        workers = [pid for pid in _children(server.pid)
+                   if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+        assert len(workers) == 2
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    assert not any(Path(f"/proc/{pid}").exists() for pid in workers)
 
 
 @contextmanager
