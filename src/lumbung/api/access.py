@@ -20,7 +20,7 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from lumbung import api_tokens
-from lumbung.api.catalog import Catalog, Mart
+from lumbung.api.catalog import LATEST_PUBLICATION, Catalog, Mart
 from lumbung.config import BI_ROLE
 
 log = logging.getLogger(__name__)
@@ -107,17 +107,42 @@ class Session:
     def mart(self, name: str) -> Mart | None:
         return self._catalog.marts(self.conn, self.role).get(name)
 
+    def known_mart(self, name: str) -> tuple[int, Mart] | None:
+        """(publication id, mart) from the catalog's cache without asking the database, for
+        :meth:`read` to check; None when the cache cannot tell (not cached, or no such mart
+        cached: :meth:`mart` answers then)."""
+        known = self._catalog.known(self.role)
+        if known is None or name not in known[1]:
+            return None
+        return known[0], known[1][name]
+
     def become(self) -> None:
         self.conn.execute(sql.SQL("set local role {}").format(sql.Identifier(self.role)))
 
-    def read_page(self, rows: tuple, next_key: tuple) -> tuple[str, list[tuple]]:
-        """A page's JSON (:meth:`Page.json_rows`) and its next key rows
-        (:meth:`Page.next_key`) as the caller's role, in one round trip (pipeline)."""
-        with self.conn.pipeline():
-            self.become()
-            page = self.conn.execute(*rows)
-            after = self.conn.execute(*next_key)
-        return page.fetchone()[0], after.fetchall()
+    def read(self, queries: list[tuple], publication: int | None = None,
+             end: bool = False) -> list[list[tuple]] | None:
+        """Every row of each query, run as the caller's role, in one round trip (pipeline);
+        ``end``: the transaction ends in the same round trip. With ``publication`` (of a
+        mart from :meth:`known_mart`), None when a newer one appeared: the queries were
+        written from a stale catalog and their rows are not used."""
+        try:
+            with self.conn.pipeline():
+                latest = (self.conn.execute(LATEST_PUBLICATION) if publication is not None
+                          else None)
+                self.become()
+                cursors = [self.conn.execute(*query) for query in queries]
+                if end:
+                    self.conn.rollback()
+        except psycopg.ProgrammingError:
+            if publication is None:
+                raise
+            self.conn.rollback()  # e.g. a mart or column gone since: ask the catalog again
+            return None
+        if latest is not None and latest.fetchone()[0] != publication:
+            if not end:
+                self.conn.rollback()
+            return None
+        return [cursor.fetchall() for cursor in cursors]
 
     def close(self) -> None:
         conn, self.conn = self.conn, None

@@ -143,7 +143,7 @@ def mart(conn: psycopg.Connection, role: str, name: str) -> Mart | None:
     return found[0] if found else None
 
 
-_LATEST_PUBLICATION = "select coalesce(max(publication_id), 0) from audit.publications"
+LATEST_PUBLICATION = "select coalesce(max(publication_id), 0) from audit.publications"
 
 
 class Catalog:
@@ -163,7 +163,7 @@ class Catalog:
 
     def marts(self, conn: psycopg.Connection, role: str) -> dict[str, Mart]:
         """Name -> mart, every mart ``role`` can read; run as the API's own role."""
-        latest = conn.execute(_LATEST_PUBLICATION).fetchone()[0]
+        latest = conn.execute(LATEST_PUBLICATION).fetchone()[0]
         with self._lock:
             if latest > self._publication:
                 self._publication, self._by_role = latest, {}
@@ -176,3 +176,11 @@ class Catalog:
             if latest == self._publication:  # not an older snapshot than the cache's
                 self._by_role[role] = found
         return found
+
+    def known(self, role: str) -> tuple[int, dict[str, Mart]] | None:
+        """(publication id, name -> mart) as cached for ``role``, not yet checked against
+        the database: the caller reads :data:`LATEST_PUBLICATION` with its rows and
+        :meth:`marts` again when it differs."""
+        with self._lock:
+            found = self._by_role.get(role)
+            return None if found is None else (self._publication, found)
