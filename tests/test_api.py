@@ -382,6 +382,29 @@ def test_forged_and_revoked_tokens_gain_nothing(api_url, db):
     assert all(len(h) == 64 and not h.startswith("lbg_") for (h,) in stored)
 
 
+def test_a_publication_that_changes_a_mart_is_served_at_once(api_url, db, warehouse):
+    """The API's cached catalog gives way to the database's as soon as a publication
+    recreates a mart with another column, for JSON, CSV and column selection."""
+    url = "/datasets/zz_api_village/rows"
+    with httpx.Client(base_url=api_url) as client:
+        had_note = "note" in client.get(url, params={"limit": 1}).json()["columns"]
+        assert client.get(url, params={"limit": 1, "format": "csv"}).status_code == 200
+        try:
+            _build_probes(db, extra_column=not had_note)
+            publish(warehouse, list(PROBES), dag_id="test_api", run_id="columns")
+            page = client.get(url, params={"limit": 1})
+            assert page.status_code == 200 and len(page.json()["rows"]) == 1
+            assert ("note" in page.json()["columns"]) is not had_note
+            assert ("note" in page.json()["rows"][0]) is not had_note
+            asked = client.get(url, params={"limit": 1, "columns": "village_code,note"})
+            assert asked.status_code == (400 if had_note else 200), asked.text
+            csv = client.get(url, params={"limit": 1, "format": "csv"})
+            assert ("note" in csv.text.splitlines()[0]) is not had_note
+        finally:
+            _build_probes(db, extra_column=had_note)
+            publish(warehouse, list(PROBES), dag_id="test_api", run_id="columns again")
+
+
 def test_etag_and_last_modified_spare_an_unchanged_download(api_url, db, warehouse):
     with httpx.Client(base_url=api_url) as client:
         url = "/datasets/zz_api_province/rows"
