@@ -8,6 +8,7 @@ mart, so a harvester asking again with ``If-None-Match`` or ``If-Modified-Since`
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -250,8 +251,13 @@ def dataset_rows(
             headers["Content-Disposition"] = f'inline; filename="{mart}.csv"'
             stream = _csv_stream(current, page)
             current = None  # the stream ends the transaction
-            return StreamingResponse(stream, media_type="text/csv; charset=utf-8",
-                                     headers=headers)
+            # A page of one block is sent as one body, read here; a longer one streams on.
+            blocks = [block for block in (next(stream, None), next(stream, None)) if block]
+            if len(blocks) < 2:
+                return Response(b"".join(blocks), media_type="text/csv; charset=utf-8",
+                                headers=headers)
+            return StreamingResponse(itertools.chain(blocks, stream),
+                                     media_type="text/csv; charset=utf-8", headers=headers)
         [[(rows, last_key, more)]] = read
         next_url = _link_next(request, headers, _cursor(page, last_key, more))
         head = json.dumps({"dataset": mart, "columns": page.columns, "limit": page.limit})
