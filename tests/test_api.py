@@ -345,6 +345,28 @@ def test_rows_keyset_pages_json_and_csv_equal_sql(api_url, db):
         assert csv_rows == [(v, str(y), s) for v, y, s in expected]
 
 
+def test_a_csv_page_of_one_block_is_one_body_and_a_longer_one_streams(api_url, db,
+                                                                    monkeypatch):
+    from lumbung.api import datasets
+
+    monkeypatch.setattr(datasets, "CSV_BLOCK", 4096)  # the API runs in this process
+    expected = db.execute("select village_code, year from marts.zz_api_village "
+                          "order by village_code, year limit 2000").fetchall()
+    assert len(expected) == 2000
+    with httpx.Client(base_url=api_url) as client:
+        for limit, streamed in ((2000, True), (20, False)):
+            response = client.get("/datasets/zz_api_village/rows", params={
+                "format": "csv", "limit": limit, "columns": "village_code,year"})
+            assert response.status_code == 200
+            assert ("content-length" not in response.headers) is streamed
+            assert (response.headers.get("transfer-encoding") == "chunked") is streamed
+            lines = response.text.splitlines()
+            assert lines[0] == "village_code,year" and len(lines) == limit + 1
+            assert [tuple(line.split(",")) for line in lines[1:]] == [
+                (v, str(y)) for v, y in expected[:limit]]
+            assert 'rel="next"' in response.headers["link"]
+
+
 def test_a_regency_token_sees_exactly_its_rows_in_every_mart(api_url, db):
     regional = _regional_marts(db)
     with _token(db, "1871") as token, httpx.Client(base_url=api_url) as client:
