@@ -3,9 +3,11 @@ per request.
 
 The API logs in as ``lumbung_api``, which can read nothing itself. Each request runs in one
 read-only repeatable-read transaction: the token is checked and the catalog read as
-``lumbung_api``, then ``set local role`` makes the caller's role (a regency's for a token,
-``lumbung_bi`` for the public) the one the database's privileges and row-level security
-judge; the role ends with the transaction.
+``lumbung_api`` (the latest publication's id, the catalog itself only when a publication is
+newer than the cached one), then ``set local role`` makes the caller's role (a regency's
+for a token, ``lumbung_bi`` for the public) the one the database's privileges and row-level
+security judge; the role ends with the transaction. A page of rows does it all in one round
+trip (:meth:`Session.read`).
 """
 
 from __future__ import annotations
