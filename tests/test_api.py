@@ -427,6 +427,24 @@ def test_a_publication_that_changes_a_mart_is_served_at_once(api_url, db, wareho
             publish(warehouse, list(PROBES), dag_id="test_api", run_id="columns again")
 
 
+def test_a_grant_revoked_by_hand_is_a_404_not_a_failure(api_url, db, warehouse):
+    """Between publications the API trusts its cached catalog, but a mart the database
+    refuses is then asked of the catalog again: no row, no 500."""
+    url = "/datasets/zz_api_province/rows"
+    with httpx.Client(base_url=api_url) as client:
+        assert client.get(url).status_code == 200  # cached as readable
+        db.execute("revoke select on marts.zz_api_province from lumbung_bi")
+        try:
+            for fmt in ("json", "csv"):
+                gone = client.get(url, params={"format": fmt})
+                assert gone.status_code == 404, gone.text
+                assert "no dataset named 'zz_api_province'" in gone.json()["error"]["message"]
+        finally:
+            db.execute("grant select on marts.zz_api_province to lumbung_bi")
+        publish(warehouse, ["zz_api_province"], dag_id="test_api", run_id="grant again")
+        assert client.get(url).status_code == 200
+
+
 def test_etag_and_last_modified_spare_an_unchanged_download(api_url, db, warehouse):
     with httpx.Client(base_url=api_url) as client:
         url = "/datasets/zz_api_province/rows"

@@ -139,6 +139,7 @@ class Session:
             if publication is None:
                 raise
             self.conn.rollback()  # e.g. a mart or column gone since: ask the catalog again
+            self._catalog.forget()
             return None
         if latest is not None and latest.fetchone()[0] != publication:
             if not end:

@@ -177,6 +177,12 @@ class Catalog:
                 self._by_role[role] = found
         return found
 
+    def forget(self) -> None:
+        """Drop every cached entry: the database refused what the cache said was there (a
+        grant or column changed by hand, between publications)."""
+        with self._lock:
+            self._by_role = {}
+
     def known(self, role: str) -> tuple[int, dict[str, Mart]] | None:
         """(publication id, name -> mart) as cached for ``role``, not yet checked against
         the database: the caller reads :data:`LATEST_PUBLICATION` with its rows and
