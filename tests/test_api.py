@@ -439,10 +439,20 @@ def test_a_grant_revoked_by_hand_is_a_404_not_a_failure(api_url, db, warehouse):
                 gone = client.get(url, params={"format": fmt})
                 assert gone.status_code == 404, gone.text
                 assert "no dataset named 'zz_api_province'" in gone.json()["error"]["message"]
+            client.get("/datasets/zz_api_village").raise_for_status()  # ckan's cache too
+            db.execute("revoke select on marts.zz_api_village from lumbung_bi")
+            ckan = client.get("/api/3/action/datastore_search",
+                              params={"resource_id": "zz_api_village"})
+            assert ckan.status_code == 404, ckan.text
+            assert ckan.json()["error"]["__type"] == "Not Found Error"
+            assert "Traceback" not in ckan.text and "psycopg" not in ckan.text
         finally:
+            db.execute("grant select on marts.zz_api_village to lumbung_bi")
             db.execute("grant select on marts.zz_api_province to lumbung_bi")
         publish(warehouse, ["zz_api_province"], dag_id="test_api", run_id="grant again")
         assert client.get(url).status_code == 200
+        assert client.get("/api/3/action/datastore_search",
+                          params={"resource_id": "zz_api_village"}).status_code == 200
 
 
 def test_etag_and_last_modified_spare_an_unchanged_download(api_url, db, warehouse):

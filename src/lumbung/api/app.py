@@ -111,6 +111,14 @@ def create_app(db_url: str, pool_size: int = 10) -> FastAPI:
         reason = err.diag.message_primary or "a value does not fit its column"
         return _error(request, 400, f"A filter value does not fit its column: {reason}.")
 
+    @app.exception_handler(psycopg.errors.InsufficientPrivilege)
+    def refused(request: Request, err: psycopg.errors.InsufficientPrivilege):
+        # A grant revoked by hand since the cached catalog was read: read it again next time.
+        log.warning("the warehouse refused %s: %s", request.url.path, err)
+        request.app.state.warehouse.catalog.forget()
+        return _error(request, 404, "There is no such dataset you may read (any more); GET "
+                      "/datasets lists them.", kind="Not Found Error")
+
     @app.exception_handler(psycopg.errors.QueryCanceled)
     def too_slow(request: Request, err: psycopg.errors.QueryCanceled):
         return _error(request, 503, "The query took too long; ask for a smaller page or "
