@@ -14,9 +14,10 @@ as its own process on a free port of 127.0.0.1. Then, in ``--repeat`` rounds (de
 It prints rows per second and the ratio API rows/s / COPY rows/s (median of the rounds'
 paired ratios; target at least 0.5), then the p50 and p99 latency of a filtered page
 (``regency_code`` and ``year``, 100 rows) under ``--clients`` concurrent clients (default
-20; target p99 under 200 ms), and the server's resident memory after the first pages and
-after all of them (flat when it does not grow with the page count). The exit status judges
-the JSON ratio. A script, not a test: ``make test`` does not run it.
+20; target p99 under 200 ms), and the server's resident memory (its worker processes
+included) after the first pages and after all of them (flat when it does not grow with the
+page count). The exit status judges the JSON ratio. A script, not a test: ``make test``
+does not run it.
 """
 
 from __future__ import annotations
@@ -122,11 +123,23 @@ def _latency(base: str, clients: int, requests: int) -> list[float]:
     return sorted(timings)
 
 
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (the API's worker processes)."""
+    found = [pid]
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            found += _tree(int(child))
+    return found
+
+
 def _rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    """The resident memory of ``pid`` and its descendants."""
+    total = 0
+    for each in _tree(pid):
+        for line in Path(f"/proc/{each}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+    return total / 1024
 
 
 def main() -> int:
@@ -136,6 +149,8 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--requests", type=int, default=25, help="per client")
+    parser.add_argument("--workers", type=int,
+                        help="lumbung api --workers (default: the API's own default)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="lumbung-bench-api-"))
     work.chmod(0o755)  # as root the embedded server's service user must reach its data
@@ -153,8 +168,10 @@ def main() -> int:
         bootstrap(paths, url)
         total = _fill(url, VILLAGES * args.scale, args.years)
         port = free_port()
-        server = subprocess.Popen([sys.executable, "-m", "lumbung.cli", "api", "--port",
-                                   str(port)], stdout=subprocess.DEVNULL, env=os.environ)
+        command = [sys.executable, "-m", "lumbung.cli", "api", "--port", str(port)]
+        if args.workers is not None:
+            command += ["--workers", str(args.workers)]
+        server = subprocess.Popen(command, stdout=subprocess.DEVNULL, env=os.environ)
         base = f"http://127.0.0.1:{port}"
         _wait(base, server)
         _pages(base, "json")  # warm the pool and the caches

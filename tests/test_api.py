@@ -9,9 +9,13 @@ admin connection reads, so other modules' marts in the shared warehouse only add
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
 from contextlib import contextmanager
+from pathlib import Path
 
 import ckanapi
 import httpx
@@ -23,6 +27,7 @@ from hypothesis import HealthCheck, settings
 from psycopg import sql
 
 from lumbung import api_tokens, rls
+from lumbung.api.access import Session, Warehouse
 from lumbung.api.app import create_app
 from lumbung.pipelines import village_master
 from lumbung.pipelines.marts import audit, publish_marts
@@ -214,6 +219,47 @@ def api_url(published, paths, warehouse):
     thread.join(timeout=30)
 
 
+def _children(pid: int) -> list[int]:
+    return [int(c) for task in Path(f"/proc/{pid}/task").iterdir()
+            for c in (task / "children").read_text().split()]
+
+
+def test_lumbung_api_answers_from_its_worker_processes(published, paths, warehouse):
+    from lumbung.warehouse import api_db_url
+
+    port = free_port()
+    env = {**os.environ, "LUMBUNG_API_DB_URL": api_db_url(paths, warehouse).url(),
+           "LUMBUNG_API_WORKERS": "2"}
+    command = [sys.executable, "-m", "lumbung.cli", "api", "--port", str(port)]
+    for workers, words in (("0", "1 process or more"), ("many", "LUMBUNG_API_WORKERS")):
+        refused = subprocess.run(
+            command + (["--workers", workers] if workers == "0" else []),
+            env={**env, "LUMBUNG_API_WORKERS": workers}, capture_output=True, text=True,
+            timeout=120)
+        assert refused.returncode != 0 and words in refused.stderr, refused.stderr
+    server, workers = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True), []
+    try:
+        assert "2 worker process(es)" in server.stdout.readline()
+        deadline = time.monotonic() + 180  # each worker imports the app anew
+        while True:
+            assert server.poll() is None, "lumbung api exited"
+            try:
+                page = httpx.get(f"http://127.0.0.1:{port}/datasets/zz_api_village/rows",
+                                 params={"limit": 5}, timeout=10)
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline, "lumbung api did not answer"
+                time.sleep(0.5)
+        assert page.status_code == 200 and len(page.json()["rows"]) == 5
+        workers = [pid for pid in _children(server.pid)
+                   if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+        assert len(workers) == 2
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    assert not any(Path(f"/proc/{pid}").exists() for pid in workers)
+
+
 @contextmanager
 def _token(db, regency: str):
     token_id, token = api_tokens.create(db, regency, "test")
@@ -299,6 +345,28 @@ def test_rows_keyset_pages_json_and_csv_equal_sql(api_url, db):
         assert csv_rows == [(v, str(y), s) for v, y, s in expected]
 
 
+def test_a_csv_page_of_one_block_is_one_body_and_a_longer_one_streams(api_url, db,
+                                                                    monkeypatch):
+    from lumbung.api import datasets
+
+    monkeypatch.setattr(datasets, "CSV_BLOCK", 4096)  # the API runs in this process
+    expected = db.execute("select village_code, year from marts.zz_api_village "
+                          "order by village_code, year limit 2000").fetchall()
+    assert len(expected) == 2000
+    with httpx.Client(base_url=api_url) as client:
+        for limit, streamed in ((2000, True), (20, False)):
+            response = client.get("/datasets/zz_api_village/rows", params={
+                "format": "csv", "limit": limit, "columns": "village_code,year"})
+            assert response.status_code == 200
+            assert ("content-length" not in response.headers) is streamed
+            assert (response.headers.get("transfer-encoding") == "chunked") is streamed
+            lines = response.text.splitlines()
+            assert lines[0] == "village_code,year" and len(lines) == limit + 1
+            assert [tuple(line.split(",")) for line in lines[1:]] == [
+                (v, str(y)) for v, y in expected[:limit]]
+            assert 'rel="next"' in response.headers["link"]
+
+
 def test_a_regency_token_sees_exactly_its_rows_in_every_mart(api_url, db):
     regional = _regional_marts(db)
     with _token(db, "1871") as token, httpx.Client(base_url=api_url) as client:
@@ -336,6 +404,57 @@ def test_forged_and_revoked_tokens_gain_nothing(api_url, db):
     assert all(len(h) == 64 and not h.startswith("lbg_") for (h,) in stored)
 
 
+def test_a_publication_that_changes_a_mart_is_served_at_once(api_url, db, warehouse):
+    """The API's cached catalog gives way to the database's as soon as a publication
+    recreates a mart with another column, for JSON, CSV and column selection."""
+    url = "/datasets/zz_api_village/rows"
+    with httpx.Client(base_url=api_url) as client:
+        had_note = "note" in client.get(url, params={"limit": 1}).json()["columns"]
+        assert client.get(url, params={"limit": 1, "format": "csv"}).status_code == 200
+        try:
+            _build_probes(db, extra_column=not had_note)
+            publish(warehouse, list(PROBES), dag_id="test_api", run_id="columns")
+            page = client.get(url, params={"limit": 1})
+            assert page.status_code == 200 and len(page.json()["rows"]) == 1
+            assert ("note" in page.json()["columns"]) is not had_note
+            assert ("note" in page.json()["rows"][0]) is not had_note
+            asked = client.get(url, params={"limit": 1, "columns": "village_code,note"})
+            assert asked.status_code == (400 if had_note else 200), asked.text
+            csv = client.get(url, params={"limit": 1, "format": "csv"})
+            assert ("note" in csv.text.splitlines()[0]) is not had_note
+        finally:
+            _build_probes(db, extra_column=had_note)
+            publish(warehouse, list(PROBES), dag_id="test_api", run_id="columns again")
+
+
+def test_a_grant_revoked_by_hand_is_a_404_not_a_failure(api_url, db, warehouse):
+    """Between publications the API trusts its cached catalog, but a mart the database
+    refuses is then asked of the catalog again: no row, no 500."""
+    url = "/datasets/zz_api_province/rows"
+    with httpx.Client(base_url=api_url) as client:
+        assert client.get(url).status_code == 200  # cached as readable
+        db.execute("revoke select on marts.zz_api_province from lumbung_bi")
+        try:
+            for fmt in ("json", "csv"):
+                gone = client.get(url, params={"format": fmt})
+                assert gone.status_code == 404, gone.text
+                assert "no dataset named 'zz_api_province'" in gone.json()["error"]["message"]
+            client.get("/datasets/zz_api_village").raise_for_status()  # ckan's cache too
+            db.execute("revoke select on marts.zz_api_village from lumbung_bi")
+            ckan = client.get("/api/3/action/datastore_search",
+                              params={"resource_id": "zz_api_village"})
+            assert ckan.status_code == 404, ckan.text
+            assert ckan.json()["error"]["__type"] == "Not Found Error"
+            assert "Traceback" not in ckan.text and "psycopg" not in ckan.text
+        finally:
+            db.execute("grant select on marts.zz_api_village to lumbung_bi")
+            db.execute("grant select on marts.zz_api_province to lumbung_bi")
+        publish(warehouse, ["zz_api_province"], dag_id="test_api", run_id="grant again")
+        assert client.get(url).status_code == 200
+        assert client.get("/api/3/action/datastore_search",
+                          params={"resource_id": "zz_api_village"}).status_code == 200
+
+
 def test_etag_and_last_modified_spare_an_unchanged_download(api_url, db, warehouse):
     with httpx.Client(base_url=api_url) as client:
         url = "/datasets/zz_api_province/rows"
@@ -349,6 +468,33 @@ def test_etag_and_last_modified_spare_an_unchanged_download(api_url, db, warehou
         publish(warehouse, ["zz_api_province"], dag_id="test_api", run_id="etag")
         changed = client.get(url, headers={"If-None-Match": first.headers["etag"]})
         assert changed.status_code == 200 and changed.headers["etag"] != first.headers["etag"]
+
+
+def test_the_catalog_is_read_once_per_publication(published, paths, warehouse):
+    from lumbung.warehouse import api_db_url
+
+    pool = Warehouse(api_db_url(paths, warehouse).url(), max_size=2)
+    pool.open()
+
+    def publications() -> dict[str, int | None]:
+        current = Session(pool, None)
+        try:
+            return {m.name: m.publication and m.publication.publication_id
+                    for m in current.marts()}
+        finally:
+            current.close()
+
+    try:
+        first = publications()
+        assert "zz_api_province" in first and pool.catalog.loads == 1
+        assert publications() == first and pool.catalog.loads == 1  # the cache answered
+        publish(warehouse, ["zz_api_province"], dag_id="test_api", run_id="catalog")
+        after = publications()
+        assert pool.catalog.loads == 2
+        assert after["zz_api_province"] > first["zz_api_province"]
+        assert publications() == after and pool.catalog.loads == 2
+    finally:
+        pool.close()
 
 
 @pytest.mark.parametrize(("params", "status", "words"), [

@@ -16,6 +16,10 @@ from lumbung.config import Paths, PgUrl, redact
 
 log = logging.getLogger("lumbung")
 
+# lumbung api's processes: one process answers on one core at a time (its GIL), and two
+# fit the two-core machines the API runs on, beside PostgreSQL.
+API_WORKERS = 2
+
 
 def _setup_logging(verbose: bool) -> None:
     logging.basicConfig(
@@ -86,9 +90,20 @@ def cmd_api(args: argparse.Namespace) -> int:
         bootstrap(paths, url)  # roles, policies and the API's login exist before it serves
         db_url = api_db_url(paths, url).url()
     port = args.port or int(os.environ.get("LUMBUNG_API_PORT", "8000"))
-    print(f"Lumbung API on http://{args.host}:{port} (OpenAPI at /docs); Ctrl-C stops.",
-          flush=True)
-    serve(db_url, args.host, port)
+    workers = _api_workers() if args.workers is None else args.workers
+    if workers < 1:
+        raise SystemExit("lumbung api --workers needs 1 process or more")
+    print(f"Lumbung API on http://{args.host}:{port} (OpenAPI at /docs), {workers} "
+          f"worker process(es); Ctrl-C stops.", flush=True)
+    serve(db_url, args.host, port, workers=workers)
+
+
+def _api_workers() -> int:
+    value = os.environ.get("LUMBUNG_API_WORKERS", str(API_WORKERS))
+    if not value.isdigit() or int(value) < 1:
+        raise SystemExit(f"LUMBUNG_API_WORKERS must be a number of processes, 1 or more, "
+                         f"not {value!r}")
+    return int(value)
     return 0
 
 
@@ -381,6 +396,9 @@ def build_parser() -> argparse.ArgumentParser:
     api.add_argument("--host", default=os.environ.get("LUMBUNG_API_HOST", "127.0.0.1"),
                      help="address to listen on (default: LUMBUNG_API_HOST, else 127.0.0.1)")
     api.add_argument("--port", type=int, help="port (default: LUMBUNG_API_PORT, else 8000)")
+    api.add_argument("--workers", type=int,
+                     help="worker processes answering requests, each with its own pool of "
+                     f"connections (default: LUMBUNG_API_WORKERS, else {API_WORKERS})")
 
     token = _command(
         sub, "api-token", cmd_api_token,

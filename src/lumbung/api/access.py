@@ -3,9 +3,11 @@ per request.
 
 The API logs in as ``lumbung_api``, which can read nothing itself. Each request runs in one
 read-only repeatable-read transaction: the token is checked and the catalog read as
-``lumbung_api``, then ``set local role`` makes the caller's role (a regency's for a token,
-``lumbung_bi`` for the public) the one the database's privileges and row-level security
-judge; the role ends with the transaction.
+``lumbung_api`` (the latest publication's id, the catalog itself only when a publication is
+newer than the cached one), then ``set local role`` makes the caller's role (a regency's
+for a token, ``lumbung_bi`` for the public) the one the database's privileges and row-level
+security judge; the role ends with the transaction. A page of rows does it all in one round
+trip (:meth:`Session.read`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from lumbung import api_tokens
+from lumbung.api.catalog import LATEST_PUBLICATION, Catalog, Mart
 from lumbung.config import BI_ROLE
 
 log = logging.getLogger(__name__)
@@ -54,9 +57,10 @@ def _configure(conn: psycopg.Connection) -> None:
 
 
 class Warehouse:
-    """The pool of ``lumbung_api`` connections."""
+    """The pool of ``lumbung_api`` connections and the catalog of what each role reads."""
 
     def __init__(self, url: str, max_size: int = 10):
+        self.catalog = Catalog()
         self.pool = ConnectionPool(
             url, min_size=1, max_size=max_size, open=False, configure=_configure,
             kwargs={"options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
@@ -76,6 +80,7 @@ class Session:
 
     def __init__(self, warehouse: Warehouse, token: str | None):
         self._pool = warehouse.pool
+        self._catalog = warehouse.catalog
         try:
             self.conn = self._pool.getconn()
         except Exception as err:
@@ -97,17 +102,50 @@ class Session:
                                "public data.", kind="Authorization Error")
             self.role = role
 
+    def marts(self) -> list[Mart]:
+        """The marts the caller's role can read, by name (from the catalog's cache)."""
+        return list(self._catalog.marts(self.conn, self.role).values())
+
+    def mart(self, name: str) -> Mart | None:
+        return self._catalog.marts(self.conn, self.role).get(name)
+
+    def known_mart(self, name: str) -> tuple[int, Mart] | None:
+        """(publication id, mart) from the catalog's cache without asking the database, for
+        :meth:`read` to check; None when the cache cannot tell (not cached, or no such mart
+        cached: :meth:`mart` answers then)."""
+        known = self._catalog.known(self.role)
+        if known is None or name not in known[1]:
+            return None
+        return known[0], known[1][name]
+
     def become(self) -> None:
         self.conn.execute(sql.SQL("set local role {}").format(sql.Identifier(self.role)))
 
-    def read_page(self, rows: tuple, next_key: tuple) -> tuple[str, list[tuple]]:
-        """A page's JSON (:meth:`Page.json_rows`) and its next key rows
-        (:meth:`Page.next_key`) as the caller's role, in one round trip (pipeline)."""
-        with self.conn.pipeline():
-            self.become()
-            page = self.conn.execute(*rows)
-            after = self.conn.execute(*next_key)
-        return page.fetchone()[0], after.fetchall()
+    def read(self, queries: list[tuple], publication: int | None = None,
+             end: bool = False) -> list[list[tuple]] | None:
+        """Every row of each query, run as the caller's role, in one round trip (pipeline);
+        ``end``: the transaction ends in the same round trip. With ``publication`` (of a
+        mart from :meth:`known_mart`), None when a newer one appeared: the queries were
+        written from a stale catalog and their rows are not used."""
+        try:
+            with self.conn.pipeline():
+                latest = (self.conn.execute(LATEST_PUBLICATION) if publication is not None
+                          else None)
+                self.become()
+                cursors = [self.conn.execute(*query) for query in queries]
+                if end:
+                    self.conn.rollback()
+        except psycopg.ProgrammingError:
+            if publication is None:
+                raise
+            self.conn.rollback()  # e.g. a mart or column gone since: ask the catalog again
+            self._catalog.forget()
+            return None
+        if latest is not None and latest.fetchone()[0] != publication:
+            if not end:
+                self.conn.rollback()
+            return None
+        return [cursor.fetchall() for cursor in cursors]
 
     def close(self) -> None:
         conn, self.conn = self.conn, None

@@ -7,6 +7,7 @@ a failure inside the API is logged here and answered with a plain 500, never a t
 from __future__ import annotations
 
 import logging
+import os
 from contextlib import asynccontextmanager
 
 import psycopg
@@ -110,6 +111,14 @@ def create_app(db_url: str, pool_size: int = 10) -> FastAPI:
         reason = err.diag.message_primary or "a value does not fit its column"
         return _error(request, 400, f"A filter value does not fit its column: {reason}.")
 
+    @app.exception_handler(psycopg.errors.InsufficientPrivilege)
+    def refused(request: Request, err: psycopg.errors.InsufficientPrivilege):
+        # A grant revoked by hand since the cached catalog was read: read it again next time.
+        log.warning("the warehouse refused %s: %s", request.url.path, err)
+        request.app.state.warehouse.catalog.forget()
+        return _error(request, 404, "There is no such dataset you may read (any more); GET "
+                      "/datasets lists them.", kind="Not Found Error")
+
     @app.exception_handler(psycopg.errors.QueryCanceled)
     def too_slow(request: Request, err: psycopg.errors.QueryCanceled):
         return _error(request, 503, "The query took too long; ask for a smaller page or "
@@ -131,8 +140,22 @@ def create_app(db_url: str, pool_size: int = 10) -> FastAPI:
     return app
 
 
-def serve(db_url: str, host: str, port: int) -> None:
+DB_URL_ENV = "LUMBUNG_API_DB_URL"
+
+
+def app_from_env() -> FastAPI:
+    """The app of one worker process (uvicorn's factory): its URL from ``DB_URL_ENV``."""
+    return create_app(os.environ[DB_URL_ENV])
+
+
+def serve(db_url: str, host: str, port: int, workers: int = 1) -> None:
+    """Serve on ``host:port``; with ``workers`` > 1, that many processes share the socket,
+    each with its own pool, so requests are answered on every core."""
     import uvicorn
 
-    uvicorn.run(create_app(db_url), host=host, port=port, log_level="info",
-                server_header=False)
+    options = {"host": host, "port": port, "log_level": "info", "server_header": False}
+    if workers <= 1:
+        uvicorn.run(create_app(db_url), **options)
+        return
+    os.environ[DB_URL_ENV] = db_url  # the workers are new processes: they read it there
+    uvicorn.run(f"{__name__}:app_from_env", factory=True, workers=workers, **options)

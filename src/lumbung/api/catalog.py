@@ -4,11 +4,15 @@ Read from the PostgreSQL catalog, so a mart appears exactly when the caller's ro
 select it; descriptions are the dbt docs persisted as comments, keys the dbt
 contracts' primary keys, and dates the publication (``audit.publications``) that last
 replaced the mart.
+
+:class:`Catalog` keeps what each role may read until the next publication: a request reads
+only the latest publication's id (one indexed row), not the catalog.
 """
 
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -137,3 +141,52 @@ def marts(conn: psycopg.Connection, role: str, name: str | None = None) -> list[
 def mart(conn: psycopg.Connection, role: str, name: str) -> Mart | None:
     found = marts(conn, role, name)
     return found[0] if found else None
+
+
+LATEST_PUBLICATION = "select coalesce(max(publication_id), 0) from audit.publications"
+
+
+class Catalog:
+    """:func:`marts` of each role, kept while no new publication appears.
+
+    A publication is what replaces a mart, its columns, comments and grants, so the cache is
+    dropped when ``audit.publications`` has a newer row than the one it was read at. The
+    latest id is read in the request's own (repeatable-read) transaction, so the catalog a
+    request uses is never older than the snapshot its rows come from. ``loads`` counts the
+    catalog queries (for tests)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._publication = -1
+        self._by_role: dict[str, dict[str, Mart]] = {}
+        self.loads = 0
+
+    def marts(self, conn: psycopg.Connection, role: str) -> dict[str, Mart]:
+        """Name -> mart, every mart ``role`` can read; run as the API's own role."""
+        latest = conn.execute(LATEST_PUBLICATION).fetchone()[0]
+        with self._lock:
+            if latest > self._publication:
+                self._publication, self._by_role = latest, {}
+            found = self._by_role.get(role) if latest == self._publication else None
+        if found is not None:
+            return found
+        found = {m.name: m for m in marts(conn, role)}
+        with self._lock:
+            self.loads += 1
+            if latest == self._publication:  # not an older snapshot than the cache's
+                self._by_role[role] = found
+        return found
+
+    def forget(self) -> None:
+        """Drop every cached entry: the database refused what the cache said was there (a
+        grant or column changed by hand, between publications)."""
+        with self._lock:
+            self._by_role = {}
+
+    def known(self, role: str) -> tuple[int, dict[str, Mart]] | None:
+        """(publication id, name -> mart) as cached for ``role``, not yet checked against
+        the database: the caller reads :data:`LATEST_PUBLICATION` with its rows and
+        :meth:`marts` again when it differs."""
+        with self._lock:
+            found = self._by_role.get(role)
+            return None if found is None else (self._publication, found)

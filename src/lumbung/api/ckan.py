@@ -135,7 +135,7 @@ def _package(request: Request, mart: catalog.Mart) -> dict:
 
 
 def _mart(current: Session, name: str, field: str) -> catalog.Mart:
-    found = catalog.mart(current.conn, current.role, name)
+    found = current.mart(name)
     if found is None:
         raise ApiError(404, f"Not found: there is no dataset {name[:100]!r}; "
                        "package_list lists them.", field, kind="Not Found Error")
@@ -144,7 +144,7 @@ def _mart(current: Session, name: str, field: str) -> catalog.Mart:
 
 def package_list(request: Request, params: PackageListParams) -> JSONResponse:
     with session(request) as current:
-        names = [m.name for m in catalog.marts(current.conn, current.role)]
+        names = [m.name for m in current.marts()]
     end = None if params.limit is None else params.offset + params.limit
     return ok("package_list", names[params.offset:end])
 
@@ -158,7 +158,7 @@ def package_search(request: Request, params: PackageSearchParams) -> JSONRespons
     """Free-text search: every word of ``q`` in the name, title or description."""
     words = [w.lower() for w in params.q.replace("*:*", " ").split()]
     with session(request) as current:
-        marts = catalog.marts(current.conn, current.role)
+        marts = current.marts()
     found = [m for m in marts
              if all(w in f"{m.name} {m.title} {m.description or ''}".lower() for w in words)]
     return ok("package_search", {
