@@ -39,7 +39,9 @@ dag: DAG = source_dag(
     "apbdes", __doc__,
     gate_doc="Great Expectations checkpoint per batch; failures are reported by check_files.",
     region_master_doc="Wait until the region marts are published with every region batch "
-    "released (the gate checks each desa code against ``marts.dim_village``): on a first "
-    "start the region master runs first, without failing and retrying here.",
+    "released (the gate checks each desa code against ``marts.dim_village``; the files land "
+    "meanwhile): on a first start the region master runs first, without failing and "
+    "retrying here.",
+    region_master_read_by="gate",
     verdict=check_files,
 )

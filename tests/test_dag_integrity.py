@@ -170,3 +170,14 @@ def test_dbt_builds_run_one_at_a_time_and_only_in_two_places(dagbag):
         announcing = [t.task_id for t in dag.tasks if t.outlets]
         assert announcing == ["announce_release"], dag.dag_id
         assert "wait_for_region_master" in dagbag.dags["smart_village_marts"].task_ids
+
+
+def test_the_region_master_is_awaited_by_the_first_task_that_reads_it(dagbag):
+    """APBDes lands while the region master is built (only its gate checks desa codes
+    against marts.dim_village); the programmes match locations to villages as they land."""
+    apbdes, programmes = dagbag.dags["apbdes"], dagbag.dags["programmes"]
+    assert "wait_for_region_master" in apbdes.get_task("quality_gate").upstream_task_ids
+    assert "wait_for_region_master" not in \
+        apbdes.get_task("land_apbdes_files").get_flat_relative_ids(upstream=True)
+    assert "wait_for_region_master" in \
+        programmes.get_task("land_programme_files").upstream_task_ids

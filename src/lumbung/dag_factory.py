@@ -186,6 +186,7 @@ def source_dag(
     gate_doc: str = GATE_DOC,
     params: Mapping[str, Any] | None = None,
     region_master_doc: str | None = None,
+    region_master_read_by: str = "land",
     before_land: Callable[[], Any] | None = None,
     verdict: Callable[[Any], Any] | None = None,
 ) -> DAG:
@@ -194,8 +195,10 @@ def source_dag(
     with its dag_id, schedule, tags and Assets.
 
     What some sources add: ``region_master_doc``, a ``wait_for_region_master`` sensor
-    beside the bootstrap (the gate reads ``marts.dim_village``); ``before_land``, a task
-    between bootstrap and landing that may be skipped (landing then runs anyway);
+    before the first task that reads ``marts.dim_village``, ``region_master_read_by``
+    (``land``, or ``gate`` when only the gate does: the files land meanwhile);
+    ``before_land``, a task between bootstrap and landing that may be skipped (landing then
+    runs anyway);
     ``verdict``, a task on the gate's result after the release that fails the run naming
     every rejected file: required by, and only by, the ``FAIL_AT_END`` gate failure policy.
     """
@@ -213,9 +216,13 @@ def source_dag(
         else:
             landed = land(pipeline, *land_task, trigger_rule="none_failed")
             bootstrap >> before_land() >> landed
-        if region_master_doc is not None:
-            wait_for_region_master(region_master_doc) >> landed
+        if region_master_read_by not in ("land", "gate"):
+            raise ValueError(f"{name}: region_master_read_by is 'land' or 'gate', "
+                             f"not {region_master_read_by!r}")
         gated = quality_gate(landed, pipeline, gate_doc)
+        if region_master_doc is not None:
+            wait_for_region_master(region_master_doc) >> (
+                landed if region_master_read_by == "land" else gated)
         announced = announce_release(gated, BY_DAG[source.name])
         if verdict is not None:
             announced >> verdict(gated)
