@@ -124,7 +124,14 @@ def write_config(paths: Paths) -> Path:
     config = folder / "superset_config.py"
     config.write_text(
         '"""Written by `lumbung bi` (src/lumbung/bi.py) on every start: edit that, not this."""\n'
-        "import os\n\n"
+        "import os\n"
+        "import sys\n\n"
+        f"sys.path.insert(0, {str(paths.root / 'bi')!r})\n"
+        "# Superset's event log written once per request; SQLite with a write-ahead log and\n"
+        "# a pool of open connections; the warehouse's connections kept (bi/superset_hooks.py)\n"
+        "from superset_hooks import (DB_CONNECTION_MUTATOR, EVENT_LOGGER,\n"
+        "                            SQLALCHEMY_ENGINE_OPTIONS,\n"
+        "                            flask_app_mutator as FLASK_APP_MUTATOR)\n\n"
         "SECRET_KEY = os.environ['SUPERSET_SECRET_KEY']\n"
         f"SQLALCHEMY_DATABASE_URI = {('sqlite:///' + str(folder / 'superset.db'))!r}\n"
         "# Charts' results cached on disk: a dashboard opened again does not query again.\n"
