@@ -237,6 +237,9 @@ def test_lumbung_api_answers_from_its_worker_processes(published, paths, warehou
             env={**env, "LUMBUNG_API_WORKERS": workers}, capture_output=True, text=True,
             timeout=120)
         assert refused.returncode != 0 and words in refused.stderr, refused.stderr
+    refused = subprocess.run(command, env={**env, "LUMBUNG_API_ACCESS_LOG": "yes"},
+                             capture_output=True, text=True, timeout=120)
+    assert refused.returncode != 0 and "LUMBUNG_API_ACCESS_LOG" in refused.stderr
     server, workers = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True), []
     try:
         assert "2 worker process(es)" in server.stdout.readline()

@@ -101,3 +101,24 @@ def test_nothing_built_nothing_published(warehouse):
         publish(warehouse, [])
     with pytest.raises(PublishRefused, match="does not exist"):
         publish(warehouse, ["zz_never_built"])
+
+
+def test_marts_with_regency_or_year_get_the_filter_index(db, warehouse, probes):
+    def indexes(table):
+        return [r[0] for r in db.execute(
+            "select pg_get_indexdef(indexrelid) from pg_index "
+            "where indrelid = %s::regclass and not indisprimary", (f"marts.{table}",))]
+
+    _build(db, 1)
+    db.execute(f"alter table {BUILD_SCHEMA}.zz_probe_a add column regency_code text, "
+               "add column year integer")
+    publish(warehouse, list(PROBES))
+    [index] = indexes("zz_probe_a")
+    assert index.endswith("(regency_code, year)")
+    assert indexes("zz_probe_b") == []  # neither column: no index
+    publish(warehouse, ["zz_probe_a"])  # rows replaced: the index is kept, not doubled
+    assert indexes("zz_probe_a") == [index]
+    db.execute(f"alter table {BUILD_SCHEMA}.zz_probe_a drop column year")
+    publish(warehouse, ["zz_probe_a"])  # recreated: the index follows the columns
+    [index] = indexes("zz_probe_a")
+    assert index.endswith("(regency_code)")

@@ -19,6 +19,7 @@ log = logging.getLogger("lumbung")
 # lumbung api's processes: one process answers on one core at a time (its GIL), and two
 # fit the two-core machines the API runs on, beside PostgreSQL.
 API_WORKERS = 2
+API_ACCESS_LOG = True  # lumbung api's line per request, without LUMBUNG_API_ACCESS_LOG
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -95,7 +96,15 @@ def cmd_api(args: argparse.Namespace) -> int:
         raise SystemExit("lumbung api --workers needs 1 process or more")
     print(f"Lumbung API on http://{args.host}:{port} (OpenAPI at /docs), {workers} "
           f"worker process(es); Ctrl-C stops.", flush=True)
-    serve(db_url, args.host, port, workers=workers)
+    access_log = _api_access_log() if args.access_log is None else args.access_log
+    serve(db_url, args.host, port, workers=workers, access_log=access_log)
+
+
+def _api_access_log() -> bool:
+    value = os.environ.get("LUMBUNG_API_ACCESS_LOG", "1" if API_ACCESS_LOG else "0")
+    if value not in ("0", "1"):
+        raise SystemExit(f"LUMBUNG_API_ACCESS_LOG must be 1 (on) or 0 (off), not {value!r}")
+    return value == "1"
 
 
 def _api_workers() -> int:
@@ -399,6 +408,9 @@ def build_parser() -> argparse.ArgumentParser:
     api.add_argument("--workers", type=int,
                      help="worker processes answering requests, each with its own pool of "
                      f"connections (default: LUMBUNG_API_WORKERS, else {API_WORKERS})")
+    api.add_argument("--access-log", action=argparse.BooleanOptionalAction,
+                     help="a line per request on stdout (default: LUMBUNG_API_ACCESS_LOG=1 "
+                     f"or 0, else {'on' if API_ACCESS_LOG else 'off'})")
 
     token = _command(
         sub, "api-token", cmd_api_token,

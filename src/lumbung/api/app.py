@@ -148,12 +148,15 @@ def app_from_env() -> FastAPI:
     return create_app(os.environ[DB_URL_ENV])
 
 
-def serve(db_url: str, host: str, port: int, workers: int = 1) -> None:
+def serve(db_url: str, host: str, port: int, workers: int = 1,
+          access_log: bool = True) -> None:
     """Serve on ``host:port``; with ``workers`` > 1, that many processes share the socket,
-    each with its own pool, so requests are answered on every core."""
+    each with its own pool, so requests are answered on every core. ``access_log``: a line
+    per request on stdout (uvicorn's)."""
     import uvicorn
 
-    options = {"host": host, "port": port, "log_level": "info", "server_header": False}
+    options = {"host": host, "port": port, "log_level": "info", "server_header": False,
+               "access_log": access_log}
     if workers <= 1:
         uvicorn.run(create_app(db_url), **options)
         return
