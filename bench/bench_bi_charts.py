@@ -43,7 +43,6 @@ from lumbung.warehouse import bi_url, warehouse_url  # noqa: E402
 
 def harvest(url: str, password: str, slug: str) -> tuple[list[dict], dict]:
     """The chart-data request bodies the dashboard sends, and the session's cookies."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
 
     bodies: list[dict] = []
@@ -52,20 +51,7 @@ def harvest(url: str, password: str, slug: str) -> tuple[list[dict], dict]:
                                      args=["--no-sandbox"])
         page = browser.new_page()
         page.set_default_timeout(180_000)
-        # as tests/test_bi.py logs in: the login page's own event-log request, answered
-        # after the login, can hand back a session cookie without the user
-        for _ in range(3):
-            page.goto(f"{url}/login/")
-            page.wait_for_load_state("networkidle")
-            page.fill("input[name=username], #username", "admin")
-            page.fill("input[name=password], #password", password)
-            page.keyboard.press("Enter")
-            try:
-                page.wait_for_url("**/superset/welcome/**", timeout=60_000)
-                break
-            except PlaywrightTimeout:
-                continue
-        else:
+        if not bi.log_in_browser(page, url, password):  # as tests/test_bi.py logs in
             raise SystemExit(f"admin could not log in to Superset at {url} in 3 tries")
         page.on("request", lambda r: bodies.append(r.post_data_json)
                 if "/api/v1/chart/data" in r.url and r.method == "POST" else None)

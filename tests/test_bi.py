@@ -185,23 +185,9 @@ class socket_bound:
 
 
 def _log_in(page, url: str, password: str, attempts: int = 3) -> None:
-    """Log in as admin. The login page is a script-built form: on a loaded machine a key
-    press can come before its handlers, and the login page comes back; then the login is
-    tried again, on the page fully loaded."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
-    for _ in range(attempts):
-        page.goto(f"{url}/login/")
-        page.wait_for_load_state("networkidle")
-        page.fill("input[name=username], #username", "admin")
-        page.fill("input[name=password], #password", password)
-        page.keyboard.press("Enter")
-        try:
-            page.wait_for_url("**/superset/welcome/**", timeout=60_000)
-            return
-        except PlaywrightTimeout:
-            continue
-    raise AssertionError(f"admin could not log in to Superset at {url} in {attempts} tries")
+    """Log in as admin (``lumbung.bi.log_in_browser``), or fail the test."""
+    if not bi.log_in_browser(page, url, password, attempts):
+        raise AssertionError(f"admin could not log in to Superset at {url} in {attempts} tries")
 
 
 @pytest.mark.e2e

@@ -207,6 +207,28 @@ def login_hint(paths: Paths, port: int) -> str:
             f"{paths.state / SECRETS_FILE} (admin_password)")
 
 
+def log_in_browser(page, url: str, password: str, attempts: int = 3) -> bool:
+    """Log a Playwright ``page`` in to Superset at ``url`` as admin (the browser test and
+    bench/bench_bi_charts.py); whether it worked within ``attempts``. The login page is a
+    script-built form: on a loaded machine a key press can come before its handlers (and
+    its own event-log request, answered after the login, can hand back a session cookie
+    without the user), so the login page comes back; then it is tried again, fully loaded."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for _ in range(attempts):
+        page.goto(f"{url}/login/")
+        page.wait_for_load_state("networkidle")
+        page.fill("input[name=username], #username", "admin")
+        page.fill("input[name=password], #password", password)
+        page.keyboard.press("Enter")
+        try:
+            page.wait_for_url("**/superset/welcome/**", timeout=60_000)
+            return True
+        except PlaywrightTimeout:
+            continue
+    return False
+
+
 def serve(paths: Paths, warehouse: PgUrl, port: int, extra: list[str]) -> int:
     """Set up, then serve until Ctrl-C or SIGTERM (which stop the whole process tree)."""
     import shutil
