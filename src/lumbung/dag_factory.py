@@ -101,8 +101,10 @@ def bootstrap_warehouse() -> None:
 @task
 def _land(pipeline: str, **context) -> dict:
     from lumbung.config import Paths
+    from lumbung.pipelines.batches import for_xcom
 
-    return _pipeline(pipeline).land(_warehouse(), Paths.from_env().landing, **_run_ids(context))
+    landed = _pipeline(pipeline).land(_warehouse(), Paths.from_env().landing, **_run_ids(context))
+    return for_xcom(landed)
 
 
 def land(pipeline: str, task_id: str, doc: str, *, trigger_rule: str = "all_success"):

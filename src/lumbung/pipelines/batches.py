@@ -91,6 +91,7 @@ def judge(warehouse: PgUrl, landed: dict, *, together: bool = False) -> Gated:
     each (see :func:`pause_point`). Releases nothing."""
     from lumbung.quality.gate import one_docs_build, validate_batch, validate_batches
 
+    landed = batches_of(landed)
     pending: list[int] = []
     for batch in landed["batches"]:
         if batch["status"] == "validated":
@@ -148,7 +149,47 @@ def released_ids(landed: dict) -> list[int]:
     """The batches of a landing the gate may release: every one with a batch row (release
     takes the validated ones not yet visible, so a batch accepted by a run that died before
     releasing it is released by the next)."""
-    return [b["batch_id"] for b in landed["batches"] if b.get("batch_id") is not None]
+    return [b["batch_id"] for b in batches_of(landed)["batches"] if b.get("batch_id") is not None]
+
+
+def for_xcom(landed: dict) -> dict:
+    """A landing result small enough to pass between Airflow tasks whatever the number of
+    files: the batch ids of each status as ranges of consecutive ids, the reasons of the
+    rejected ones, and the problems. ``batches_of`` turns it back into what the gate reads;
+    the full outcomes stay in audit.load_batches."""
+    runs: dict[str, list[list[int]]] = {}
+    reasons: dict[str, str] = {}
+    unnumbered: list[dict] = []
+    for batch in sorted(landed["batches"], key=lambda b: b.get("batch_id") or 0):
+        batch_id, status = batch.get("batch_id"), batch["status"]
+        if batch_id is None:
+            unnumbered.append({"batch_id": None, "status": status, "reason": batch.get("reason")})
+            continue
+        if batch.get("reason") is not None:
+            reasons[str(batch_id)] = batch["reason"]
+        spans = runs.setdefault(status, [])
+        if spans and spans[-1][1] == batch_id - 1:
+            spans[-1][1] = batch_id
+        else:
+            spans.append([batch_id, batch_id])
+    return {"files": len(landed["batches"]), "batch_ids": runs, "reasons": reasons,
+            "unnumbered": unnumbered, "problems": list(landed["problems"])}
+
+
+def batches_of(landed: dict) -> dict:
+    """A landing result with its ``batches`` listed (batch_id, status, reason), from either
+    form: as ``land`` returns it, or compacted by ``for_xcom``."""
+    if "batch_ids" not in landed:
+        return landed
+    batches = [
+        {"batch_id": batch_id, "status": status,
+         "reason": landed["reasons"].get(str(batch_id))}
+        for status, spans in landed["batch_ids"].items()
+        for first, last in spans
+        for batch_id in range(first, last + 1)
+    ]
+    batches.sort(key=lambda b: b["batch_id"])
+    return {"batches": batches + landed["unnumbered"], "problems": landed["problems"]}
 
 
 # Names a file: while it exists, a gate stops after each batch it judged (one at a time) or
