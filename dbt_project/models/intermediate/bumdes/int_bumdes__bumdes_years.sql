@@ -4,8 +4,10 @@
 -- A table: the staging views under it stack window functions the planner cannot estimate,
 -- and the reconciliation, the BUMDes marts and their tests all read it; it is rebuilt only
 -- when the BUMDes source changed.
+-- Hash joins only: those views are estimated at a row or two each, and the nested loops the
+-- planner then chooses grow with the square of the reports.
 
-{{ config(materialized='table') }}
+{{ config(materialized='table', pre_hook="set local enable_nestloop = off") }}
 
 with
 
