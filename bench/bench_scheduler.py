@@ -15,7 +15,7 @@ Reported per scale:
 - wall time from the unpause to the last publication (targets on a 2-core machine: under
   5 minutes at province scale, under 30 at 10x), and until everything settled;
 - peak resident memory of every kind of process (`lumbung airflow`, Airflow's services,
-  the task processes by DAG, the dbt server, PostgreSQL), sampled twice a second: flat when
+  the task processes by DAG, the dbt server, PostgreSQL), sampled once a second: flat when
   it does not grow with the scale;
 - rows landed per second (data rows received by the landing tasks over their summed
   duration) against plain ``COPY ... FROM STDIN`` of the same raw rows into same-shaped
@@ -113,14 +113,26 @@ class Sampler(threading.Thread):
     """Peak RSS by kind of process in the tree of ``pid`` and of the PostgreSQL postmaster
     ``pg_pid``, and the peak of their sum, sampled every ``interval`` seconds. The sum adds
     proportional set sizes: forks share their parent's pages (the executor's workers and the
-    tasks are forks of the scheduler), which a sum of RSS would count once per process."""
+    tasks are forks of the scheduler), which a sum of RSS would count once per process.
+    Each process's kind is read once per ``ROLE_SAMPLES`` samples (its command line; a fork
+    renames itself once), so the sampler stays a small share of a 2-core machine."""
 
-    def __init__(self, pid: int, pg_pid: int | None, interval: float = 0.5) -> None:
+    ROLE_SAMPLES = 10
+
+    def __init__(self, pid: int, pg_pid: int | None, interval: float = 1.0) -> None:
         super().__init__(daemon=True)
         self.roots, self.interval = [p for p in (pid, pg_pid) if p], interval
         self.peak: dict[str, float] = defaultdict(float)
         self.total = 0.0
         self.stopped = threading.Event()
+        self._roles: dict[int, tuple[int, str]] = {}  # pid -> (samples left, kind)
+
+    def _role_of(self, proc) -> str:
+        left, role = self._roles.get(proc.pid, (0, ""))
+        if left <= 0:
+            left, role = self.ROLE_SAMPLES, _role(proc)
+        self._roles[proc.pid] = (left - 1, role)
+        return role
 
     def run(self) -> None:
         import psutil
@@ -138,7 +150,7 @@ class Sampler(threading.Thread):
                         rss = proc.memory_info().rss / 2**20
                     except psutil.Error:
                         continue
-                    role = _role(proc)
+                    role = self._role_of(proc)
                     # the biggest single process of a kind (tasks run one per process)
                     self.peak[role] = max(self.peak[role], rss)
                     by_role[role] += rss
