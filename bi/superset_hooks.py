@@ -24,17 +24,22 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from datetime import timedelta
 from typing import Any
 
 import psycopg2
 import psycopg2.extensions
-from flask import Flask, g, has_request_context
+from flask import Flask, Response, g, has_request_context
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import QueuePool
 from superset.utils.log import DBEventLogger
 
 _PENDING = "_lumbung_event_logs"
+_TIMINGS = "_lumbung_server_timings"
+# Superset's own timed steps of a request sent back as a Server-Timing header (browsers'
+# developer tools show it; bench_bi_charts reads the warehouse queries' time from it).
+SERVER_TIMING_ACTIONS = ("execute_sql",)
 
 
 @event.listens_for(Engine, "connect")
@@ -112,7 +117,19 @@ def DB_CONNECTION_MUTATOR(uri: Any, params: dict, *_: Any) -> tuple[Any, dict]:
 
 
 class RequestEventLogger(DBEventLogger):
-    """``DBEventLogger``'s rows, written when the request ends instead of at every step."""
+    """``DBEventLogger``'s rows, written when the request ends instead of at every step;
+    the durations of its ``execute_sql`` steps (a warehouse query run and its rows fetched,
+    timed by Superset) also go back to the client in a ``Server-Timing`` header."""
+
+    def log_with_context(self, action: str, duration: timedelta | None = None,
+                         *args: Any, **kwargs: Any) -> None:
+        if duration is not None and action in SERVER_TIMING_ACTIONS and has_request_context():
+            timings = g.get(_TIMINGS)
+            if timings is None:
+                timings = []
+                setattr(g, _TIMINGS, timings)
+            timings.append((action, duration.total_seconds() * 1000))
+        super().log_with_context(action, duration, *args, **kwargs)
 
     def log(self, *args: Any, **kwargs: Any) -> None:
         if not has_request_context():
@@ -134,5 +151,16 @@ class RequestEventLogger(DBEventLogger):
 EVENT_LOGGER = RequestEventLogger()
 
 
+def server_timing(response: Response) -> Response:
+    """``Server-Timing: execute_sql;dur=<ms>`` for each warehouse query of the request."""
+    timings = g.pop(_TIMINGS, None)
+    if timings:
+        response.headers["Server-Timing"] = ", ".join(
+            f'{action};dur={ms:.3f};desc="{number}"'
+            for number, (action, ms) in enumerate(timings, start=1))
+    return response
+
+
 def flask_app_mutator(app: Flask) -> None:
+    app.after_request(server_timing)
     app.teardown_request(EVENT_LOGGER.flush)

@@ -209,7 +209,7 @@ def test_dashboards_render_every_chart_with_data(superset):
         page.set_default_timeout(180_000)
         _log_in(page, superset["url"], superset["password"])
         for slug, dashboard in _dashboards().items():
-            answers: list[tuple[str, int, dict]] = []
+            answers: list[tuple[str, int, dict, str]] = []
 
             def record(response, answers=answers) -> None:
                 if "/api/v1/chart/data" in response.url or "/explore_json/" in response.url:
@@ -217,7 +217,8 @@ def test_dashboards_render_every_chart_with_data(superset):
                         body = response.json()
                     except Exception:  # an error page, not JSON: its status says enough
                         body = {}
-                    answers.append((response.url, response.status, body))
+                    answers.append((response.url, response.status, body,
+                                    response.headers.get("server-timing", "")))
 
             page.on("response", record)
             page.goto(f"{superset['url']}/superset/dashboard/{slug}/")
@@ -235,8 +236,13 @@ def test_dashboards_render_every_chart_with_data(superset):
             page.remove_listener("response", record)
             if len(shown) != expected:
                 problems.append(f"{slug}: {len(shown)} of {expected} charts on the page")
-            for url, status, body in answers:
+            for url, status, body, timing in answers:
                 results = body.get("result") if isinstance(body.get("result"), list) else [body]
+                queried = [r for r in results if r.get("is_cached") is False]
+                if status == 200 and queried and "execute_sql;dur=" not in timing:
+                    # bench_bi_charts reads each chart's query time from this header
+                    problems.append(f"{slug}: {url} queried the warehouse but sent no "
+                                    f"Server-Timing of it ({timing!r})")
                 for result in results:
                     if status != 200 or result.get("error") or result.get("errors"):
                         problems.append(f"{slug}: {url} -> {status} "
