@@ -247,10 +247,26 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(json.dumps({"ready": outcome}), flush=True)
     if args.action == "serve":
-        from werkzeug.serving import run_simple
-
-        run_simple(args.host, args.port, app, threaded=True, use_reloader=False)
+        serve(args.host, args.port)
     return 0
+
+
+def serve(host: str, port: int) -> None:
+    """Become gunicorn serving Superset (the WSGI server Superset documents for production;
+    ``LUMBUNG_BI_WORKERS`` processes of 4 threads each, default 2). An exec, not a fork:
+    the set-up's connections to SQLite and the warehouse close on exec instead of being
+    shared with the workers, and the process stays the one `lumbung bi` stops."""
+    workers = os.environ.get("LUMBUNG_BI_WORKERS", "2")
+    argv = [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}",
+            "--workers", workers, "--worker-class", "gthread", "--threads", "4",
+            "--timeout", "300", "--graceful-timeout", "10",
+            "--no-control-socket",  # it would be a file in $HOME, shared by every instance
+            # Superset's own advice: its URLs carry whole chart states
+            "--limit-request-line", "0", "--limit-request-field_size", "0",
+            "superset.app:create_app()"]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, argv)  # noqa: S606 (a fixed argv, no shell)
 
 
 if __name__ == "__main__":

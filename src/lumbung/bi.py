@@ -230,6 +230,28 @@ def log_in_browser(page, url: str, password: str, attempts: int = 3) -> bool:
     return False
 
 
+def wait_healthy(process: subprocess.Popen, port: int, stopping: list[int],
+                 timeout: float = 300.0) -> bool:
+    """Wait until Superset's ``/health`` answers 200 on ``port`` (gunicorn's workers have
+    loaded Superset), while the server runs and nobody asked to stop."""
+    import http.client
+    import time
+
+    deadline = time.monotonic() + timeout
+    while process.poll() is None and not stopping and time.monotonic() < deadline:
+        conn = http.client.HTTPConnection(bi_host(), port, timeout=5)
+        try:
+            conn.request("GET", "/health")
+            if conn.getresponse().status == 200:
+                return True
+        except OSError:
+            pass
+        finally:
+            conn.close()
+        time.sleep(0.5)
+    return False
+
+
 def serve(paths: Paths, warehouse: PgUrl, port: int, extra: list[str]) -> int:
     """Set up, then serve until Ctrl-C or SIGTERM (which stop the whole process tree)."""
     import shutil
@@ -261,6 +283,11 @@ def serve(paths: Paths, warehouse: PgUrl, port: int, extra: list[str]) -> int:
         # keep its output flowing: a full pipe would stop the server
         threading.Thread(target=shutil.copyfileobj, args=(process.stdout, sys.stderr),
                          daemon=True).start()
+        if not wait_healthy(process, port, stopping):
+            if stopping:
+                return 128 + stopping[0]
+            raise BiError(f"Superset set up but did not answer on port {port} "
+                          f"(exit {process.poll()}); its log is above")
         print(f"{outcome['ready']}. {login_hint(paths, port)}. Ctrl-C stops.", flush=True)
         while process.poll() is None and not stopping:
             time.sleep(0.2)
