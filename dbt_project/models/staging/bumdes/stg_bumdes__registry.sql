@@ -1,3 +1,9 @@
+-- A table, not a view: the latest row of each BUMDes is picked by a window function the
+-- planner cannot estimate, and the tests and models that join this model to another BUMDes
+-- model would otherwise be planned as nested loops over it, growing with the square of the
+-- BUMDes.
+{{ config(materialized='table') }}
+
 with
 
 batches as (
