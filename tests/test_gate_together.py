@@ -109,10 +109,15 @@ def _reset(conn: psycopg.Connection, ids: list[int]) -> None:
                  "where batch_id = any(%s)", (ids,))
 
 
+@pytest.mark.parametrize("per_run", [None, 2], ids=["whole", "by-two"])
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_a_delivery_is_judged_in_one_run_as_one_at_a_time(case, warehouse, tmp_path,
-                                                          monkeypatch):
+def test_a_delivery_is_judged_in_one_run_as_one_at_a_time(case, per_run, warehouse, tmp_path,
+                                                          monkeypatch, caplog):
+    """Also with runs of two batches each (``gate.TOGETHER``): the same verdicts, a run per
+    two batches, and a line in the log per rule of each run."""
     source, dataset, table, breaks = CASES[case]
+    if per_run is not None:
+        monkeypatch.setattr(gate, "TOGETHER", per_run)
     landed = _land(source, warehouse, tmp_path)
     with psycopg.connect(warehouse.url(), autocommit=True) as conn:
         ids = [r[0] for r in conn.execute(
@@ -158,15 +163,24 @@ def test_a_delivery_is_judged_in_one_run_as_one_at_a_time(case, warehouse, tmp_p
         return results
 
     monkeypatch.setattr(gate, "validate_batches", kept)
+    caplog.set_level("INFO", logger="lumbung.quality.one_pass")
+    caplog.clear()
     pipeline = importlib.import_module(f"lumbung.pipelines.{source}")
-    subset = {"batches": [b for b in landed["batches"] if b.get("batch_id") in ids],
+    # as reset (landed by an earlier case of the source, they were landed 'validated')
+    subset = {"batches": [{**b, "status": "loaded"} for b in landed["batches"]
+                          if b.get("batch_id") in ids],
               "problems": []}
     try:
         pipeline.gate(warehouse, subset)
     except GateFailed as failed:
         assert failed.problems == [one_by_one[bad].message()]
-    # the whole delivery of the dataset in one checkpoint run
-    assert len(runs) == 1 and runs[0].split()[1].startswith("batches-"), runs
+    # the whole delivery of the dataset in one checkpoint run, or one per two batches
+    assert len(runs) == (1 if per_run is None else -(-len(ids) // per_run)), runs
+    assert all(run.split()[1].startswith("batches-") for run in runs), runs
+    spec = gate.suite_for(source, dataset)
+    checked = [r.getMessage() for r in caplog.records if " checked in " in r.getMessage()]
+    for rule in spec.rules:
+        assert sum(f"rule '{rule.rule}' checked in " in m for m in checked) == len(runs), rule
     assert sorted(together) == ids
     for i in ids:
         assert together[i].passed == one_by_one[i].passed, i
