@@ -25,6 +25,10 @@ from lumbung.quality.verdict import GateFailed
 
 SEED = 23
 YEAR = 2020
+# Runs of two batches each (gate.TOGETHER) are checked on a delivery of this year (a
+# delivery already gated keeps the rows an earlier case broke), for these cases.
+YEAR_BY_TWO = 2016
+BY_TWO = ("bumdes", "survey")
 REGENCIES = ("1811", "1812", "1813")
 
 # Per case: (source, dataset, raw table, statements breaking rules in the bad batch, where
@@ -96,10 +100,10 @@ BEFORE = json.loads((Path(__file__).parent / "fixtures" / "gate_together_before.
                     .read_text())
 
 
-def _land(source: str, warehouse, tmp_path: Path) -> dict:
+def _land(source: str, warehouse, tmp_path: Path, year: int = YEAR) -> dict:
     if source == "programmes":
         ensure_village_master(warehouse)  # locations are matched against it
-    generate(GenerateConfig(out=tmp_path, regencies=REGENCIES, years=(YEAR,), seed=SEED, defects=0,
+    generate(GenerateConfig(out=tmp_path, regencies=REGENCIES, years=(year,), seed=SEED, defects=0,
                             sources=(source,)))
     return importlib.import_module(f"lumbung.pipelines.{source}").land(warehouse, tmp_path)
 
@@ -109,8 +113,8 @@ def _reset(conn: psycopg.Connection, ids: list[int]) -> None:
                  "where batch_id = any(%s)", (ids,))
 
 
-@pytest.mark.parametrize("per_run", [None, 2], ids=["whole", "by-two"])
-@pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.parametrize(("case", "per_run"), [
+    *((case, None) for case in sorted(CASES)), *((case, 2) for case in BY_TWO)])
 def test_a_delivery_is_judged_in_one_run_as_one_at_a_time(case, per_run, warehouse, tmp_path,
                                                           monkeypatch, caplog):
     """Also with runs of two batches each (``gate.TOGETHER``): the same verdicts, a run per
@@ -118,7 +122,7 @@ def test_a_delivery_is_judged_in_one_run_as_one_at_a_time(case, per_run, warehou
     source, dataset, table, breaks = CASES[case]
     if per_run is not None:
         monkeypatch.setattr(gate, "TOGETHER", per_run)
-    landed = _land(source, warehouse, tmp_path)
+    landed = _land(source, warehouse, tmp_path, YEAR if per_run is None else YEAR_BY_TWO)
     with psycopg.connect(warehouse.url(), autocommit=True) as conn:
         ids = [r[0] for r in conn.execute(
             "select batch_id from audit.load_batches where batch_id = any(%s) "
@@ -149,7 +153,8 @@ def test_a_delivery_is_judged_in_one_run_as_one_at_a_time(case, per_run, warehou
     assert len(runs) == len(ids)
     assert [i for i, r in one_by_one.items() if not r.passed] == [bad]
     found = one_by_one[bad].failures + one_by_one[bad].warnings
-    assert [f.describe() for f in found] == BEFORE[case]
+    if per_run is None:  # the messages name the year
+        assert [f.describe() for f in found] == BEFORE[case]
 
     with psycopg.connect(warehouse.url(), autocommit=True) as conn:
         _reset(conn, ids)
@@ -166,9 +171,7 @@ def test_a_delivery_is_judged_in_one_run_as_one_at_a_time(case, per_run, warehou
     caplog.set_level("INFO", logger="lumbung.quality.one_pass")
     caplog.clear()
     pipeline = importlib.import_module(f"lumbung.pipelines.{source}")
-    # as reset (landed by an earlier case of the source, they were landed 'validated')
-    subset = {"batches": [{**b, "status": "loaded"} for b in landed["batches"]
-                          if b.get("batch_id") in ids],
+    subset = {"batches": [b for b in landed["batches"] if b.get("batch_id") in ids],
               "problems": []}
     try:
         pipeline.gate(warehouse, subset)
