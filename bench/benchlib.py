@@ -13,14 +13,14 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def scratch_warehouse(state: Path):
+def scratch_warehouse(state: Path, port: int | None = None):
     """Paths, the bootstrapped warehouse's admin URL and the embedded server to stop (None
-    for LUMBUNG_WAREHOUSE_URL). The embedded server gets a free port and its data under
-    ``state``."""
+    for LUMBUNG_WAREHOUSE_URL). The embedded server gets ``port`` (default a free one) and
+    its data under ``state``."""
     if not os.environ.get("LUMBUNG_WAREHOUSE_URL"):
         state.mkdir(parents=True, exist_ok=True)
         state.parent.chmod(0o755)  # as root the server runs as its own user
-        os.environ["LUMBUNG_PG_PORT"] = str(free_port())
+        os.environ["LUMBUNG_PG_PORT"] = str(port or free_port())
     os.environ["LUMBUNG_STATE_DIR"] = str(state)
     from lumbung.config import Paths
     from lumbung.warehouse import bootstrap, embedded_server, uses_embedded, warehouse_url

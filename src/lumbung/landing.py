@@ -386,16 +386,25 @@ def _manifest_files(manifest: Path, mtime_ns: int) -> dict[str, str]:
     return dict(files) if isinstance(files, dict) else {}
 
 
-def data_origin(path: Path, content_hash: str) -> str:
+def data_origin(path: Path, content_hash: str,
+                manifests: dict[Path, tuple[Path, int] | None] | None = None) -> str:
     """``generated`` when a ``generated_manifest.json`` in one of the file's folders lists
     it (relative path, posix) with this very content, else ``real``: a file edited after
-    generation, or one the generator never wrote, counts as real."""
+    generation, or one the generator never wrote, counts as real. ``manifests`` (folder ->
+    its manifest and version, or None) spares files landed together looking up the same
+    folders again."""
     path = path.resolve()
     for folder in path.parents:
-        manifest = folder / GENERATED_MANIFEST
-        if not manifest.is_file():
+        if manifests is None or folder not in manifests:
+            manifest = folder / GENERATED_MANIFEST
+            found = (manifest, manifest.stat().st_mtime_ns) if manifest.is_file() else None
+            if manifests is not None:
+                manifests[folder] = found
+        else:
+            found = manifests[folder]
+        if found is None:
             continue
-        files = _manifest_files(manifest, manifest.stat().st_mtime_ns)
+        files = _manifest_files(*found)
         if files.get(path.relative_to(folder).as_posix()) == content_hash:
             return "generated"
     return "real"

@@ -188,11 +188,12 @@ def _land_group(conn: psycopg.Connection, spec: DatasetSpec, group: Sequence[Sma
 def _insert_batches(conn: psycopg.Connection, spec: DatasetSpec, new: list[_Read],
                     dag_id: str | None, run_id: str | None) -> None:
     """A batch row per file read, in its final state; their ids onto the reads."""
+    manifests: dict = {}  # the group's folders share their generator manifests
     with conn.cursor() as cur:
         cur.executemany(_INSERT, [
             (spec.source, spec.dataset, r.file.partition_key, encoding.shown(r.file.path.name),
              r.shown, r.content_hash, r.size, dag_id, run_id,
-             data_origin(r.file.path, r.content_hash),
+             data_origin(r.file.path, r.content_hash, manifests),
              "rejected" if r.reason else "loaded", r.reason,
              None if r.reason else r.received, None if r.reason else r.loaded,
              None if r.reason else r.received - r.loaded, None if r.reason else r.notes,

@@ -71,8 +71,8 @@ def ingest_path(warehouse: PgUrl, path: Path) -> list[BatchOutcome]:
 
 
 def gate(warehouse: PgUrl, landed: dict) -> dict:
-    """Validate every landed batch not yet accepted, all in one checkpoint run; the verdict
-    of each is recorded. Failures are collected for ``verdict`` instead of raised, so the
+    """Validate every landed batch not yet accepted, thousands per checkpoint run; the
+    verdict of each is recorded. Failures are collected for ``verdict`` instead of raised, so the
     accepted batches are still released and built."""
     return validate_all(warehouse, landed, together=True)
 

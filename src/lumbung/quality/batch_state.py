@@ -64,15 +64,39 @@ def load_batch(conn: psycopg.Connection, batch_id: int) -> Batch:
     return Batch(*row)
 
 
-def load_gateable(conn: psycopg.Connection, batch_id: int) -> Batch:
-    """The batch, if it may be gated: ValueError for one 'received' or 'rejected'."""
-    batch = load_batch(conn, batch_id)
+def load_batches(conn: psycopg.Connection, batch_ids: Iterable[int]) -> dict[int, Batch]:
+    """Many batches in one query, in the order asked; LookupError naming the first unknown."""
+    ids = list(batch_ids)
+    found = {row[0]: Batch(*row) for row in conn.execute(
+        """
+        select batch_id, source, dataset, partition_key, file_path, status
+        from audit.load_batches where batch_id = any(%s)
+        """,
+        (ids,),
+    )}
+    for batch_id in ids:
+        if batch_id not in found:
+            raise LookupError(f"no batch {batch_id} in audit.load_batches")
+    return {batch_id: found[batch_id] for batch_id in ids}
+
+
+def _gateable(batch: Batch) -> Batch:
     if batch.status not in GATEABLE:
         raise ValueError(
-            f"batch {batch_id} ({batch.file_path}) is '{batch.status}': only landed "
+            f"batch {batch.batch_id} ({batch.file_path}) is '{batch.status}': only landed "
             "batches can be validated"
         )
     return batch
+
+
+def load_gateables(conn: psycopg.Connection, batch_ids: Iterable[int]) -> dict[int, Batch]:
+    """``load_gateable`` of many batches, in one query."""
+    return {i: _gateable(b) for i, b in load_batches(conn, batch_ids).items()}
+
+
+def load_gateable(conn: psycopg.Connection, batch_id: int) -> Batch:
+    """The batch, if it may be gated: ValueError for one 'received' or 'rejected'."""
+    return _gateable(load_batch(conn, batch_id))
 
 
 def landing_notes(conn: psycopg.Connection, batch_ids: Iterable[int]) -> dict[int, str]:
@@ -137,18 +161,24 @@ def unclaim(conn: psycopg.Connection, batch_ids: Iterable[int]) -> None:
 
 
 def finish(conn: psycopg.Connection, verdicts: Iterable[tuple[int, bool, str | None]]) -> None:
-    """Each (batch id, passed, reason): 'validated' or 'failed', with the reason."""
-    with conn.cursor() as cur:
-        cur.executemany(
-            """
-            update audit.load_batches
-            set status = %s, status_reason = %s, finished_at = now(),
-                validated_at = case when %s then now() else null end
-            where batch_id = %s
-            """,
-            [("validated" if passed else "failed", reason, passed, batch_id)
-             for batch_id, passed, reason in verdicts],
-        )
+    """Each (batch id, passed, reason): 'validated' or 'failed', with the reason; in one
+    statement, whatever their number."""
+    ids, passes, reasons = [], [], []
+    for batch_id, passed, reason in verdicts:
+        ids.append(batch_id)
+        passes.append(passed)
+        reasons.append(reason)
+    conn.execute(
+        """
+        update audit.load_batches as b
+        set status = case when v.passed then 'validated' else 'failed' end,
+            status_reason = v.reason, finished_at = now(),
+            validated_at = case when v.passed then now() else null end
+        from unnest(%s::bigint[], %s::boolean[], %s::text[]) as v (batch_id, passed, reason)
+        where b.batch_id = v.batch_id
+        """,
+        (ids, passes, reasons),
+    )
 
 
 def release(conn: psycopg.Connection, batch_id: int, error: BaseException) -> None:

@@ -74,8 +74,9 @@ def run_checkpoint(
     enclosing :func:`one_docs_build` block."""
     from great_expectations.core.run_identifier import RunIdentifier
 
-    import lumbung.quality.one_pass  # noqa: F401
+    from lumbung.quality.one_pass import name_rules
 
+    name_rules(spec.name, spec.rules)
     docs_dir.mkdir(parents=True, exist_ok=True)
     with quiet_gx():
         context = _context(context_dir, docs_dir, connection_string)

@@ -8,7 +8,7 @@ gate views show exactly its rows, so the dataset's checkpoint (one per dataset, 
 are reported and kept in the data docs but do not fail the batch. Every verdict is stored
 with its batch status, in the same transaction: ``audit.dq_runs`` and one ``audit.dq_results``
 row per expectation (``lumbung.quality.results``). ``validate_batches`` judges many batches,
-in one checkpoint run per dataset where the suite allows (``lumbung.quality.many_batches``);
+thousands per checkpoint run where the dataset's suite allows (``lumbung.quality.many_batches``);
 ``audit_marts`` is the audit of write-audit-publish (``lumbung.quality.mart_gate``).
 """
 
@@ -27,7 +27,9 @@ from lumbung.quality.batch_state import (
     finish,
     landing_notes,
     load_batch,
+    load_batches,
     load_gateable,
+    load_gateables,
     lock,
     note_warnings,
     reference_rows,
@@ -61,6 +63,12 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+# Batches of one checkpoint run when many are validated together. A rule reports at most
+# 200 failing rows per run (GX's MAX_RESULT_RECORDS) and the batches it leaves unnamed must
+# be run again: runs of a bounded size rarely overflow, cost in proportion to their
+# batches, and each ends with a line in the log.
+TOGETHER = 2000
 
 
 def _verdict(
@@ -160,42 +168,70 @@ def validate_batch(
 def _validate_together(
     warehouse_url: str, spec: SuiteSpec, batch_ids: list[int], context_dir: Path, docs_dir: Path
 ) -> tuple[list[GateResult], list[int]]:
-    """One checkpoint run (more only when a rule names over 200 batches) for many batches of
-    one dataset; returns their results and the batches it could not judge apart."""
+    """Checkpoint runs of up to ``TOGETHER`` batches each for many batches of one dataset;
+    returns their results and the batches it could not judge apart."""
+    started = time.monotonic()
     results: list[GateResult] = []
+    apart: list[int] = []
     with psycopg.connect(warehouse_url, autocommit=True) as conn:
         lock(conn, spec.source)
-        batches = {i: load_gateable(conn, i) for i in batch_ids}
-        claim(conn, spec.source, list(batches))
-        pending = dict(batches)
+        batches = load_gateables(conn, batch_ids)
         notes = landing_notes(conn, batches)
-        bounds = row_count_bounds(None)
-        try:
-            while pending:
-                first, last = min(pending), max(pending)
-                validation, index = run_checkpoint(
-                    spec, gx_connection_string(warehouse_url), context_dir, docs_dir, bounds,
-                    run_name=f"batches-{first}-{last}-{len(pending)}",
-                )
-                per_batch, settled = split_by_batch(validation, pending)
-                if settled is None:
-                    unclaim(conn, pending)
-                    return results, list(pending)
-                judged = [
-                    _verdict(spec, pending[batch_id],
-                             batch_view(validation, per_batch[batch_id]["results"]),
-                             notes.get(batch_id), evaluated=_evaluated(validation),
-                             bounds=bounds, index=index)
-                    for batch_id in sorted(settled)
-                ]
-                _store(conn, spec, judged)
-                for result in judged:
-                    del pending[result.batch_id]
-                results.extend(judged)
-        except BaseException as error:
-            for batch_id in pending:
-                release(conn, batch_id, error)
-            raise
+        ids = list(batches)
+        for first in range(0, len(ids), TOGETHER):
+            chunk = {i: batches[i] for i in ids[first:first + TOGETHER]}
+            judged, left = _judge_together(conn, warehouse_url, spec, chunk, notes,
+                                           context_dir, docs_dir)
+            results += judged
+            apart += left
+            log.info("gate %s: %d of %d batch(es) judged, %d failed, %.0fs so far",
+                     spec.name, len(results) + len(apart), len(ids),
+                     sum(not r.passed for r in results), time.monotonic() - started)
+    return results, apart
+
+
+def _judge_together(
+    conn: psycopg.Connection, warehouse_url: str, spec: SuiteSpec, batches: dict[int, Batch],
+    notes: dict[int, str], context_dir: Path, docs_dir: Path,
+) -> tuple[list[GateResult], list[int]]:
+    """One checkpoint run (more only when a rule names over 200 batches) for these batches;
+    their results and the batches it could not judge apart."""
+    results: list[GateResult] = []
+    claim(conn, spec.source, list(batches))
+    # The gate views keep the 'validating' batches: planned with statistics from before the
+    # claim (none validating), a rule that aggregates the indicators per batch is run once
+    # per batch over all of them.
+    conn.execute("analyze audit.load_batches")
+    pending = dict(batches)
+    bounds = row_count_bounds(None)
+    try:
+        while pending:
+            first, last = min(pending), max(pending)
+            log.info("gate %s: checking batches %d-%d (%d)", spec.name, first, last,
+                     len(pending))
+            validation, index = run_checkpoint(
+                spec, gx_connection_string(warehouse_url), context_dir, docs_dir, bounds,
+                run_name=f"batches-{first}-{last}-{len(pending)}",
+            )
+            per_batch, settled = split_by_batch(validation, pending)
+            if settled is None:
+                unclaim(conn, pending)
+                return results, list(pending)
+            judged = [
+                _verdict(spec, pending[batch_id],
+                         batch_view(validation, per_batch[batch_id]["results"]),
+                         notes.get(batch_id), evaluated=_evaluated(validation),
+                         bounds=bounds, index=index)
+                for batch_id in sorted(settled)
+            ]
+            _store(conn, spec, judged)
+            for result in judged:
+                del pending[result.batch_id]
+            results.extend(judged)
+    except BaseException as error:
+        for batch_id in pending:
+            release(conn, batch_id, error)
+        raise
     return results, []
 
 
@@ -210,9 +246,11 @@ def validate_batches(
     in the order of ``batch_ids``.
 
     The batches of a dataset whose suite is made of unexpected-rows queries returning
-    ``_batch_id`` first are validated together: all 'validating' at once, one checkpoint run,
-    the failing rows split by ``_batch_id``. (A checkpoint run costs about half a second
-    whatever the rows, so this is what makes gating hundreds of small files practical.)
+    ``_batch_id`` first are validated together, ``TOGETHER`` at a time: those 'validating' at
+    once, one checkpoint run, the failing rows split by ``_batch_id``. (A checkpoint run costs
+    about half a second whatever the rows, so this is what makes gating many small files
+    practical.) Each run logs how far the gate has got, and each rule what it found and how
+    long it took.
     Other suites, a single batch, or a failure that names no batch fall back to
     ``validate_batch`` one batch at a time, so the verdicts are always those it would give.
     """
@@ -222,9 +260,9 @@ def validate_batches(
         return []
     context_dir, docs_dir = prepare(context_dir, docs_dir)
     with psycopg.connect(warehouse_url, autocommit=True) as conn:
-        batches = [load_batch(conn, i) for i in ids]
+        batches = load_batches(conn, ids)
     groups: dict[tuple[str, str], list[int]] = {}
-    for batch in batches:
+    for batch in batches.values():
         groups.setdefault((batch.source, batch.dataset), []).append(batch.batch_id)
 
     results: dict[int, GateResult] = {}

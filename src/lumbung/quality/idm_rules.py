@@ -1,6 +1,6 @@
 """The gate's rules for IDM responses (source ``idm``, dataset ``idm``).
 
-The gate validates many IDM batches (one per village-year) in one checkpoint run, so every
+The gate validates many IDM batches (one per village-year) per checkpoint run, so every
 rule is an unexpected-rows query whose first column is ``_batch_id``, one row per failing
 batch: ``lumbung.quality.gate.validate_batches`` splits the verdict by that column. The
 suite's table is ``audit.gate_idm`` (one row per response); the indicator rules join

@@ -204,58 +204,49 @@ def _outcomes_of(result: Verdict) -> list[ExpectationOutcome]:
     ]
 
 
-_INSERT_RUN = """
-    insert into audit.dq_runs (
-        layer, source, dataset, suite, batch_id, partition_key, regency_code,
-        dag_id, run_id, passed, expectations_evaluated, critical_failures, warnings,
-        message, docs_url
-    )
-    values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
-    returning dq_run_id
-"""
+_RUN_COLUMNS = (
+    "dq_run_id", "layer", "source", "dataset", "suite", "batch_id", "partition_key",
+    "regency_code", "dag_id", "run_id", "passed", "expectations_evaluated",
+    "critical_failures", "warnings", "message", "docs_url",
+)
+_RESULT_COLUMNS = (
+    "dq_run_id", "rule", "expectation", "column_name", "severity", "success",
+    "unexpected_count", "observed_value", "examples", "detail",
+)
 
-_INSERT_RESULT = """
-    insert into audit.dq_results (
-        dq_run_id, rule, expectation, column_name, severity, success,
-        unexpected_count, observed_value, examples, detail
-    )
-    values (%s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s)
-    on conflict (dq_run_id, rule) do nothing
-"""
+
+def _copy(table: str, columns: tuple[str, ...]) -> sql.Composed:
+    return sql.SQL("copy {} ({}) from stdin").format(
+        sql.Identifier(*table.split(".")), sql.SQL(", ").join(map(sql.Identifier, columns)))
 
 
 def _insert(conn: psycopg.Connection, runs: list[tuple[Verdict, tuple]]) -> list[int]:
     """Insert validations (each a verdict with its ``audit.dq_runs`` columns from layer to
-    run_id) and their expectations, in one transaction and a few round trips; their ids."""
+    run_id) and their expectations, in one transaction; their ids. The ids are drawn first
+    so that runs and results each go in with one COPY, whatever their number."""
     if not runs:
         return []
     outcomes = [_outcomes_of(result) for result, _ in runs]
     with conn.transaction(), conn.cursor() as cur:
-        cur.executemany(
-            _INSERT_RUN,
-            [
-                (*columns, result.passed, max(result.evaluated or 0, len(expected)),
-                 len(result.failures), len(result.warnings), result.message(),
-                 result.docs_index)
-                for (result, columns), expected in zip(runs, outcomes, strict=True)
-            ],
-            returning=True,
-        )
-        ids = []
-        while True:
-            ids.append(cur.fetchone()[0])
-            if not cur.nextset():
-                break
-        cur.executemany(
-            _INSERT_RESULT,
-            [
-                (dq_run_id, o.rule, o.expectation, o.column, o.severity, o.success,
-                 o.unexpected_count, o.observed_value, json.dumps(o.examples),
-                 o.detail or None)
-                for dq_run_id, expected in zip(ids, outcomes, strict=True)
-                for o in expected
-            ],
-        )
+        ids = [row[0] for row in cur.execute(
+            "select nextval(pg_get_serial_sequence('audit.dq_runs', 'dq_run_id')) "
+            "from generate_series(1, %s)", (len(runs),))]
+        with cur.copy(_copy("audit.dq_runs", _RUN_COLUMNS)) as copy:
+            for dq_run_id, (result, columns), expected in zip(ids, runs, outcomes, strict=True):
+                copy.write_row((dq_run_id, *columns, result.passed,
+                                max(result.evaluated or 0, len(expected)),
+                                len(result.failures), len(result.warnings), result.message(),
+                                result.docs_index))
+        with cur.copy(_copy("audit.dq_results", _RESULT_COLUMNS)) as copy:
+            for dq_run_id, expected in zip(ids, outcomes, strict=True):
+                seen: set[str] = set()
+                for o in expected:
+                    if o.rule in seen:  # one result per rule of a run: the first
+                        continue
+                    seen.add(o.rule)
+                    copy.write_row((dq_run_id, o.rule, o.expectation, o.column, o.severity,
+                                    o.success, o.unexpected_count, o.observed_value,
+                                    json.dumps(o.examples), o.detail or None))
     return ids
 
 

@@ -48,6 +48,8 @@ SUMMARY_FIELDS = ("SKOR_SAAT_INI", "STATUS", "TARGET_STATUS", "SKOR_MINIMAL", "P
                   "TAHUN")
 IDENTITY_FIELDS = ("nama_provinsi", "id_prov", "id_kabupaten", "nama_kab_kota", "id_kecamatan",
                    "nama_kecamatan", "id_desa", "nama_desa")
+_ITEM_KEYS = frozenset(ITEM_FIELDS)
+_OPTIONAL_FIELDS = ITEM_FIELDS[3:]
 MAP_KEYS = ("ROW", "SUMMARIES", "IDENTITAS")
 # Index rows of ROW (no indicator number): label -> raw.idm_summaries column.
 SUMMARY_ROWS = {"IKS": "iks", "IKE": "ike", "IKL": "ikl", "IDM": "idm", "STATUS IDM": "status_idm"}
@@ -253,8 +255,9 @@ def _indicator(item: dict[str, Any], number: int, dimension: str | None,
         problem = ("score is not a number", "SKOR", score)
     if problem is not None:  # the item as received is kept for rejected ones only
         return Record(number, None, _as_json(item), *problem)
-    values = [kode_desa, tahun, dimension, no, _text(item.get("INDIKATOR")), score,
-              *(_text(item.get(f)) for f in ITEM_FIELDS[3:])]
+    values = [kode_desa, tahun, dimension, no, _text(item.get("INDIKATOR")), score]
+    # a plain string is its own text: most values are, and a file has 50 items
+    values += [v if type(v) is str else _text(v) for v in map(item.get, _OPTIONAL_FIELDS)]
     return Record(number, values)
 
 
@@ -267,7 +270,7 @@ def read_idm_json(path: Path, spec: DatasetSpec, *, kode_desa: str, tahun: str
     summaries = _object(mapdata.get("SUMMARIES"), "mapData.SUMMARIES", SUMMARY_FIELDS)
     identity = _identity(mapdata.get("IDENTITAS"))
     for number, item in enumerate(rows, start=1):
-        if isinstance(item, dict):
+        if isinstance(item, dict) and not _ITEM_KEYS.issuperset(item):
             unknown = [k for k in item if k not in ITEM_FIELDS]
             if unknown:
                 raise BatchRejected(
