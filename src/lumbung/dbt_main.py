@@ -29,9 +29,10 @@ def keep_connections_open() -> None:
     new backend and a password exchange each, about 20 ms, several seconds over the hundreds
     of nodes of a build. Here a node's end rolls back what it left open, as dbt's close
     does, and the session stays for the thread's next node. dbt closes every connection at
-    the end of the invocation still. The project sets no session state (no ``set``); the
-    temporary table of an incremental model (a unique name) now lasts until the invocation
-    ends instead of its node."""
+    the end of the invocation still. The project sets no session state (a model's planner
+    setting is ``set local``, ended with its transaction); the temporary table of an
+    incremental model (a unique name) now lasts until the invocation ends instead of its
+    node."""
     from dbt.adapters.contracts.connection import ConnectionState
     from dbt.adapters.postgres.connections import PostgresConnectionManager
 
