@@ -1,11 +1,11 @@
 -- Every BUMDes in every report year: the BUMDes of the registry founded by the end of the
 -- year (whether they reported or not) and every BUMDes that reported, with what the
 -- registry says of it and what it reported for the year.
--- A table: the staging views under it stack window functions the planner cannot estimate,
--- and the reconciliation, the BUMDes marts and their tests all read it; it is rebuilt only
--- when the BUMDes source changed.
--- Hash joins only: those views are estimated at a row or two each, and the nested loops the
--- planner then chooses grow with the square of the reports.
+-- A table: the reconciliation, the BUMDes marts and their tests all read it; it is rebuilt
+-- only when the BUMDes source changed.
+-- Hash joins only: the BUMDes-years (a union of a filtered cross join with the reports) and
+-- the units view are estimated far below their size, and a nested loop over them grows with
+-- the square of the reports.
 
 {{ config(materialized='table', pre_hook="set local enable_nestloop = off") }}
 
