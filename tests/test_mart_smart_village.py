@@ -275,6 +275,98 @@ def test_rollups_count_and_weigh_the_desa(built, db):
                                   (YEAR,)).fetchone()[0]
 
 
+SCORES = ("intermediate.int_smart_village__indicator_scores",
+          "intermediate.int_smart_village__dimension_scores", "marts_build.mart_smart_village")
+
+
+def _content(db, table: str) -> str:
+    """Row count and a hash of the table's sorted rows, without the dbt invocation that
+    wrote them."""
+    schema, name = table.split(".")
+    columns = [r[0] for r in db.execute(
+        "select column_name from information_schema.columns where table_schema = %s "
+        "and table_name = %s and column_name <> 'dbt_invocation_id' order by ordinal_position",
+        (schema, name))]
+    row = ", ".join(f't."{c}"' for c in columns)
+    return db.execute(f"select count(*) || ':' || md5(string_agg(row({row})::text, '|' "
+                      f"order by row({row})::text)) from {table} as t").fetchone()[0]
+
+
+def _resubmit(warehouse, landing, export, revision: int) -> None:
+    """The regency's ``export`` landed again as revision ``revision`` (its members repacked:
+    other bytes, the same lines; listed in the folder's generator manifest, as generated
+    data is) and gated, which releases it to dbt."""
+    import hashlib
+    import json
+    import zipfile
+
+    name = f"apbdes/{YEAR}/siskeudes_{REGENCY}_{YEAR}_rev{revision}.zip"
+    target = landing / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(export) as src, zipfile.ZipFile(target, "w") as dst:
+        for info in src.infolist():
+            member = zipfile.ZipInfo(info.filename, date_time=(2030, 1, revision, 0, 0, 0))
+            dst.writestr(member, src.read(info.filename), zipfile.ZIP_DEFLATED)
+    manifest = landing / "generated_manifest.json"
+    listed = json.loads(manifest.read_text()) if manifest.exists() else {"files": {}}
+    listed["files"][name] = hashlib.sha256(target.read_bytes()).hexdigest()
+    manifest.write_text(json.dumps(listed))
+    land_and_gate(warehouse, "apbdes", landing)
+
+
+def _planned_build(paths, warehouse, changed: tuple[str, ...] | None = None,
+                   tested_after: int | None = None) -> None:
+    """A marts DAG build (lumbung.rebuild_plan): everything, or what the ``changed`` sources
+    feed with their staging tests on the batches released after ``tested_after``. Every
+    source counts as released (this module lands no OJK report), so that nothing is left
+    out as waiting for a first delivery."""
+    from lumbung import rebuild_plan
+    from lumbung.publish import build
+
+    whole = rebuild_plan.plan(paths, warehouse, everything=True)
+    chosen = rebuild_plan.RebuildPlan(
+        whole.project_fingerprint, dict.fromkeys(rebuild_plan.SOURCE_SELECT, "released"),
+        changed, "test", whole.pin, tested_after)
+    build(paths, warehouse, *chosen.selection(), pin=chosen.pin,
+          tested_after=chosen.tested_after)
+
+
+def test_a_selective_rebuild_rescores_only_the_families_the_change_feeds(
+        built, db, paths, warehouse, tmp_path):
+    """After an APBDes resubmission the marts DAG rebuilds what APBDes feeds: the scores
+    kept by source family are rescored for the APBDes and BUMDes families only (their rows
+    deleted and written again), and equal those of a whole rebuild."""
+    _planned_build(paths, warehouse)  # everything: every family scored by one build
+    before = {t: _content(db, t) for t in SCORES}
+    (released,) = db.execute("select max(visible_seq) from audit.load_batches").fetchone()
+    generate(GenerateConfig(out=tmp_path / "generated", regencies=(REGENCY,), years=(YEAR,),
+                            seed=4, sources=("apbdes",)))  # the module's own files again
+    exports = tmp_path / "generated" / "apbdes" / str(YEAR)
+    landing = tmp_path / "landing"
+    # the first export again, as revision 2: its figures replace the corrected ones
+    _resubmit(warehouse, landing, exports / f"siskeudes_{REGENCY}_{YEAR}.zip", 2)
+    try:
+        _planned_build(paths, warehouse, ("apbdes",), released)
+        writers = dict(db.execute(
+            "select source_family, array_agg(distinct dbt_invocation_id::text) "
+            "from intermediate.int_smart_village__indicator_scores group by 1").fetchall())
+        assert {"idm", "survey", "apbdes", "bumdes"} <= writers.keys()
+        (latest,) = writers["apbdes"]
+        assert writers["bumdes"] == [latest]
+        assert latest not in writers["idm"] + writers["survey"]
+        selective = {t: _content(db, t) for t in SCORES}
+        assert all(selective[t] != before[t] for t in SCORES)  # the change reached them
+
+        run_dbt(paths, warehouse, "build", "--select", "int_smart_village__indicator_scores+",
+                "--indirect-selection", "empty")  # a whole rescoring of the same inputs
+        assert {t: _content(db, t) for t in SCORES} == selective
+    finally:
+        # the corrected export wins again, and the marts follow it
+        _resubmit(warehouse, landing, exports / f"siskeudes_{REGENCY}_{YEAR}_rev1.zip", 3)
+        build_smart_village(paths, warehouse)
+    assert {t: _content(db, t) for t in SCORES} == before
+
+
 def test_changing_a_weight_changes_scores_and_nothing_else(built, db, paths, warehouse):
     """Policy staff edit a weight in the catalogue: the next build rescores dimension D
     (and what follows from it: index, category, ranks), every other column stays."""
@@ -290,7 +382,9 @@ def test_changing_a_weight_changes_scores_and_nothing_else(built, db, paths, war
     db.execute(f"update {table} set weight = %s where indicator_id = 'd_website'",
                (weights["d_website"],))
     try:
-        run_dbt(paths, warehouse, "run", "--select", "mart_smart_village+")
+        # the scores from the scored indicators on (a catalogue edit is a change of the dbt
+        # project, which rescores every source family)
+        run_dbt(paths, warehouse, "run", "--select", "int_smart_village__indicator_scores+")
         audit_and_publish(paths, warehouse)
         after = {(r["village_code"], r["year"]): r for r in _rows(db)}
         assert after.keys() == before.keys()

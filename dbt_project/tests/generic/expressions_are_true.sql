@@ -10,7 +10,8 @@
     select
         rules.failed_expression,
         checked.*
-    from {{ model }} as checked
+    -- a subquery, as the model may be a filtered one (a `where` config: dbt_subquery)
+    from (select * from {{ model }}) as checked
     cross join lateral (
         values
         {% for expression in expressions %}

@@ -5,10 +5,22 @@
 -- in the spine (not current, or kelurahan) are left out.
 -- Grain: one row per (village_code, year, indicator_id).
 -- A table, not a view: the marts and the tests read it many times, and as a view each read
--- would recompute every source's chain of views.
+-- would recompute every source's chain of views. Kept by source family: a selective
+-- rebuild rescores only the families fed by a changed source (macro
+-- smart_village_rebuilt_families), deleting their rows first, and its tests check the rows
+-- it wrote (dbt_invocation_id). A changed project rescores every row, so its columns can
+-- follow the model's (sync_all_columns).
 -- noqa: disable=RF04
 
-{{ config(materialized='table') }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='sync_all_columns',
+    pre_hook="{{ smart_village_delete_rescored() }}",
+    meta={'analyze_when': 'rows'},
+) }}
+
+{%- set families = smart_village_rebuilt_families() %}
 
 with
 
@@ -50,13 +62,15 @@ scored as (
         -- trailing zeros trimmed: 1, not 1.00000000000000000000
         trim_scale({{ smart_village_score(
             'catalogue.scoring_rule', 'indicator_values.raw_value', 'catalogue.rule_parameter'
-        ) }}) as score
+        ) }}) as score,
+        '{{ invocation_id }}'::uuid as dbt_invocation_id
     from indicator_values
     inner join catalogue on indicator_values.indicator_id = catalogue.indicator_id
     inner join spine
         on
             indicator_values.village_code = spine.village_code
             and indicator_values.year = spine.year
+    where {{ smart_village_family_filter('indicator_values.source_family', families) }}
 
 )
 

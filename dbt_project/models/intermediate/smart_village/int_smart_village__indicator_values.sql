@@ -1,13 +1,14 @@
 -- Smart Village indicator values of every source in one long table, as read from the
 -- source and not yet scored. A new source family adds its int_smart_village__<source>_
--- indicators model here. Grain: one row per (village_code, year, indicator_id).
+-- indicators model and its name to the macro smart_village_source_families.
+-- Grain: one row per (village_code, year, indicator_id).
 -- noqa: disable=RF04
 
 with
 
 unioned as (
 
-    {% for source_family in ['idm', 'survey', 'apbdes', 'bumdes', 'ojk'] %}
+    {% for source_family in smart_village_source_families().split() %}
         select
             village_code,
             year,

@@ -17,9 +17,9 @@ spine as (
 
 ),
 
-indicator_scores as (
+dimension_scores as (
 
-    select * from {{ ref('int_smart_village__indicator_scores') }}
+    select * from {{ ref('int_smart_village__dimension_scores') }}
 
 ),
 
@@ -72,21 +72,20 @@ methodology as (
 
 ),
 
--- weights are taken from the catalogue here, not from the scored table, so that a weight
--- edited in the catalogue applies to the scores and the totals alike
+-- the source families' sums added up: the weighted mean of the indicators that had data;
+-- their weights are the catalogue's of this project, as are the totals' (a changed project
+-- rescores every family)
 available as (
 
     select
-        indicator_scores.village_code,
-        indicator_scores.year,
-        catalogue.dimension,
-        sum(catalogue.weight * indicator_scores.score) / nullif(sum(catalogue.weight), 0)
-            as score,
-        sum(catalogue.weight) as available_weight,
-        count(*) as indicator_count
-    from indicator_scores
-    inner join catalogue on indicator_scores.indicator_id = catalogue.indicator_id
-    group by indicator_scores.village_code, indicator_scores.year, catalogue.dimension
+        village_code,
+        year,
+        dimension,
+        sum(weighted_score_sum) / nullif(sum(weight_sum), 0) as score,
+        sum(weight_sum) as available_weight,
+        sum(indicator_count) as indicator_count
+    from dimension_scores
+    group by village_code, year, dimension
 
 ),
 
@@ -201,7 +200,7 @@ row_inputs as (
             village_code,
             year,
             source_family
-        from indicator_scores
+        from dimension_scores
     ) as used
     inner join source_origins
         on
