@@ -15,7 +15,8 @@ cache), ``--rounds`` times each. Of every cold request it keeps two times:
   Lumbung's hooks return in the ``Server-Timing`` header (bi/superset_hooks.py).
 
 Beside them, in the same run, the SQL Superset generated for the chart (``result_type:
-query``) runs directly on the warehouse as lumbung_bi with psql: ``sql`` is that SQL alone,
+query``: every query of the chart, as a table with totals sends two) runs directly on the
+warehouse as lumbung_bi with psql: ``sql`` is that SQL alone,
 timed by psql itself (``\\timing``) in one open session, the counterpart of ``query``;
 ``direct`` is one psql process per run, which also starts, connects and authenticates.
 psql is the warehouse's own (the embedded PostgreSQL's, else the newest under
@@ -96,20 +97,25 @@ def query_seconds(header: str) -> float | None:
     return sum(found) / 1000 if found else None
 
 
-def direct(psql: str, conninfo: str, query: str) -> float:
+def direct(psql: str, conninfo: str, queries: list[str]) -> float:
+    """Seconds of one psql process running the chart's queries."""
     started = time.perf_counter()
-    subprocess.run([psql, conninfo, "-q", "-X", "-o", "/dev/null", "-c", query], check=True)
+    subprocess.run([psql, conninfo, "-q", "-X", "-o", "/dev/null",
+                    *(arg for query in queries for arg in ("-c", query))], check=True)
     return time.perf_counter() - started
 
 
-def sql_alone(psql: str, conninfo: str, query: str, rounds: int) -> list[float]:
-    """Seconds psql reports for the query, ``rounds`` times in one session (after one run
-    not counted, which warms the session's catalog caches as a pooled connection would be)."""
-    script = "\\timing on\n" + (query.rstrip().rstrip(";") + ";\n") * (rounds + 1)
+def sql_alone(psql: str, conninfo: str, queries: list[str], rounds: int) -> list[float]:
+    """Seconds psql reports for the chart's queries together (a chart may send several,
+    e.g. a series limit), ``rounds`` times in one session (after one run not counted, which
+    warms the session's catalog caches as a pooled connection would be)."""
+    one = "".join(query.rstrip().rstrip(";") + ";\n" for query in queries)
+    script = "\\timing on\n" + one * (rounds + 1)
     done = subprocess.run([psql, conninfo, "-q", "-X", "-o", "/dev/null"], input=script,
                           capture_output=True, text=True, check=True)
     times = [float(ms) / 1000 for ms in re.findall(r"^Time: ([0-9.]+) ms", done.stdout, re.M)]
-    return times[1:]
+    each = len(queries)
+    return [sum(times[i:i + each]) for i in range(each, len(times), each)]
 
 
 def find_psql() -> str | None:
@@ -158,10 +164,10 @@ def main() -> int:
                          "(no Server-Timing: is bi/superset_hooks.py's FLASK_APP_MUTATOR on?)")
             warm = [timed(session, args.url, body, False)[0] for _ in range(args.rounds)]
             query_body = {**body, "result_type": "query"}
-            sql = session.post(f"{args.url}/api/v1/chart/data", json=query_body,
-                               timeout=300).json()["result"][0]["query"]
-            base = [direct(psql, conninfo, sql) for _ in range(args.rounds)]
-            alone = sql_alone(psql, conninfo, sql, args.rounds)
+            sqls = [r["query"] for r in session.post(
+                f"{args.url}/api/v1/chart/data", json=query_body, timeout=300).json()["result"]]
+            base = [direct(psql, conninfo, sqls) for _ in range(args.rounds)]
+            alone = sql_alone(psql, conninfo, sqls, args.rounds)
             charts.append({"slice_id": body.get("form_data", {}).get("slice_id"),
                            "viz_type": body.get("form_data", {}).get("viz_type"),
                            "cold_s": statistics.median(cold), "warm_s": statistics.median(warm),
