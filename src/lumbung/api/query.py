@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from psycopg import sql
 
+from lumbung.api import rows_json
 from lumbung.api.catalog import Mart
 from lumbung.rls import PUBLISHED_SCHEMA
 
@@ -173,6 +174,20 @@ class Page:
             "limit %s) as rows), (select {} from page offset %s limit 1), "
             "(select count(*) > %s from page)").format(chosen, last),
             [*params, self.limit, self.limit - 1, self.limit])
+
+    def json_layout(self) -> rows_json.Layout | None:
+        """How :meth:`json_copy`'s rows become the page's JSON (None: json_agg writes it,
+        :meth:`json_page`)."""
+        keys = self.mart.primary_key if self.uses_keyset else []
+        return rows_json.layout([(c, self.mart.column(c).type) for c in self.columns],
+                                [(k, self.mart.column(k).type) for k in keys])
+
+    def json_copy(self, layout: rows_json.Layout) -> tuple[sql.Composable, list]:
+        """``copy (...) to stdout`` (text) of the page and the row after it, as ``layout``
+        selects them."""
+        query, params = self._select(sql.SQL(", ").join(layout.expressions), self.limit + 1,
+                                     self.offset)
+        return sql.SQL("copy (") + query + sql.SQL(") to stdout"), params
 
     def csv_copy(self) -> tuple[sql.Composable, list]:
         """``copy (...) to stdout`` of the page as CSV with a header."""
