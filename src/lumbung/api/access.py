@@ -12,6 +12,7 @@ trip (:meth:`Session.read`).
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -80,6 +81,11 @@ class Warehouse:
 
     def close(self) -> None:
         self.pool.close()
+
+
+@functools.lru_cache(maxsize=256)
+def _set_role(role: str) -> str:
+    return sql.SQL("set local role {}").format(sql.Identifier(role)).as_string(None)
 
 
 class Session:
@@ -167,8 +173,7 @@ class Session:
             statements.append((_BEGIN, None))
         if publication is not None:
             statements.append((LATEST_PUBLICATION, None))
-        statements.append((sql.SQL("set local role {}").format(sql.Identifier(self.role)),
-                           None))
+        statements.append((_set_role(self.role), None))
         sent = Statements(self.conn, [*statements, *queries, copy])
         try:
             rows = sent.start()

@@ -33,7 +33,8 @@ class Statements:
         self._done = False  # every answer taken
         self._copied = False  # the COPY's rows all read
         mogrify = psycopg.ClientCursor(conn).mogrify
-        text = ";\n".join(mogrify(query, params) for query, params in statements)
+        text = ";\n".join(query if params is None and isinstance(query, str)
+                           else mogrify(query, params) for query, params in statements)
         if end:
             text += ";\nrollback"
         _send(self.pgconn, text.encode(conn.info.encoding))
