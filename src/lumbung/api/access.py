@@ -7,7 +7,7 @@ read-only repeatable-read transaction: the token is checked and the catalog read
 newer than the cached one), then ``set local role`` makes the caller's role (a regency's
 for a token, ``lumbung_bi`` for the public) the one the database's privileges and row-level
 security judge; the role ends with the transaction. A page of rows does it all in one round
-trip (:meth:`Session.read`).
+trip, its rows read with ``COPY`` (:meth:`Session.copy`).
 """
 
 from __future__ import annotations

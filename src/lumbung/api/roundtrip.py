@@ -132,9 +132,9 @@ def _send(pgconn: pq.abc.PGconn, query: bytes) -> None:
 
 
 def _wait(pgconn: pq.abc.PGconn, read: bool) -> None:
-    """Until the socket is ready (the GIL released meanwhile)."""
-    fd = pgconn.socket
-    ready = select.select([fd], [], [], WAIT_SECONDS) if read else select.select(
-        [], [fd], [], WAIT_SECONDS)
-    if not any(ready):
+    """Until the socket is ready (the GIL released meanwhile); poll, as a server's
+    descriptors may go past select's 1024."""
+    poller = select.poll()
+    poller.register(pgconn.socket, select.POLLIN if read else select.POLLOUT)
+    if not poller.poll(WAIT_SECONDS * 1000):
         raise psycopg.OperationalError("the warehouse stopped answering")
