@@ -410,6 +410,34 @@ def test_a_csv_page_of_one_block_is_one_body_and_a_longer_one_streams(api_url, d
             assert 'rel="next"' in response.headers["link"]
 
 
+def test_a_csv_stream_left_half_way_gives_its_connection_back_idle(published, paths,
+                                                                   warehouse, monkeypatch):
+    """A client gone in the middle of a long CSV page: its COPY is cancelled and the
+    connection goes back to the pool ready for the next request, not discarded."""
+    from lumbung.api import datasets
+    from lumbung.warehouse import api_db_url
+
+    monkeypatch.setattr(datasets, "CSV_BLOCK", 4096)
+    pool = Warehouse(api_db_url(paths, warehouse).url(), max_size=1)
+    pool.open()
+    try:
+        for _ in range(3):
+            current = Session(pool, None)
+            conn = current.conn
+            page = datasets.build_page(current.mart("zz_api_village"), columns=None,
+                                       limit=5000, after=None, offset=0, filters={})
+            _, sent = current.copy(page.csv_copy(), None, [page.next_key()])
+            stream = datasets._csv_stream(current, sent)
+            assert next(stream).startswith(b"village_code,")
+            stream.close()
+            again = Session(pool, None)
+            assert again.conn is conn  # the same connection, kept
+            assert again.conn.execute("select 1").fetchone() == (1,)
+            again.close()
+    finally:
+        pool.close()
+
+
 def test_a_regency_token_sees_exactly_its_rows_in_every_mart(api_url, db):
     regional = _regional_marts(db)
     with _token(db, "1871") as token, httpx.Client(base_url=api_url) as client:
