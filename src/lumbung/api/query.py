@@ -22,6 +22,7 @@ from lumbung.rls import PUBLISHED_SCHEMA
 
 MAX_LIMIT = 10_000
 MAX_OFFSET = 100_000_000
+MAX_SHAPES = 512  # page queries kept per mart (Page._written)
 _CODE_RE = re.compile(r"^[0-9]{2,10}$")
 
 
@@ -196,7 +197,9 @@ class Page:
                  tuple(self.sort or ()))
         query = self.mart.queries.get(shape)
         if query is None:
-            query = self.mart.queries[shape] = write().as_string(None)
+            query = write().as_string(None)
+            if len(self.mart.queries) < MAX_SHAPES:  # callers choose the columns: bounded
+                self.mart.queries[shape] = query
         return query, [*self._where_params(), limit, offset]
 
     def json_copy(self, layout: rows_json.Layout) -> tuple[str, list]:
@@ -208,18 +211,17 @@ class Page:
 
     def csv_copy(self) -> tuple[str, list]:
         """``copy (...) to stdout`` of the page as CSV with a header."""
-        projection = sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c))
-                                        for c in self.columns)
         return self._written("csv", lambda: sql.SQL("copy (") + self._select(
-            projection, 0, 0)[0] + sql.SQL(") to stdout with (format csv, header)"),
-            self.limit, self.offset)
+            sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c))
+                               for c in self.columns), 0, 0)[0]
+            + sql.SQL(") to stdout with (format csv, header)"), self.limit, self.offset)
 
     def next_key(self) -> tuple[str, list]:
         """The key of the page's last row, and a second row when another page follows."""
-        projection = sql.SQL(", ").join(sql.SQL("t.{}::text").format(sql.Identifier(k))
-                                        for k in self.mart.primary_key)
-        return self._written("next key", lambda: self._select(projection, 0, 0)[0], 2,
-                             self.offset + self.limit - 1)
+        return self._written("next key", lambda: self._select(
+            sql.SQL(", ").join(sql.SQL("t.{}::text").format(sql.Identifier(k))
+                               for k in self.mart.primary_key), 0, 0)[0],
+            2, self.offset + self.limit - 1)
 
     def count(self) -> tuple[sql.Composable, list]:
         where, params = self._where(keyset=False)
