@@ -102,9 +102,8 @@ class Layout:
             parts[2 * hidden + 1::2 * width] = (b"",) * count
         parts.append(self.tail)
         body = b"".join(parts)
-        if nulls:
-            body = body.replace(b':"\\N"', b":null").replace(b":\\N,", b":null,").replace(
-                b":\\N}", b":null}")
+        if nulls:  # a text's backslash is doubled: only a NULL makes :"\N" or :\N
+            body = body.replace(b':"\\N"', b":null").replace(b":\\N", b":null")
         for name in self.floats if nans else ():
             for word in (b"NaN", b"Infinity", b"-Infinity"):
                 body = body.replace(name + word + b",", name + b'"' + word + b'",').replace(
