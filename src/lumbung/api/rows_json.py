@@ -85,7 +85,9 @@ class Layout:
         key = [_copy_text(last[i]) for i in self.key_fields] if self.key_fields else None
         escapes = b"\\" in text
         nulls = escapes and b"\\N" in text
-        nans = bool(self.floats) and (b"NaN" in text or b"Infinity" in text)
+        # one byte is found faster than three: the words are looked for only when it is there
+        nans = bool(self.floats) and ((b"N" in text and b"NaN" in text)
+                                      or (b"I" in text and b"Infinity" in text))
         if (escapes and b"\\v" in text) or text.translate(None, _NOT_CONTROLS):
             text = _REWRITE.sub(_json_escape, text)
         fields = text[:-1].replace(b'"', b'\\"').replace(b"\n", b"\t").split(b"\t")
