@@ -7,22 +7,24 @@ read-only repeatable-read transaction: the token is checked and the catalog read
 newer than the cached one), then ``set local role`` makes the caller's role (a regency's
 for a token, ``lumbung_bi`` for the public) the one the database's privileges and row-level
 security judge; the role ends with the transaction. A page of rows does it all in one round
-trip (:meth:`Session.read`).
+trip, its rows read with ``COPY`` (:meth:`Session.copy`).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import psycopg
 from fastapi import Request
-from psycopg import sql
+from psycopg import pq, sql
 from psycopg_pool import ConnectionPool
 
 from lumbung import api_tokens
 from lumbung.api.catalog import LATEST_PUBLICATION, Catalog, Mart
+from lumbung.api.roundtrip import Statements
 from lumbung.config import BI_ROLE
 
 log = logging.getLogger(__name__)
@@ -56,6 +58,11 @@ def _configure(conn: psycopg.Connection) -> None:
     conn.autocommit = False
 
 
+# What psycopg begins with as configured above, for statements sent without it
+# (:meth:`Session.copy`).
+_BEGIN = "begin isolation level repeatable read read only"
+
+
 class Warehouse:
     """The pool of ``lumbung_api`` connections and the catalog of what each role reads."""
 
@@ -64,7 +71,9 @@ class Warehouse:
         self.pool = ConnectionPool(
             url, min_size=1, max_size=max_size, open=False, configure=_configure,
             kwargs={"options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
-                    "application_name": "lumbung-api"},
+                    "application_name": "lumbung-api",
+                    # COPY's bytes are sent on as they come, as UTF-8
+                    "client_encoding": "utf8"},
         )
 
     def open(self) -> None:
@@ -72,6 +81,11 @@ class Warehouse:
 
     def close(self) -> None:
         self.pool.close()
+
+
+@functools.lru_cache(maxsize=256)
+def _set_role(role: str) -> str:
+    return sql.SQL("set local role {}").format(sql.Identifier(role)).as_string(None)
 
 
 class Session:
@@ -146,6 +160,33 @@ class Session:
                 self.conn.rollback()
             return None
         return [cursor.fetchall() for cursor in cursors]
+
+    def copy(self, copy: tuple, publication: int | None = None, queries: list[tuple] = ()
+             ) -> tuple[list[list[tuple]], Statements] | None:
+        """``copy`` (a ``COPY ... TO STDOUT``) run as the caller's role after ``queries``,
+        all in one round trip that also ends the transaction: (the rows of each query, the
+        ``COPY`` to read). With ``publication`` (of a mart from :meth:`known_mart`), None
+        when a newer one appeared or the database refused the statements: they were written
+        from a stale catalog, whose cache is dropped then."""
+        statements: list[tuple] = []
+        if self.conn.pgconn.transaction_status == pq.TransactionStatus.IDLE:
+            statements.append((_BEGIN, None))
+        if publication is not None:
+            statements.append((LATEST_PUBLICATION, None))
+        statements.append((_set_role(self.role), None))
+        sent = Statements(self.conn, [*statements, *queries, copy])
+        try:
+            rows = sent.start()
+        except psycopg.ProgrammingError:
+            if publication is None:
+                raise
+            self.conn.rollback()  # e.g. a mart or column gone since: ask the catalog again
+            self._catalog.forget()
+            return None
+        if publication is not None and int(rows.pop(0)[0][0]) != publication:
+            sent.read()
+            return None
+        return rows, sent
 
     def close(self) -> None:
         conn, self.conn = self.conn, None

@@ -52,6 +52,8 @@ class Mart:
     primary_key: list[str]
     publication: Publication | None = None
     column_names: list[str] = field(init=False)
+    # the SQL of its pages by shape (lumbung.api.query), dropped with the catalog's entry
+    queries: dict = field(init=False, default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "column_names", [c.name for c in self.columns])

@@ -20,7 +20,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
-from lumbung.api import catalog
+from lumbung.api import catalog, rows_json
 from lumbung.api.access import ApiError, Session, bearer_token, session
 from lumbung.api.query import (
     MAX_LIMIT,
@@ -32,6 +32,7 @@ from lumbung.api.query import (
     encode_cursor,
     region_code,
 )
+from lumbung.api.roundtrip import Statements
 
 router = APIRouter(tags=["datasets"])
 
@@ -238,18 +239,21 @@ def dataset_rows(
             headers, fresh = _mart_validators(request, current, found)
             if fresh:
                 return Response(status_code=304, headers=headers)
+            layout = None if format == "csv" else _json_layout(current, page)
             if format == "csv":
-                read = current.read([page.next_key()], publication)
+                read = current.copy(page.csv_copy(), publication, [page.next_key()])
+            elif layout is not None:
+                read = current.copy(page.json_copy(layout), publication)
             else:
                 read = current.read([page.json_page()], publication, end=True)
             if read is not None:
                 break
         if format == "csv":
-            [keys] = read  # Page.next_key: the last row's key, and a row after it if any
+            [keys], sent = read  # Page.next_key: the last row's key, and a row after it if any
             _link_next(request, headers, _cursor(page, keys[0] if keys else None,
                                                  len(keys) > 1))
             headers["Content-Disposition"] = f'inline; filename="{mart}.csv"'
-            stream = _csv_stream(current, page)
+            stream = _csv_stream(current, sent)
             current = None  # the stream ends the transaction
             # A page of one block is sent as one body, read here; a longer one streams on.
             blocks = [block for block in (next(stream, None), next(stream, None)) if block]
@@ -258,10 +262,15 @@ def dataset_rows(
                                 headers=headers)
             return StreamingResponse(itertools.chain(blocks, stream),
                                      media_type="text/csv; charset=utf-8", headers=headers)
-        [[(rows, last_key, more)]] = read
+        if layout is not None:
+            rows, last_key, more = layout.render(read[1].read(), page.limit)
+        else:
+            [[(text, last_key, more)]] = read
+            rows = text.encode()
         next_url = _link_next(request, headers, _cursor(page, last_key, more))
         head = json.dumps({"dataset": mart, "columns": page.columns, "limit": page.limit})
-        body = head[:-1] + ', "rows": ' + rows + ', "next": ' + json.dumps(next_url) + "}"
+        body = b"".join((head[:-1].encode(), b', "rows": ', rows, b', "next": ',
+                         json.dumps(next_url).encode(), b"}"))
         return Response(body, media_type="application/json", headers=headers)
     finally:
         if current is not None:
@@ -307,19 +316,20 @@ def _link_next(request: Request, headers: dict[str, str], cursor: str | None) ->
     return next_url
 
 
-def _csv_stream(current: Session, page: Page) -> Iterator[bytes]:
+def _json_layout(current: Session, page: Page) -> rows_json.Layout | None:
+    """How the page's JSON is written from COPY (None: by json_agg)."""
+    layout = page.json_layout()
+    if layout is not None and layout.dates and not (
+            current.conn.info.parameter_status("DateStyle") or "").startswith("ISO"):
+        return None
+    return layout
+
+
+def _csv_stream(current: Session, sent: Statements) -> Iterator[bytes]:
     """The page's CSV straight from ``COPY`` in blocks of 256 kB (COPY hands out a row at
-    a time; each block sent costs a hop between threads); ends the transaction."""
+    a time; each block sent costs a hop between threads); ends the session."""
     try:
-        query, params = page.csv_copy()
-        block = bytearray()
-        with current.conn.cursor() as cur, cur.copy(query, params) as copy:
-            for chunk in copy:
-                block += chunk
-                if len(block) >= CSV_BLOCK:
-                    yield bytes(block)
-                    block.clear()
-        if block:
-            yield bytes(block)
+        yield from sent.chunks(CSV_BLOCK)
     finally:
+        sent.abandon()
         current.close()

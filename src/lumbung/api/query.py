@@ -11,15 +11,18 @@ import base64
 import binascii
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from psycopg import sql
 
+from lumbung.api import rows_json
 from lumbung.api.catalog import Mart
 from lumbung.rls import PUBLISHED_SCHEMA
 
 MAX_LIMIT = 10_000
 MAX_OFFSET = 100_000_000
+MAX_SHAPES = 512  # page queries kept per mart (Page._written)
 _CODE_RE = re.compile(r"^[0-9]{2,10}$")
 
 
@@ -111,20 +114,25 @@ class Page:
 
     def _where(self, keyset: bool = True) -> tuple[sql.Composable, list]:
         clauses: list[sql.Composable] = []
-        params: list = []
-        for column, values in self.filters.items():
+        for column in self.filters:
             clauses.append(sql.SQL("t.{} = any({})").format(
                 sql.Identifier(column), self._cast(column, array=True)))
-            params.append([str(v) for v in values])
         if keyset and self.after is not None:
             key = self.mart.primary_key
             clauses.append(sql.SQL("({}) > ({})").format(
                 sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(k)) for k in key),
                 sql.SQL(", ").join(self._cast(k) for k in key)))
-            params.extend(self.after)
+        params = self._where_params(keyset)
         if not clauses:
             return sql.SQL(""), params
         return sql.SQL(" where ") + sql.SQL(" and ").join(clauses), params
+
+    def _where_params(self, keyset: bool = True) -> list:
+        """:meth:`_where`'s parameters, in its order."""
+        params: list = [[str(v) for v in values] for values in self.filters.values()]
+        if keyset and self.after is not None:
+            params.extend(self.after)
+        return params
 
     def _order(self) -> sql.Composable:
         if self.sort:
@@ -174,18 +182,46 @@ class Page:
             "(select count(*) > %s from page)").format(chosen, last),
             [*params, self.limit, self.limit - 1, self.limit])
 
-    def csv_copy(self) -> tuple[sql.Composable, list]:
-        """``copy (...) to stdout`` of the page as CSV with a header."""
-        projection = sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c))
-                                        for c in self.columns)
-        query, params = self._select(projection, self.limit, self.offset)
-        return sql.SQL("copy (") + query + sql.SQL(") to stdout with (format csv, header)"), params
+    def json_layout(self) -> rows_json.Layout | None:
+        """How :meth:`json_copy`'s rows become the page's JSON (None: json_agg writes it,
+        :meth:`json_page`)."""
+        keys = self.mart.primary_key if self.uses_keyset else []
+        return rows_json.layout([(c, self.mart.column(c).type) for c in self.columns],
+                                [(k, self.mart.column(k).type) for k in keys])
 
-    def next_key(self) -> tuple[sql.Composable, list]:
+    def _written(self, kind: str, write: Callable[[], sql.Composable], limit: int,
+                 offset: int) -> tuple[str, list]:
+        """(SQL, parameters) of a page query, the SQL written by ``write`` once per shape of
+        page (its kind, columns, filters, keyset or not) and kept on the mart."""
+        shape = (kind, tuple(self.columns), tuple(self.filters), self.after is not None,
+                 tuple(self.sort or ()))
+        query = self.mart.queries.get(shape)
+        if query is None:
+            query = write().as_string(None)
+            if len(self.mart.queries) < MAX_SHAPES:  # callers choose the columns: bounded
+                self.mart.queries[shape] = query
+        return query, [*self._where_params(), limit, offset]
+
+    def json_copy(self, layout: rows_json.Layout) -> tuple[str, list]:
+        """``copy (...) to stdout`` (text) of the page and the row after it, as ``layout``
+        (:meth:`json_layout`) selects them."""
+        return self._written("json", lambda: sql.SQL("copy (") + self._select(
+            sql.SQL(", ").join(layout.expressions), 0, 0)[0] + sql.SQL(") to stdout"),
+            self.limit + 1, self.offset)
+
+    def csv_copy(self) -> tuple[str, list]:
+        """``copy (...) to stdout`` of the page as CSV with a header."""
+        return self._written("csv", lambda: sql.SQL("copy (") + self._select(
+            sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c))
+                               for c in self.columns), 0, 0)[0]
+            + sql.SQL(") to stdout with (format csv, header)"), self.limit, self.offset)
+
+    def next_key(self) -> tuple[str, list]:
         """The key of the page's last row, and a second row when another page follows."""
-        projection = sql.SQL(", ").join(sql.SQL("t.{}::text").format(sql.Identifier(k))
-                                        for k in self.mart.primary_key)
-        return self._select(projection, 2, self.offset + self.limit - 1)
+        return self._written("next key", lambda: self._select(
+            sql.SQL(", ").join(sql.SQL("t.{}::text").format(sql.Identifier(k))
+                               for k in self.mart.primary_key), 0, 0)[0],
+            2, self.offset + self.limit - 1)
 
     def count(self) -> tuple[sql.Composable, list]:
         where, params = self._where(keyset=False)
