@@ -96,7 +96,10 @@
     its own, or a build that rescored no family).
 #}
 {% macro written_by_this_build(relation) -%}
-    {%- if not execute -%}
+    {#- not built yet (e.g. `dbt docs generate` compiling the tests first): nothing to read -#}
+    {%- if not execute or adapter.get_relation(
+        database=relation.database, schema=relation.schema, identifier=relation.identifier
+    ) is none -%}
         {{ return(relation) }}
     {%- endif -%}
     {%- set query -%}
