@@ -75,6 +75,23 @@
 
 
 {#
+    The config of a model kept by source family: incremental (append), the rows of the
+    families it rescores deleted first in its transaction (smart_village_delete_rescored),
+    its columns following the model's (a changed project rescores every row), analysed
+    when its row count moves (its rewritten rows leave dead pages, not new kinds of rows).
+#}
+{% macro smart_village_family_config() -%}
+    {{ config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='sync_all_columns',
+        pre_hook="{{ smart_village_delete_rescored() }}",
+        meta={'analyze_when': 'rows'},
+    ) }}
+{%- endmacro %}
+
+
+{#
     Pre-hook of a model kept by family (incremental, append): in an incremental run, delete
     the rows of the families it rescores (every row when it rescores all), in the model's
     transaction, so that readers see the old rows or the new ones.

@@ -5,13 +5,7 @@
 -- it rescored (macro smart_village_rebuilt_families), deleting their rows first.
 -- Grain: one row per (village_code, year, dimension, source_family).
 
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='sync_all_columns',
-    pre_hook="{{ smart_village_delete_rescored() }}",
-    meta={'analyze_when': 'rows'},
-) }}
+{{ smart_village_family_config() }}
 
 {%- set families = smart_village_rebuilt_families() %}
 

@@ -8,17 +8,10 @@
 -- would recompute every source's chain of views. Kept by source family: a selective
 -- rebuild rescores only the families fed by a changed source (macro
 -- smart_village_rebuilt_families), deleting their rows first, and its tests check the rows
--- it wrote (dbt_invocation_id). A changed project rescores every row, so its columns can
--- follow the model's (sync_all_columns).
+-- it wrote (dbt_invocation_id).
 -- noqa: disable=RF04
 
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='sync_all_columns',
-    pre_hook="{{ smart_village_delete_rescored() }}",
-    meta={'analyze_when': 'rows'},
-) }}
+{{ smart_village_family_config() }}
 
 {%- set families = smart_village_rebuilt_families() %}
 
