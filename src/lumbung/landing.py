@@ -395,19 +395,26 @@ def data_origin(path: Path, content_hash: str,
     folders again."""
     path = path.resolve()
     for folder in path.parents:
-        if manifests is None or folder not in manifests:
-            manifest = folder / GENERATED_MANIFEST
-            found = (manifest, manifest.stat().st_mtime_ns) if manifest.is_file() else None
-            if manifests is not None:
-                manifests[folder] = found
-        else:
-            found = manifests[folder]
+        found = _folder_manifest(folder, manifests)
         if found is None:
             continue
         files = _manifest_files(*found)
         if files.get(path.relative_to(folder).as_posix()) == content_hash:
             return "generated"
     return "real"
+
+
+def _folder_manifest(folder: Path, manifests: dict[Path, tuple[Path, int] | None] | None
+                     ) -> tuple[Path, int] | None:
+    """The folder's generator manifest and its version (None: it has none), remembered in
+    ``manifests`` when given."""
+    if manifests is not None and folder in manifests:
+        return manifests[folder]
+    manifest = folder / GENERATED_MANIFEST
+    found = (manifest, manifest.stat().st_mtime_ns) if manifest.is_file() else None
+    if manifests is not None:
+        manifests[folder] = found
+    return found
 
 
 def land_file(

@@ -132,6 +132,12 @@ class Session:
             return None
         return known[0], known[1][name]
 
+    def _stale_catalog(self) -> None:
+        """The database refused statements written from the cached catalog (e.g. a mart or
+        column gone since): end the transaction and ask the catalog again next time."""
+        self.conn.rollback()
+        self._catalog.forget()
+
     def become(self) -> None:
         self.conn.execute(sql.SQL("set local role {}").format(sql.Identifier(self.role)))
 
@@ -152,8 +158,7 @@ class Session:
         except psycopg.ProgrammingError:
             if publication is None:
                 raise
-            self.conn.rollback()  # e.g. a mart or column gone since: ask the catalog again
-            self._catalog.forget()
+            self._stale_catalog()
             return None
         if latest is not None and latest.fetchone()[0] != publication:
             if not end:
@@ -180,8 +185,7 @@ class Session:
         except psycopg.ProgrammingError:
             if publication is None:
                 raise
-            self.conn.rollback()  # e.g. a mart or column gone since: ask the catalog again
-            self._catalog.forget()
+            self._stale_catalog()
             return None
         if publication is not None and int(rows.pop(0)[0][0]) != publication:
             sent.read()
