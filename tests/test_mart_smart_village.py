@@ -9,7 +9,13 @@ from collections import defaultdict
 from decimal import Decimal
 
 import pytest
-from conftest import REPO, audit_and_publish, ensure_village_master, land_and_gate
+from conftest import (
+    REPO,
+    audit_and_publish,
+    ensure_village_master,
+    land_and_gate,
+    table_fingerprint,
+)
 
 from lumbung.dbt_runner import run_dbt
 from lumbung.generate import GenerateConfig, generate
@@ -279,17 +285,9 @@ SCORES = ("intermediate.int_smart_village__indicator_scores",
           "intermediate.int_smart_village__dimension_scores", "marts_build.mart_smart_village")
 
 
-def _content(db, table: str) -> str:
-    """Row count and a hash of the table's sorted rows, without the dbt invocation that
-    wrote them."""
-    schema, name = table.split(".")
-    columns = [r[0] for r in db.execute(
-        "select column_name from information_schema.columns where table_schema = %s "
-        "and table_name = %s and column_name <> 'dbt_invocation_id' order by ordinal_position",
-        (schema, name))]
-    row = ", ".join(f't."{c}"' for c in columns)
-    return db.execute(f"select count(*) || ':' || md5(string_agg(row({row})::text, '|' "
-                      f"order by row({row})::text)) from {table} as t").fetchone()[0]
+def _content(db, table: str) -> tuple[int, str]:
+    """The table's fingerprint without the dbt invocation that wrote its rows."""
+    return table_fingerprint(db, table, exclude=("dbt_invocation_id",))
 
 
 def _resubmit(warehouse, landing, export, revision: int) -> None:
