@@ -27,8 +27,8 @@ than most of the charts' SQL.
 round, so that both find the machine in the same state. A query repeated back to back in a
 loop finds its backend running and its pages in the CPU's caches; Superset's queries arrive
 tens of milliseconds apart, after a backend has slept, and a pause of that length before
-each run makes psql's own time of the same SQL up to twice as long. The back-to-back figure is reported too
-(``sql_back_to_back_s``), not judged.
+each run makes psql's own time of the same SQL up to twice as long. The back-to-back
+figure is reported too (``sql_back_to_back_s``), not judged.
 
 Reported per chart: medians and the ratios query/sql (the target) and cold/direct (what
 Superset's web layer adds: its fixed cost per request is most of it on small results); per
