@@ -9,6 +9,7 @@ admin connection reads, so other modules' marts in the shared warehouse only add
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -420,20 +421,25 @@ def test_a_csv_stream_left_half_way_gives_its_connection_back_idle(published, pa
     monkeypatch.setattr(datasets, "CSV_BLOCK", 4096)
     pool = Warehouse(api_db_url(paths, warehouse).url(), max_size=1)
     pool.open()
+
+    async def left_half_way() -> None:
+        current = await Session.open(pool, None)
+        conn = current.conn
+        page = datasets.build_page(current.mart("zz_api_village"), columns=None,
+                                   limit=5000, after=None, offset=0, filters={})
+        _, sent = await current.copy(page.csv_copy(), None, [page.next_key()])
+        stream = datasets._chain([], datasets._csv_stream(current, sent))
+        assert (await anext(stream)).startswith(b"village_code,")
+        assert len(await anext(stream)) >= 4096  # mid-COPY
+        await stream.aclose()
+        again = await Session.open(pool, None)
+        assert again.conn is conn  # the same connection, kept
+        assert again.conn.execute("select 1").fetchone() == (1,)
+        again.close()
+
     try:
         for _ in range(3):
-            current = Session(pool, None)
-            conn = current.conn
-            page = datasets.build_page(current.mart("zz_api_village"), columns=None,
-                                       limit=5000, after=None, offset=0, filters={})
-            _, sent = current.copy(page.csv_copy(), None, [page.next_key()])
-            stream = datasets._csv_stream(current, sent)
-            assert next(stream).startswith(b"village_code,")
-            stream.close()
-            again = Session(pool, None)
-            assert again.conn is conn  # the same connection, kept
-            assert again.conn.execute("select 1").fetchone() == (1,)
-            again.close()
+            asyncio.run(left_half_way())
     finally:
         pool.close()
 

@@ -101,9 +101,18 @@ def _from_copy(db: psycopg.Connection, page: Page) -> tuple[str, list[str] | Non
     layout = page.json_layout()
     assert layout is not None, page.columns
     with db.cursor() as cur, cur.copy(*page.json_copy(layout)) as copy:
-        text = b"".join(copy)
-    rows, last_key, more = layout.render(text, page.limit)
-    return rows.decode(), last_key if more else None, more
+        rows = [bytes(row) for row in copy]  # psycopg gives one row at a time
+    # the rows in one block, a block per row, and blocks of 1, 2, 3, ... rows: each way of
+    # cutting them as they arrive from the warehouse writes the same page
+    text = b"".join(rows)
+    growing, start = [], 0
+    while start < len(rows):
+        growing.append(b"".join(rows[start:start + len(growing) + 1]))
+        start += len(growing)
+    answers = [layout.render(blocks, page.limit) for blocks in ([text], rows, growing)]
+    assert answers[1:] == answers[:1] * 2, answers
+    json_text, last_key, more = answers[0]
+    return json_text.decode(), last_key if more else None, more
 
 
 def _every_page(db: psycopg.Connection, mart: catalog.Mart, columns: list[str],

@@ -20,7 +20,8 @@ from contextlib import contextmanager
 import psycopg
 from fastapi import Request
 from psycopg import pq, sql
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
+from starlette.concurrency import run_in_threadpool
 
 from lumbung import api_tokens
 from lumbung.api.catalog import LATEST_PUBLICATION, Catalog, Mart
@@ -31,6 +32,9 @@ log = logging.getLogger(__name__)
 
 PUBLIC_ROLE = BI_ROLE
 STATEMENT_TIMEOUT_MS = 30_000
+# How long the event loop may wait for a connection the pool said it had ready (another
+# request may take it first); then the request waits in a worker thread.
+READY_SECONDS = 0.001
 
 
 class ApiError(Exception):
@@ -92,11 +96,12 @@ class Session:
     """One request's transaction: ``role`` is the caller's, ``conn`` runs as ``lumbung_api``
     until :meth:`become` sets that role."""
 
-    def __init__(self, warehouse: Warehouse, token: str | None):
+    def __init__(self, warehouse: Warehouse, token: str | None,
+                 conn: psycopg.Connection | None = None):
         self._pool = warehouse.pool
         self._catalog = warehouse.catalog
         try:
-            self.conn = self._pool.getconn()
+            self.conn = conn or self._pool.getconn()
         except Exception as err:
             raise ApiError(503, "The warehouse cannot be reached right now; try again later.",
                            kind="Internal Error") from err
@@ -166,8 +171,19 @@ class Session:
             return None
         return [cursor.fetchall() for cursor in cursors]
 
-    def copy(self, copy: tuple, publication: int | None = None, queries: list[tuple] = ()
-             ) -> tuple[list[list[tuple]], Statements] | None:
+    @classmethod
+    async def open(cls, warehouse: Warehouse, token: str | None) -> Session:
+        """A session, made without blocking the event loop: at once when the caller has
+        no token to check and the pool has a connection ready, else in a worker thread."""
+        if token is None and warehouse.pool.get_stats().get("pool_available"):
+            try:
+                return cls(warehouse, None, warehouse.pool.getconn(timeout=READY_SECONDS))
+            except PoolTimeout:
+                pass  # taken meanwhile: wait for one in a thread
+        return await run_in_threadpool(cls, warehouse, token)
+
+    async def copy(self, copy: tuple, publication: int | None = None,
+                   queries: list[tuple] = ()) -> tuple[list[list[tuple]], Statements] | None:
         """``copy`` (a ``COPY ... TO STDOUT``) run as the caller's role after ``queries``,
         all in one round trip that also ends the transaction: (the rows of each query, the
         ``COPY`` to read). With ``publication`` (of a mart from :meth:`known_mart`), None
@@ -181,16 +197,25 @@ class Session:
         statements.append((_set_role(self.role), None))
         sent = Statements(self.conn, [*statements, *queries, copy])
         try:
-            rows = sent.start()
+            rows = await sent.start()
         except psycopg.ProgrammingError:
             if publication is None:
                 raise
-            self._stale_catalog()
+            await run_in_threadpool(self._stale_catalog)
             return None
         if publication is not None and int(rows.pop(0)[0][0]) != publication:
-            sent.read()
+            await sent.read()
             return None
         return rows, sent
+
+    async def aclose(self) -> None:
+        """:meth:`close`, in a worker thread only when the transaction is still open (a
+        rollback to send)."""
+        if self.conn is not None and (self.conn.pgconn.transaction_status
+                                      != pq.TransactionStatus.IDLE):
+            await run_in_threadpool(self.close)
+        else:
+            self.close()
 
     def close(self) -> None:
         conn, self.conn = self.conn, None

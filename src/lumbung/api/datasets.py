@@ -8,9 +8,8 @@ mart, so a harvester asking again with ``If-None-Match`` or ``If-Modified-Since`
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Annotated, Any, Literal
@@ -18,7 +17,8 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from lumbung.api import catalog, rows_json
 from lumbung.api.access import ApiError, Session, bearer_token, session
@@ -72,6 +72,22 @@ class Dataset(BaseModel):
     publication_id: int | None
     modified: str | None
     rows_url: str
+
+
+class RowsQuery(BaseModel):
+    """The query parameters of a rows page (one model: validated at once)."""
+
+    columns: str | None = Field(
+        None, description="Comma-separated columns to return (default: all)", max_length=4000)
+    regency_code: str | None = Field(None, max_length=20)
+    district_code: str | None = Field(None, max_length=20)
+    village_code: str | None = Field(None, max_length=20)
+    year: int | None = Field(None, ge=1900, le=2200)
+    limit: int = Field(1000, ge=1, le=MAX_LIMIT)
+    after: str | None = Field(
+        None, description="Cursor from the previous page's `next` link", max_length=2000)
+    offset: int = Field(0, ge=0, le=MAX_OFFSET)
+    format: Literal["json", "csv"] = "json"
 
 
 class RowsPage(BaseModel):
@@ -202,36 +218,25 @@ def _cursor(page: Page, last_key: list[str] | None, more: bool) -> str | None:
                      "description": "A page of rows, JSON or CSV (`format=csv`)."},
                304: {"description": "Not modified since the publication you have."}},
 )
-def dataset_rows(
-    request: Request,
-    mart: Annotated[str, Path(pattern=MART_PATH)],
-    columns: Annotated[str | None, Query(
-        description="Comma-separated columns to return (default: all)", max_length=4000)] = None,
-    regency_code: Annotated[str | None, Query(max_length=20)] = None,
-    district_code: Annotated[str | None, Query(max_length=20)] = None,
-    village_code: Annotated[str | None, Query(max_length=20)] = None,
-    year: Annotated[int | None, Query(ge=1900, le=2200)] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 1000,
-    after: Annotated[str | None, Query(
-        description="Cursor from the previous page's `next` link", max_length=2000)] = None,
-    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
-    format: Annotated[Literal["json", "csv"], Query()] = "json",
-):
+async def dataset_rows(request: Request, mart: Annotated[str, Path(pattern=MART_PATH)],
+                       query: Annotated[RowsQuery, Query()]):
     """Rows ordered by the primary key, filtered on region codes and year; follow `next`
     (JSON) or the `Link` header (CSV) for the following page."""
-    current = Session(request.app.state.warehouse, bearer_token(request))
+    # On the event loop: the page's round trip is awaited there; what only psycopg's
+    # blocking calls do (a token, the catalog read again, json_agg) goes to a thread.
+    current = await Session.open(request.app.state.warehouse, bearer_token(request))
     try:
         # The cached catalog's mart, checked in the same round trip as the rows; a
         # conditional request is judged on the catalog read first, as it sends no rows.
         known = None if _conditional(request) else current.known_mart(mart)
         for publication, found in ([known] if known else []) + [(None, None)]:
-            found = found or _mart_or_404(current, mart)
+            found = found or await run_in_threadpool(_mart_or_404, current, mart)
             try:
-                page = _rows_page(found, columns=columns, limit=limit, after=after,
-                                  offset=offset, year=year,
-                                  region_codes=(("regency_code", regency_code),
-                                                ("district_code", district_code),
-                                                ("village_code", village_code)))
+                page = _rows_page(found, columns=query.columns, limit=query.limit,
+                                  after=query.after, offset=query.offset, year=query.year,
+                                  region_codes=(("regency_code", query.regency_code),
+                                                ("district_code", query.district_code),
+                                                ("village_code", query.village_code)))
             except BadRequest:
                 if publication is None:
                     raise
@@ -239,16 +244,17 @@ def dataset_rows(
             headers, fresh = _mart_validators(request, current, found)
             if fresh:
                 return Response(status_code=304, headers=headers)
-            layout = None if format == "csv" else _json_layout(current, page)
-            if format == "csv":
-                read = current.copy(page.csv_copy(), publication, [page.next_key()])
+            layout = None if query.format == "csv" else _json_layout(current, page)
+            if query.format == "csv":
+                read = await current.copy(page.csv_copy(), publication, [page.next_key()])
             elif layout is not None:
-                read = current.copy(page.json_copy(layout), publication)
+                read = await current.copy(page.json_copy(layout), publication)
             else:
-                read = current.read([page.json_page()], publication, end=True)
+                read = await run_in_threadpool(current.read, [page.json_page()], publication,
+                                               True)
             if read is not None:
                 break
-        if format == "csv":
+        if query.format == "csv":
             [keys], sent = read  # Page.next_key: the last row's key, and a row after it if any
             _link_next(request, headers, _cursor(page, keys[0] if keys else None,
                                                  len(keys) > 1))
@@ -256,14 +262,21 @@ def dataset_rows(
             stream = _csv_stream(current, sent)
             current = None  # the stream ends the transaction
             # A page of one block is sent as one body, read here; a longer one streams on.
-            blocks = [block for block in (next(stream, None), next(stream, None)) if block]
+            blocks = [block for block in [await anext(stream, None), await anext(stream, None)]
+                      if block]
             if len(blocks) < 2:
                 return Response(b"".join(blocks), media_type="text/csv; charset=utf-8",
                                 headers=headers)
-            return StreamingResponse(itertools.chain(blocks, stream),
+            return StreamingResponse(_chain(blocks, stream),
                                      media_type="text/csv; charset=utf-8", headers=headers)
         if layout is not None:
-            rows, last_key, more = layout.render(read[1].read(), page.limit)
+            sent, written = read[1], rows_json.PageJson(layout, page.limit)
+            try:
+                async for block in sent.blocks():
+                    written.add(block)
+            finally:
+                await sent.abandon()  # failed half-way: the connection serves again
+            rows, last_key, more = written.result()
         else:
             [[(text, last_key, more)]] = read
             rows = text.encode()
@@ -274,7 +287,7 @@ def dataset_rows(
         return Response(body, media_type="application/json", headers=headers)
     finally:
         if current is not None:
-            current.close()
+            await current.aclose()
 
 
 def _conditional(request: Request) -> bool:
@@ -325,11 +338,22 @@ def _json_layout(current: Session, page: Page) -> rows_json.Layout | None:
     return layout
 
 
-def _csv_stream(current: Session, sent: Statements) -> Iterator[bytes]:
-    """The page's CSV straight from ``COPY`` in blocks of 256 kB (COPY hands out a row at
-    a time; each block sent costs a hop between threads); ends the session."""
+async def _csv_stream(current: Session, sent: Statements) -> AsyncIterator[bytes]:
+    """The page's CSV straight from ``COPY`` in blocks of 256 kB or more (COPY hands out a
+    row at a time); ends the session."""
     try:
-        yield from sent.chunks(CSV_BLOCK)
+        async for block in sent.blocks(CSV_BLOCK):
+            yield block
     finally:
-        sent.abandon()
-        current.close()
+        await sent.abandon()
+        await current.aclose()
+
+
+async def _chain(first: list[bytes], rest: AsyncGenerator[bytes]) -> AsyncIterator[bytes]:
+    try:
+        for block in first:
+            yield block
+        async for block in rest:
+            yield block
+    finally:
+        await rest.aclose()  # a client gone half-way: the session ends now

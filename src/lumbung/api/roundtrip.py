@@ -1,16 +1,21 @@
-"""A page's statements sent at once and its ``COPY`` read straight from libpq.
+"""A page's statements sent at once and its ``COPY`` read straight from libpq, waited for
+on the event loop.
 
 psycopg's pipeline cannot hold a ``COPY``, and its ``Copy`` object costs a Python generator
 per row; a page sent as one simple query (begin, the publication check, ``set local role``,
 any small queries, the ``COPY``, rollback) is one round trip, and its rows are taken from
 libpq in one loop. Parameters are merged client-side by psycopg (``ClientCursor.mogrify``),
 as psycopg does for any ``COPY`` with parameters.
+
+The exchange is written as generators that yield the socket waits they need (as psycopg's
+own are), awaited on the API's event loop: a page is served without a hop to a worker
+thread and back.
 """
 
 from __future__ import annotations
 
-import select
-from collections.abc import Iterator
+import asyncio
+from collections.abc import AsyncIterator, Generator
 
 import psycopg
 from psycopg import pq, sql
@@ -18,11 +23,14 @@ from psycopg import pq, sql
 ExecStatus = pq.ExecStatus
 # Bounds a wait on the socket; the server's statement_timeout ends a slow query sooner.
 WAIT_SECONDS = 120.0
+READ, WRITE = True, False  # what a generator below waits for: the socket readable, writable
+
+Waits = Generator[bool, None, "object"]
 
 
 class Statements:
     """Statements sent in one round trip on ``conn``, the last a ``COPY ... TO STDOUT``:
-    :meth:`start`, then :meth:`chunks` or :meth:`read`. With ``end``, a rollback follows
+    :meth:`start`, then :meth:`blocks` or :meth:`read`. With ``end``, a rollback follows
     them in the same round trip."""
 
     def __init__(self, conn: psycopg.Connection, statements: list[tuple[sql.Composable | str,
@@ -30,6 +38,7 @@ class Statements:
                  end: bool = True):
         self.conn = conn
         self.pgconn = conn.pgconn
+        self._sent = False
         self._done = False  # every answer taken
         self._copied = False  # the COPY's rows all read
         mogrify = psycopg.ClientCursor(conn).mogrify
@@ -37,14 +46,51 @@ class Statements:
                            else mogrify(query, params) for query, params in statements)
         if end:
             text += ";\nrollback"
-        _send(self.pgconn, text.encode(conn.info.encoding))
+        self._text = text.encode(conn.info.encoding)
 
-    def start(self) -> list[list[tuple[str | None, ...]]]:
-        """The rows of the statements before the ``COPY`` that return rows (text, as the
-        server wrote them), once the ``COPY`` has begun; raises the first error."""
+    async def start(self) -> list[list[tuple[str | None, ...]]]:
+        """Send the statements; the rows of those before the ``COPY`` that return rows
+        (text, as the server wrote them), once the ``COPY`` has begun; raises the first
+        error."""
+        return await _awaited(self.pgconn, self._start())
+
+    async def blocks(self, size: int = 0) -> AsyncIterator[bytes]:
+        """The ``COPY``'s rows (after :meth:`start`) as they arrive, in blocks of whole
+        rows: each block is every row libpq holds when it is taken (at least ``size``
+        bytes of them unless they end), read while the caller works on the block before;
+        then the rest of the answers."""
+        for item in self._blocks(size):
+            if isinstance(item, bool):
+                await _ready(self.pgconn, item)
+            else:
+                yield item
+
+    async def read(self) -> bytes:
+        """Every row of the ``COPY`` (after :meth:`start`), then the rest of the answers."""
+        return b"".join([block async for block in self.blocks()])
+
+    async def abandon(self) -> None:
+        """Stop a ``COPY`` read half-way (a client gone, a page that failed): cancel it
+        and take what is left, so the connection can serve again; else the pool discards
+        it."""
+        if (self._done or not self._sent
+                or self.pgconn.transaction_status != pq.TransactionStatus.ACTIVE):
+            return
+        try:
+            await asyncio.to_thread(self.conn.cancel_safe, timeout=5)
+            await self.read()
+        except psycopg.Error:
+            pass
+
+    # the exchange, as generators yielding the waits they need
+    def _start(self) -> Waits:
+        self.pgconn.send_query(self._text)
+        self._sent = True
+        while self.pgconn.flush():  # nonblocking (as psycopg sets it): the rest when writable
+            yield WRITE
         found = []
         while True:
-            result = self._result()
+            result = yield from self._result()
             if result is None:
                 raise psycopg.InterfaceError("the warehouse sent no COPY answer")
             if result.status == ExecStatus.COPY_OUT:
@@ -54,62 +100,41 @@ class Statements:
             elif result.status != ExecStatus.COMMAND_OK:
                 raise psycopg.InterfaceError(f"unexpected answer {result.status!r}")
 
-    def chunks(self, size: int = 256 * 1024) -> Iterator[bytes]:
-        """The ``COPY``'s rows (after :meth:`start`) in blocks of about ``size`` bytes; then
-        the rest of the answers."""
-        while block := self._copy_data(size):
-            yield block
-        self.finish()
-
-    def read(self) -> bytes:
-        """Every row of the ``COPY`` (after :meth:`start`), then the rest of the answers."""
-        text = self._copy_data(None)
-        self.finish()
-        return text
-
-    def _copy_data(self, size: int | None) -> bytes:
-        """The next rows, at least ``size`` bytes of them unless they end (None: all); b""
-        once they have."""
+    def _blocks(self, size: int) -> Generator[bool | bytes, None, None]:
         # libpq hands COPY out a row at a time: one tight loop, no generator per row
-        get, block = self.pgconn.get_copy_data, bytearray()
-        while not self._copied and (size is None or len(block) < size):
+        get, block, received = self.pgconn.get_copy_data, bytearray(), True
+        while not self._copied:
             length, data = get(1)
             if length > 0:
                 block += data
-            elif length == 0:
-                _wait(self.pgconn, read=True)
-                self.pgconn.consume_input()
-            else:
+                received = True
+            elif length < 0:
                 self._copied = True
-        return bytes(block)
-
-    def finish(self) -> None:
-        """Take the answers left (the ``COPY``'s end, the rollback); raise the first error."""
-        while self._result() is not None:
+            elif block and len(block) >= size:
+                yield bytes(block)
+                block.clear()
+            elif received:  # what the socket holds already is read without waiting for it
+                self.pgconn.consume_input()
+                received = False
+            else:
+                yield READ
+                self.pgconn.consume_input()
+        if block:
+            yield bytes(block)
+        while (yield from self._result()) is not None:  # the COPY's end, the rollback
             pass
         self._done = True
 
-    def _result(self) -> pq.abc.PGresult | None:
-        result = _next_result(self.pgconn)
+    def _result(self) -> Generator[bool, None, pq.abc.PGresult | None]:
+        result = yield from _next_result(self.pgconn)
         if result is not None and result.status in (ExecStatus.FATAL_ERROR,
                                                     ExecStatus.BAD_RESPONSE):
             error = psycopg.errors.error_from_result(result, encoding=self.conn.info.encoding)
-            while _next_result(self.pgconn) is not None:  # what follows an error is not run
+            while (yield from _next_result(self.pgconn)) is not None:  # the rest is not run
                 pass
             self._done = True
             raise error
         return result
-
-    def abandon(self) -> None:
-        """Stop a ``COPY`` read half-way (a client gone): cancel it and take what is left,
-        so the connection can serve again; else the pool discards it."""
-        if self._done or self.pgconn.transaction_status != pq.TransactionStatus.ACTIVE:
-            return
-        try:
-            self.conn.cancel_safe(timeout=5)
-            self.read()
-        except psycopg.Error:
-            pass
 
 
 def _rows(result: pq.abc.PGresult) -> list[tuple[str | None, ...]]:
@@ -118,23 +143,35 @@ def _rows(result: pq.abc.PGresult) -> list[tuple[str | None, ...]]:
             for row in range(result.ntuples)]
 
 
-def _next_result(pgconn: pq.abc.PGconn) -> pq.abc.PGresult | None:
+def _next_result(pgconn: pq.abc.PGconn) -> Generator[bool, None, pq.abc.PGresult | None]:
     while pgconn.is_busy():
-        _wait(pgconn, read=True)
+        yield READ
         pgconn.consume_input()
     return pgconn.get_result()
 
 
-def _send(pgconn: pq.abc.PGconn, query: bytes) -> None:
-    pgconn.send_query(query)
-    while pgconn.flush():  # nonblocking (as psycopg sets it): the rest when writable
-        _wait(pgconn, read=False)
+async def _awaited(pgconn: pq.abc.PGconn, waits: Waits):
+    """Run ``waits`` to its end, awaiting each socket wait it yields; its return value."""
+    while True:
+        try:
+            wait = next(waits)
+        except StopIteration as done:
+            return done.value
+        await _ready(pgconn, wait)
 
 
-def _wait(pgconn: pq.abc.PGconn, read: bool) -> None:
-    """Until the socket is ready (the GIL released meanwhile); poll, as a server's
-    descriptors may go past select's 1024."""
-    poller = select.poll()
-    poller.register(pgconn.socket, select.POLLIN if read else select.POLLOUT)
-    if not poller.poll(WAIT_SECONDS * 1000):
-        raise psycopg.OperationalError("the warehouse stopped answering")
+async def _ready(pgconn: pq.abc.PGconn, read: bool) -> None:
+    """Until the socket is readable (``read``) or writable, on the running event loop."""
+    loop = asyncio.get_running_loop()
+    ready = loop.create_future()
+    fd = pgconn.socket
+    watch, unwatch = ((loop.add_reader, loop.remove_reader) if read
+                      else (loop.add_writer, loop.remove_writer))
+    watch(fd, lambda: ready.done() or ready.set_result(None))
+    try:
+        async with asyncio.timeout(WAIT_SECONDS):
+            await ready
+    except TimeoutError:
+        raise psycopg.OperationalError("the warehouse stopped answering") from None
+    finally:
+        unwatch(fd)

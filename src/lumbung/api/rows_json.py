@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -61,28 +62,31 @@ class Layout:
     """How a page's COPY rows are selected and rewritten as JSON."""
 
     expressions: tuple[sql.Composable, ...]  # the COPY's select list
-    # the JSON before each COPY field of a row (the first row's first: ``first``), after
-    # the last row's last (``tail``); ``hidden``: fields read for the cursor, not written
+    # the JSON before each COPY field of a row (the first row's first: ``first``; a block's
+    # first row's first: ``separator``), ``close`` after a block's last row; ``hidden``:
+    # fields read for the cursor, not written
     prefixes: tuple[bytes, ...]
     first: bytes
-    tail: bytes
+    separator: bytes
+    close: bytes
     hidden: tuple[int, ...]
     key_fields: tuple[int, ...]  # where the primary key's values are in a COPY row
     floats: tuple[bytes, ...]  # '"name":' of the columns that may hold NaN or infinities
     dates: bool  # written as COPY writes them under DateStyle ISO only
 
-    def render(self, text: bytes, limit: int) -> tuple[bytes, list[str] | None, bool]:
+    def render(self, blocks: Iterable[bytes], limit: int
+               ) -> tuple[bytes, list[str] | None, bool]:
         """(the JSON array of at most ``limit`` rows, the key of the last of them, whether
-        a row follows it) from COPY text of up to ``limit`` + 1 rows."""
-        count = text.count(b"\n")
-        more = count > limit
-        if more:
-            text = text[:text.rfind(b"\n", 0, len(text) - 1) + 1]
-            count -= 1
-        if not count:
-            return b"[]", None, more
-        last = text[text.rfind(b"\n", 0, len(text) - 1) + 1:-1].split(b"\t")
-        key = [_copy_text(last[i]) for i in self.key_fields] if self.key_fields else None
+        a row follows it) from COPY text of up to ``limit`` + 1 rows, in blocks of whole
+        rows (:class:`PageJson`, block by block as they arrive)."""
+        page = PageJson(self, limit)
+        for block in blocks:
+            page.add(block)
+        return page.result()
+
+    def _rewrite(self, text: bytes, count: int, first: bool) -> bytes:
+        """``count`` whole rows of COPY text as JSON objects, the first opened by ``first``
+        or ``separator``, the last closed."""
         escapes = b"\\" in text
         nulls = escapes and b"\\N" in text
         # one byte is found faster than three: the words are looked for only when it is there
@@ -98,11 +102,11 @@ class Layout:
         parts = [None] * (2 * width)
         parts[::2] = self.prefixes
         parts *= count
-        parts[0] = self.first
+        parts[0] = self.first if first else self.separator
         parts[1::2] = fields
         for hidden in self.hidden:
             parts[2 * hidden + 1::2 * width] = (b"",) * count
-        parts.append(self.tail)
+        parts.append(self.close)
         body = b"".join(parts)
         if nulls:  # a text's backslash is doubled: only a NULL makes :"\N" or :\N
             body = body.replace(b':"\\N"', b":null").replace(b":\\N", b":null")
@@ -110,7 +114,39 @@ class Layout:
             for word in (b"NaN", b"Infinity", b"-Infinity"):
                 body = body.replace(name + word + b",", name + b'"' + word + b'",').replace(
                     name + word + b"}", name + b'"' + word + b'"}')
-        return body, key, more
+        return body
+
+
+class PageJson:
+    """A page's JSON written as its COPY rows arrive: :meth:`add` each block of whole rows
+    (rewritten at once, while the warehouse sends the next), then :meth:`result`."""
+
+    def __init__(self, layout: Layout, limit: int):
+        self.layout, self.limit = layout, limit
+        self.parts: list[bytes] = []
+        self.count, self.more, self.last = 0, False, b""
+
+    def add(self, block: bytes) -> None:
+        rows = block.count(b"\n")
+        if self.count + rows > self.limit:
+            self.more = True
+            cut = len(block)
+            for _ in range(self.count + rows - self.limit):  # the rows past the page
+                cut = block.rfind(b"\n", 0, cut - 1) + 1
+            block, rows = block[:cut], self.limit - self.count
+        if rows:
+            self.parts.append(self.layout._rewrite(block, rows, first=not self.count))
+            self.count, self.last = self.count + rows, block
+
+    def result(self) -> tuple[bytes, list[str] | None, bool]:
+        """(the JSON array, the key of its last row, whether a row follows it)."""
+        if not self.count:
+            return b"[]", None, self.more
+        last = self.last
+        fields = last[last.rfind(b"\n", 0, len(last) - 1) + 1:-1].split(b"\t")
+        key_fields = self.layout.key_fields
+        key = [_copy_text(fields[i]) for i in key_fields] if key_fields else None
+        return b"".join([*self.parts, b"]"]), key, self.more
 
 
 def layout(columns: list[tuple[str, str]], key: list[tuple[str, str]]) -> Layout | None:
@@ -162,7 +198,8 @@ def _layout(columns: tuple[tuple[str, str], ...], key: tuple[tuple[str, str], ..
     opening = prefixes[0]
     prefixes[0] = close + ROW_SEPARATOR + opening
     return Layout(expressions=tuple(expressions), prefixes=tuple(prefixes),
-                  first=b"[" + opening, tail=close + b"]", hidden=tuple(hidden),
+                  first=b"[" + opening, separator=ROW_SEPARATOR + opening, close=close,
+                  hidden=tuple(hidden),
                   key_fields=tuple(key_fields), floats=tuple(floats), dates=DATE in kinds)
 
 
