@@ -4,7 +4,7 @@ latency under concurrent clients, and the server's memory as pages go by.
 A fresh embedded warehouse gets one published village-year mart of province size times
 ``--scale`` (2,651 villages x ``--years``, default 4: 10,604 rows at scale 1), published
 through ``lumbung.publish`` (row-level security on, as in production). ``lumbung api`` runs
-as its own process on a free port of 127.0.0.1. Then, in ``--repeat`` rounds (default 3):
+as its own process on a free port of 127.0.0.1. Then, in ``--repeat`` rounds (default 9):
 
 1. **COPY**: ``copy (select * from the mart order by its key) to stdout`` as ``lumbung_bi``
    (the role the API reads as without a token), the baseline;
@@ -204,7 +204,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scale", type=int, default=1)
     parser.add_argument("--years", type=int, default=4)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=9)
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--requests", type=int, default=25, help="per client")
     parser.add_argument("--client", choices=("plain", "httpx"), default="plain",

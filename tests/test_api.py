@@ -351,6 +351,46 @@ def test_rows_keyset_pages_json_and_csv_equal_sql(api_url, db):
         assert csv_rows == [(v, str(y), s) for v, y, s in expected]
 
 
+def test_a_harvest_following_next_links_is_served_pages_read_ahead(published, db, paths,
+                                                                   warehouse):
+    """A public client paging by `next` links gets each page after the second from the
+    read-ahead, and every row exactly once, as SQL has them."""
+    from lumbung.warehouse import api_db_url
+
+    expected = db.execute("select village_code, year from marts.zz_api_village "
+                          "order by village_code, year").fetchall()
+    app = create_app(api_db_url(paths, warehouse).url(), pool_size=2)
+
+    async def harvest(fmt: str) -> tuple[list[tuple], int]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://lumbung.test") as c:
+            rows, pages = [], 0
+            url = f"/datasets/zz_api_village/rows?columns=village_code,year&limit=40&format={fmt}"
+            while url:
+                response = await c.get(url)
+                assert response.status_code == 200, response.text
+                pages += 1
+                if fmt == "json":
+                    body = response.json()
+                    rows += [(r["village_code"], r["year"]) for r in body["rows"]]
+                    url = body["next"]
+                else:
+                    rows += [(code, int(year)) for code, year in
+                             (line.split(",") for line in response.text.splitlines()[1:])]
+                    url = response.links.get("next", {}).get("url")
+        return rows, pages
+
+    app.state.warehouse.open()
+    try:
+        for fmt in ("json", "csv"):
+            before = app.state.read_ahead.served
+            rows, pages = asyncio.run(harvest(fmt))
+            assert rows == expected, fmt
+            assert pages >= 4 and app.state.read_ahead.served - before == pages - 2, fmt
+    finally:
+        app.state.warehouse.close()
+
+
 def test_json_pages_of_every_published_mart_are_json_aggs(api_url, db, paths, warehouse):
     """The API writes a JSON page from COPY text (lumbung.api.rows_json): for every
     published mart, its first pages are byte for byte what json_agg of the same rows wrote,

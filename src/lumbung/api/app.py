@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from lumbung.api import ckan, datasets
 from lumbung.api.access import ApiError, Warehouse
 from lumbung.api.query import BadRequest
+from lumbung.api.readahead import ReadAhead
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,7 @@ def create_app(db_url: str, pool_size: int = 10) -> FastAPI:
                   lifespan=lifespan,
                   responses={"4XX": {"model": ErrorBody, "description": "Refused, with why"}})
     app.state.warehouse = Warehouse(db_url, max_size=pool_size)
+    app.state.read_ahead = ReadAhead()
     app.include_router(datasets.router)
     app.include_router(ckan.router)
 

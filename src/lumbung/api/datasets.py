@@ -7,6 +7,7 @@ mart, so a harvester asking again with ``If-None-Match`` or ``If-Modified-Since`
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import AsyncGenerator, AsyncIterator
@@ -222,9 +223,37 @@ async def dataset_rows(request: Request, mart: Annotated[str, Path(pattern=MART_
                        query: Annotated[RowsQuery, Query()]):
     """Rows ordered by the primary key, filtered on region codes and year; follow `next`
     (JSON) or the `Link` header (CSV) for the following page."""
+    token, ahead = bearer_token(request), request.app.state.read_ahead
+    # a public harvester following `next` links: the page after this one is read ahead
+    follows = token is None and query.after is not None and not _conditional(request)
+    found = await ahead.take(str(request.url)) if follows else None
+    answer, cursor = found or await _rows_answer(request, token, mart, query)
+    if (follows and cursor is not None and not isinstance(answer, StreamingResponse)
+            and request.app.state.warehouse.pool.get_stats().get("pool_available")):
+        following = Request({**request.scope, "query_string": _next_query(request, cursor),
+                             "headers": [(k, v) for k, v in request.scope["headers"]
+                                         if k == b"host"]})
+        ahead.start(str(following.url), functools.partial(
+            _read_ahead, following, mart, query.model_copy(update={"after": cursor,
+                                                                   "offset": 0})))
+    return answer
+
+
+async def _read_ahead(request: Request, mart: str, query: RowsQuery
+                      ) -> tuple[Response, str | None] | None:
+    answer, cursor = await _rows_answer(request, None, mart, query)
+    if isinstance(answer, StreamingResponse):  # a long CSV page holds its connection: not kept
+        await answer.body_iterator.aclose()
+        return None
+    return answer, cursor
+
+
+async def _rows_answer(request: Request, token: str | None, mart: str, query: RowsQuery
+                       ) -> tuple[Response, str | None]:
+    """A rows page's answer, and the next page's cursor (None: no next page)."""
     # On the event loop: the page's round trip is awaited there; what only psycopg's
     # blocking calls do (a token, the catalog read again, json_agg) goes to a thread.
-    current = await Session.open(request.app.state.warehouse, bearer_token(request))
+    current = await Session.open(request.app.state.warehouse, token)
     try:
         # The cached catalog's mart, checked in the same round trip as the rows; a
         # conditional request is judged on the catalog read first, as it sends no rows.
@@ -243,7 +272,7 @@ async def dataset_rows(request: Request, mart: Annotated[str, Path(pattern=MART_
                 continue  # refused by the cached catalog: by the database's, then?
             headers, fresh = _mart_validators(request, current, found)
             if fresh:
-                return Response(status_code=304, headers=headers)
+                return Response(status_code=304, headers=headers), None
             layout = None if query.format == "csv" else _json_layout(current, page)
             if query.format == "csv":
                 read = await current.copy(page.csv_copy(), publication, [page.next_key()])
@@ -256,8 +285,8 @@ async def dataset_rows(request: Request, mart: Annotated[str, Path(pattern=MART_
                 break
         if query.format == "csv":
             [keys], sent = read  # Page.next_key: the last row's key, and a row after it if any
-            _link_next(request, headers, _cursor(page, keys[0] if keys else None,
-                                                 len(keys) > 1))
+            cursor = _cursor(page, keys[0] if keys else None, len(keys) > 1)
+            _link_next(request, headers, cursor)
             headers["Content-Disposition"] = f'inline; filename="{mart}.csv"'
             stream = _csv_stream(current, sent)
             current = None  # the stream ends the transaction
@@ -266,9 +295,9 @@ async def dataset_rows(request: Request, mart: Annotated[str, Path(pattern=MART_
                       if block]
             if len(blocks) < 2:
                 return Response(b"".join(blocks), media_type="text/csv; charset=utf-8",
-                                headers=headers)
-            return StreamingResponse(_chain(blocks, stream),
-                                     media_type="text/csv; charset=utf-8", headers=headers)
+                                headers=headers), cursor
+            return StreamingResponse(_chain(blocks, stream), media_type="text/csv; charset=utf-8",
+                                     headers=headers), cursor
         if layout is not None:
             sent, written = read[1], rows_json.PageJson(layout, page.limit)
             try:
@@ -280,11 +309,12 @@ async def dataset_rows(request: Request, mart: Annotated[str, Path(pattern=MART_
         else:
             [[(text, last_key, more)]] = read
             rows = text.encode()
-        next_url = _link_next(request, headers, _cursor(page, last_key, more))
+        cursor = _cursor(page, last_key, more)
+        next_url = _link_next(request, headers, cursor)
         head = json.dumps({"dataset": mart, "columns": page.columns, "limit": page.limit})
         body = b"".join((head[:-1].encode(), b', "rows": ', rows, b', "next": ',
                          json.dumps(next_url).encode(), b"}"))
-        return Response(body, media_type="application/json", headers=headers)
+        return Response(body, media_type="application/json", headers=headers), cursor
     finally:
         if current is not None:
             await current.aclose()
@@ -322,11 +352,16 @@ def _link_next(request: Request, headers: dict[str, str], cursor: str | None) ->
     """The next page's URL (this one's query with the cursor), also as a Link header."""
     if cursor is None:
         return None
-    params = [(k, v) for k, v in request.query_params.multi_items()
-              if k not in ("after", "offset")] + [("after", cursor)]
-    next_url = str(request.url.replace(query=urlencode(params)))
+    next_url = str(request.url.replace(query=_next_query(request, cursor).decode()))
     headers["Link"] = f'<{next_url}>; rel="next"'
     return next_url
+
+
+def _next_query(request: Request, cursor: str) -> bytes:
+    """The next page's query string: this one's, with the cursor."""
+    params = [(k, v) for k, v in request.query_params.multi_items()
+              if k not in ("after", "offset")] + [("after", cursor)]
+    return urlencode(params).encode()
 
 
 def _json_layout(current: Session, page: Page) -> rows_json.Layout | None:
