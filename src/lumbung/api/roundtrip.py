@@ -8,14 +8,15 @@ libpq in one loop. Parameters are merged client-side by psycopg (``ClientCursor.
 as psycopg does for any ``COPY`` with parameters.
 
 The exchange is written as generators that yield the socket waits they need (as psycopg's
-own are), awaited on the API's event loop: a page is served without a hop to a worker
-thread and back.
+own are), awaited on the API's event loop (a page is served without a hop to a worker
+thread and back) or waited for in a thread (the open data release's ``COPY`` of a mart).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Generator
+import select
+from collections.abc import AsyncIterator, Generator, Iterator
 
 import psycopg
 from psycopg import pq, sql
@@ -41,6 +42,7 @@ class Statements:
         self._sent = False
         self._done = False  # every answer taken
         self._copied = False  # the COPY's rows all read
+        self.copied: int | None = None  # how many, once they are
         mogrify = psycopg.ClientCursor(conn).mogrify
         text = ";\n".join(query if params is None and isinstance(query, str)
                            else mogrify(query, params) for query, params in statements)
@@ -56,12 +58,24 @@ class Statements:
 
     async def blocks(self, size: int = 0) -> AsyncIterator[bytes]:
         """The ``COPY``'s rows (after :meth:`start`) as they arrive, in blocks of whole
-        rows: each block is every row libpq holds when it is taken (at least ``size``
-        bytes of them unless they end), read while the caller works on the block before;
-        then the rest of the answers."""
+        rows: each block is every row libpq holds when it is taken, read while the caller
+        works on the block before (with ``size``: blocks of ``size`` bytes or just over,
+        the last smaller); then the rest of the answers."""
         for item in self._blocks(size):
             if isinstance(item, bool):
                 await _ready(self.pgconn, item)
+            else:
+                yield item
+
+    def start_blocking(self) -> list[list[tuple[str | None, ...]]]:
+        """:meth:`start`, waiting on the socket in this thread (outside an event loop)."""
+        return _waited(self.pgconn, self._start())
+
+    def blocks_blocking(self, size: int = 0) -> Iterator[bytes]:
+        """:meth:`blocks`, waiting on the socket in this thread."""
+        for item in self._blocks(size):
+            if isinstance(item, bool):
+                _wait(self.pgconn, item)
             else:
                 yield item
 
@@ -108,9 +122,12 @@ class Statements:
             if length > 0:
                 block += data
                 received = True
+                if size and len(block) >= size:
+                    yield bytes(block)
+                    block.clear()
             elif length < 0:
                 self._copied = True
-            elif block and len(block) >= size:
+            elif block and not size:
                 yield bytes(block)
                 block.clear()
             elif received:  # what the socket holds already is read without waiting for it
@@ -121,8 +138,9 @@ class Statements:
                 self.pgconn.consume_input()
         if block:
             yield bytes(block)
-        while (yield from self._result()) is not None:  # the COPY's end, the rollback
-            pass
+        while (result := (yield from self._result())) is not None:  # the COPY's end, ...
+            if result.status == ExecStatus.COMMAND_OK and result.command_tuples is not None:
+                self.copied = result.command_tuples  # COPY's row count
         self._done = True
 
     def _result(self) -> Generator[bool, None, pq.abc.PGresult | None]:
@@ -158,6 +176,25 @@ async def _awaited(pgconn: pq.abc.PGconn, waits: Waits):
         except StopIteration as done:
             return done.value
         await _ready(pgconn, wait)
+
+
+def _waited(pgconn: pq.abc.PGconn, waits: Waits):
+    """Run ``waits`` to its end, waiting in this thread; its return value."""
+    while True:
+        try:
+            wait = next(waits)
+        except StopIteration as done:
+            return done.value
+        _wait(pgconn, wait)
+
+
+def _wait(pgconn: pq.abc.PGconn, read: bool) -> None:
+    """Until the socket is ready (the GIL released meanwhile); poll, as a process's
+    descriptors may go past select's 1024."""
+    poller = select.poll()
+    poller.register(pgconn.socket, select.POLLIN if read else select.POLLOUT)
+    if not poller.poll(WAIT_SECONDS * 1000):
+        raise psycopg.OperationalError("the warehouse stopped answering")
 
 
 async def _ready(pgconn: pq.abc.PGconn, read: bool) -> None:

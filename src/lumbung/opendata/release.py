@@ -18,7 +18,7 @@ import logging
 import os
 import shutil
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -26,6 +26,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from lumbung.api.roundtrip import Statements
 from lumbung.config import Paths, PgUrl
 from lumbung.opendata import bps, catalog, datapackage
 from lumbung.opendata.metadata import (
@@ -106,49 +107,46 @@ def copy_query(dataset: Dataset) -> sql.Composable:
 
 
 def _write_mart(conn: psycopg.Connection, dataset: Dataset, folder: Path,
-                parquet: ThreadPoolExecutor) -> MartFile:
-    """Stream the mart into its CSV file and, block by block, its Parquet file."""
+                parquet: ThreadPoolExecutor, before: Future | None) -> Future[MartFile]:
+    """Stream the mart into its CSV file and, block by block, its Parquet file; the last
+    block's conversion ends in ``parquet`` (one worker: in order) while the next mart
+    streams in, once the mart ``before`` it has ended (one last block held at a time)."""
     from lumbung.opendata.parquet import ParquetSink
 
     csv_name, parquet_name = f"{dataset.name}.csv", f"{dataset.name}.parquet"
     sink = ParquetSink(dataset, folder / parquet_name, *_coverage_columns(dataset))
-    digest, size, buffer, pending = hashlib.sha256(), 0, bytearray(), None
-    header = True
-    with conn.cursor() as cur, open(folder / csv_name, "wb") as out:
-        with cur.copy(copy_query(dataset)) as copy:
-            # COPY hands one whole record at a time (the header first): written, hashed
-            # and converted in blocks of WRITE_BYTES; the Parquet conversion of a block runs
-            # in a thread (pyarrow works outside the GIL) while the next one streams in, one
-            # block at a time, so memory stays flat
-            for chunk in copy:
-                if header:
-                    digest.update(chunk)
-                    out.write(chunk)
-                    size += len(chunk)
-                    header = False
-                    continue
-                buffer += chunk
-                if len(buffer) >= WRITE_BYTES:
-                    block = bytes(buffer)
-                    buffer.clear()
-                    digest.update(block)
-                    out.write(block)
-                    size += len(block)
-                    if pending is not None:
-                        pending.result()
-                    pending = parquet.submit(sink.write, block)
-        if pending is not None:
-            pending.result()
-        if buffer:
-            block = bytes(buffer)
+    digest, size, pending, last = hashlib.sha256(), 0, None, b""
+    # COPY's rows taken from libpq in blocks of WRITE_BYTES or more (psycopg's Copy costs a
+    # generator per row): written, hashed and converted; the Parquet conversion of a block
+    # runs in a thread (pyarrow works outside the GIL) while the next one streams in, one
+    # block at a time, so memory stays flat
+    sent = Statements(conn, [(copy_query(dataset), None)], end=False)
+    sent.start_blocking()
+    with open(folder / csv_name, "wb") as out:
+        for number, block in enumerate(sent.blocks_blocking(WRITE_BYTES)):
             digest.update(block)
             out.write(block)
             size += len(block)
-            sink.write(block)
-        rows = cur.rowcount
-    years, regions = sink.close()
-    return MartFile(dataset.name, rows, csv_name, size, digest.hexdigest(), parquet_name,
-                    years, regions)
+            if number == 0:  # the header, first, is not a row
+                block = block[block.index(b"\n") + 1:]
+            if last:
+                if pending is not None:
+                    pending.result()
+                pending = parquet.submit(sink.write, last)
+            last = block
+        rows = sent.copied
+
+    def finish() -> MartFile:
+        if last:
+            sink.write(last)
+        years, regions = sink.close()
+        log.info("released %s: %d rows", dataset.name, rows)
+        return MartFile(dataset.name, rows, csv_name, size, digest.hexdigest(), parquet_name,
+                        years, regions)
+
+    if before is not None:
+        before.result()
+    return parquet.submit(finish)
 
 
 def _coverage_columns(dataset: Dataset) -> tuple[str | None, str | None]:
@@ -234,11 +232,12 @@ def _write(paths: Paths, warehouse: PgUrl, root: Path, publication_id: int | Non
                 raise ReleaseRefused(
                     "these published columns have no description (add one to the dbt model's "
                     f"yml; nothing undocumented is released): {', '.join(missing)}")
-            files = []
             with ThreadPoolExecutor(max_workers=1) as parquet:
+                written: list[Future[MartFile]] = []
                 for dataset in described:
-                    files.append(_write_mart(conn, dataset, staged, parquet))
-                    log.info("released %s: %d rows", dataset.name, files[-1].rows)
+                    written.append(_write_mart(conn, dataset, staged, parquet,
+                                               written[-1] if written else None))
+                files = [mart.result() for mart in written]
         final = out or root / str(publication_id)
         release = Release(publication_id, published_at, final, tuple(files))
         _write_metadata(paths, release, described, staged)
