@@ -157,3 +157,45 @@ def test_run_summary_names_the_release_folder(release, paths, warehouse):
     summary = summarise(paths, warehouse, [])
     assert summary.release == str(release)
     assert f"Open data release: {release}" in summary.render()
+
+
+def test_marts_written_at_once_share_one_snapshot(release, db, warehouse, paths, tmp_path,
+                                                 monkeypatch):
+    """Marts are written two at a time, on two connections: both read the snapshot of the
+    release's transaction, so rows committed after it began are in no file."""
+    import time
+
+    import psycopg
+
+    from lumbung.opendata import release as writer
+
+    probes = [f"zz_snapshot_{n}" for n in range(4)]
+    for probe in probes:
+        db.execute(f"create table marts.{probe} (village_code text primary key)")
+        db.execute(f"comment on table marts.{probe} is 'probe'")
+        db.execute(f"comment on column marts.{probe}.village_code is 'a code'")
+        db.execute(f"insert into marts.{probe} select g::text from generate_series(1, 10) g")
+    used, write_mart = {}, writer._write_mart
+
+    def slow(connection, dataset, *args):
+        used[dataset.name] = id(connection)
+        time.sleep(0.2)  # the other stream takes the next mart meanwhile
+        return write_mart(connection, dataset, *args)
+
+    monkeypatch.setattr(writer, "_write_mart", slow)
+    try:
+        with psycopg.connect(warehouse.url()) as conn:
+            writer._begin(conn)
+            described = [d for d in datasets(conn, paths) if d.name in probes]
+            for probe in probes:  # committed after the release's snapshot was taken
+                db.execute(f"insert into marts.{probe} select 'late ' || g "
+                           "from generate_series(1, 5) g")
+            files = writer._write_marts(warehouse, conn, described, tmp_path)
+        assert [f.rows for f in files] == [10] * 4
+        for probe in probes:
+            lines = (tmp_path / f"{probe}.csv").read_text().splitlines()
+            assert len(lines) == 11 and not [line for line in lines if "late" in line]
+        assert len(set(used.values())) == 2, used
+    finally:
+        for probe in probes:
+            db.execute(f"drop table marts.{probe}")

@@ -2,21 +2,23 @@
 Frictionless Data Package, a DCAT-AP catalog and BPS-style metadata (MS-Ind, MS-Var).
 
 A release is written into ``<state>/releases/<publication id>/`` from one consistent
-snapshot of ``marts`` (one repeatable-read transaction): into a temporary folder first,
-renamed into place when complete, then ``latest`` is switched to it, so a reader never sees
-half a release. Each mart is streamed with ``COPY ... TO STDOUT`` into its CSV file, and each
-block of records into its Parquet file as it comes: memory stays flat whatever the mart's
-size.
+snapshot of ``marts`` (repeatable-read transactions sharing one snapshot, two marts at a
+time): into a temporary folder first, renamed into place when complete, then ``latest`` is
+switched to it, so a reader never sees half a release. Each mart is streamed with ``COPY
+... TO STDOUT`` into its CSV file, and each block of records into its Parquet file as it
+comes: memory stays flat whatever the mart's size.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import json
 import logging
 import os
 import shutil
+import threading
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -43,6 +45,7 @@ log = logging.getLogger(__name__)
 LATEST = "latest"
 MANIFEST = "release.json"
 WRITE_BYTES = 1 << 20
+STREAMS = 2  # marts written at once, each on its own connection
 
 
 class ReleaseRefused(RuntimeError):
@@ -212,9 +215,7 @@ def _write(paths: Paths, warehouse: PgUrl, root: Path, publication_id: int | Non
     staged.mkdir(parents=True)
     try:
         with psycopg.connect(warehouse.url()) as conn:
-            conn.execute("set transaction isolation level repeatable read, read only")
-            conn.execute("set timezone to 'UTC'")
-            conn.execute("set datestyle to 'ISO, YMD'")
+            _begin(conn)
             latest = conn.execute(
                 "select publication_id, published_at from audit.publications "
                 "order by publication_id desc limit 1").fetchone()
@@ -232,12 +233,7 @@ def _write(paths: Paths, warehouse: PgUrl, root: Path, publication_id: int | Non
                 raise ReleaseRefused(
                     "these published columns have no description (add one to the dbt model's "
                     f"yml; nothing undocumented is released): {', '.join(missing)}")
-            with ThreadPoolExecutor(max_workers=1) as parquet:
-                written: list[Future[MartFile]] = []
-                for dataset in described:
-                    written.append(_write_mart(conn, dataset, staged, parquet,
-                                               written[-1] if written else None))
-                files = [mart.result() for mart in written]
+            files = _write_marts(warehouse, conn, described, staged)
         final = out or root / str(publication_id)
         release = Release(publication_id, published_at, final, tuple(files))
         _write_metadata(paths, release, described, staged)
@@ -248,6 +244,55 @@ def _write(paths: Paths, warehouse: PgUrl, root: Path, publication_id: int | Non
     except BaseException:
         shutil.rmtree(staged, ignore_errors=True)
         raise
+
+
+def _begin(conn: psycopg.Connection, snapshot: str | None = None) -> None:
+    """A repeatable-read, read-only transaction on ``conn`` (in ``snapshot``, exported by
+    another), writing times in UTC and ISO form."""
+    conn.execute("set transaction isolation level repeatable read, read only")
+    if snapshot is not None:
+        conn.execute(sql.SQL("set transaction snapshot {}").format(sql.Literal(snapshot)))
+    conn.execute("set timezone to 'UTC'")
+    conn.execute("set datestyle to 'ISO, YMD'")
+
+
+def _write_marts(warehouse: PgUrl, conn: psycopg.Connection, described: list[Dataset],
+                 folder: Path) -> list[MartFile]:
+    """Every mart's files, ``STREAMS`` marts at a time (as ``pg_dump --jobs``): each stream
+    has its own connection in the snapshot of ``conn``'s transaction, so the release is still
+    one consistent view of ``marts``, and its own Parquet worker."""
+    snapshot = conn.execute("select pg_export_snapshot()").fetchone()[0]
+    todo, lock = list(enumerate(described)), threading.Lock()
+    files: list[MartFile | None] = [None] * len(described)
+
+    def stream(connection: psycopg.Connection) -> None:
+        written, before = [], None
+        with ThreadPoolExecutor(max_workers=1) as parquet:
+            try:
+                while True:
+                    with lock:
+                        if not todo:
+                            break
+                        index, dataset = todo.pop(0)
+                    before = _write_mart(connection, dataset, folder, parquet, before)
+                    written.append((index, before))
+            except BaseException:
+                with lock:
+                    todo.clear()  # the other streams stop too
+                raise
+            for index, mart in written:
+                files[index] = mart.result()
+
+    with contextlib.ExitStack() as stack:
+        connections = [conn]
+        for _ in range(min(STREAMS, len(described)) - 1):
+            other = stack.enter_context(psycopg.connect(warehouse.url()))
+            _begin(other, snapshot)
+            connections.append(other)
+        with ThreadPoolExecutor(max_workers=len(connections)) as streams:
+            for done in [streams.submit(stream, c) for c in connections]:
+                done.result()
+    return files
 
 
 def _write_metadata(paths: Paths, release: Release, described: list[Dataset],
