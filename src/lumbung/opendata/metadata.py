@@ -210,43 +210,35 @@ def _keywords(node: dict | None, name: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(words))
 
 
-def published_marts(conn: psycopg.Connection) -> list[str]:
-    return [r[0] for r in conn.execute(
-        "select c.relname from pg_class as c join pg_namespace as n on n.oid = c.relnamespace "
-        "where n.nspname = %s and c.relkind in ('r', 'p', 'v', 'm') order by c.relname",
-        (PUBLISHED_SCHEMA,))]
+# Every published mart's comment, columns (name, type, not null, comment) and primary key,
+# in one round trip.
+_MARTS = """
+select c.relname, obj_description(c.oid, 'pg_class'),
+       coalesce((select json_agg(json_build_array(
+                            a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
+                            col_description(a.attrelid, a.attnum)) order by a.attnum)
+                 from pg_attribute as a
+                 where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped), '[]'),
+       coalesce((select json_agg(a.attname order by k.position)
+                 from pg_constraint as p
+                 cross join lateral unnest(p.conkey) with ordinality as k (attnum, position)
+                 join pg_attribute as a on a.attrelid = p.conrelid and a.attnum = k.attnum
+                 where p.conrelid = c.oid and p.contype = 'p'), '[]')
+from pg_class as c join pg_namespace as n on n.oid = c.relnamespace
+where n.nspname = %s and c.relkind in ('r', 'p', 'v', 'm')
+order by c.relname
+"""
 
 
-def describe(conn: psycopg.Connection, table: str, manifest: dict | None = None,
-             region_marts: dict[str, set[str]] | None = None) -> Dataset:
-    """The metadata of ``marts.<table>`` from the warehouse (and the manifest if given)."""
-    relation = f"{PUBLISHED_SCHEMA}.{table}"
-    description = conn.execute(
-        "select obj_description(to_regclass(%s), 'pg_class')", (relation,)).fetchone()[0]
-    columns = tuple(
-        Column(name, pg_type, not not_null, comment)
-        for name, pg_type, not_null, comment in conn.execute(
-            """
-            select a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
-                   col_description(a.attrelid, a.attnum)
-            from pg_attribute as a
-            where a.attrelid = to_regclass(%s) and a.attnum > 0 and not a.attisdropped
-            order by a.attnum
-            """, (relation,)).fetchall()
-    )
-    primary_key = tuple(r[0] for r in conn.execute(
-        """
-        select a.attname
-        from pg_constraint as c
-        cross join lateral unnest(c.conkey) with ordinality as k (attnum, position)
-        join pg_attribute as a on a.attrelid = c.conrelid and a.attnum = k.attnum
-        where c.conrelid = to_regclass(%s) and c.contype = 'p'
-        order by k.position
-        """, (relation,)).fetchall())
+def describe(table: str, description: str | None, columns: list[list], primary_key: list[str],
+             manifest: dict | None, region_marts: dict[str, set[str]]) -> Dataset:
+    """The metadata of ``marts.<table>`` from its catalog entry (:data:`_MARTS`), the
+    columns of the region marts and dbt's manifest."""
+    columns = tuple(Column(name, pg_type, not not_null, comment)
+                    for name, pg_type, not_null, comment in columns)
     manifest = manifest or {}
     node = _manifest_models(manifest).get(table)
     names = {c.name for c in columns}
-    region_marts = region_marts if region_marts is not None else _region_mart_columns(conn)
     keys: dict[tuple, ForeignKey] = {}
     for key in _relationships(manifest, table, node):
         if set(key.fields) <= names and set(key.reference_fields) <= region_marts.get(
@@ -261,7 +253,7 @@ def describe(conn: psycopg.Connection, table: str, manifest: dict | None = None,
         name=table,
         description=(description or "").strip(),
         columns=columns,
-        primary_key=primary_key,
+        primary_key=tuple(primary_key),
         foreign_keys=tuple(keys.values()),
         keywords=_keywords(node, table) + (
             ("Kemendagri region code",) if names & set(REGION_KEYS) else ()),
@@ -270,22 +262,15 @@ def describe(conn: psycopg.Connection, table: str, manifest: dict | None = None,
     )
 
 
-def _region_mart_columns(conn: psycopg.Connection) -> dict[str, set[str]]:
-    marts = {mart for mart, _ in REGION_KEYS.values()}
-    found: dict[str, set[str]] = {}
-    for mart, column in conn.execute(
-        "select table_name, column_name from information_schema.columns "
-        "where table_schema = %s and table_name = any(%s)",
-        (PUBLISHED_SCHEMA, sorted(marts))).fetchall():
-        found.setdefault(mart, set()).add(column)
-    return found
-
-
 def datasets(conn: psycopg.Connection, paths: Paths | None = None) -> list[Dataset]:
     """Every published mart, described (``paths``: where dbt's manifest is)."""
     manifest = _manifest(paths)
-    region_marts = _region_mart_columns(conn)
-    return [describe(conn, t, manifest, region_marts) for t in published_marts(conn)]
+    found = conn.execute(_MARTS, (PUBLISHED_SCHEMA,)).fetchall()
+    region_marts = {mart: {column[0] for column in columns}
+                    for mart, _, columns, _ in found
+                    if mart in {mart for mart, _ in REGION_KEYS.values()}}
+    return [describe(table, description, columns, key, manifest, region_marts)
+            for table, description, columns, key in found]
 
 
 def undocumented_columns(described: list[Dataset]) -> list[str]:
