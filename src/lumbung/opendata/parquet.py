@@ -64,7 +64,11 @@ class ParquetSink:
             null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=False,
             true_values=["true"], false_values=["false"],
         )
-        self.writer = pq.ParquetWriter(target, self.schema, compression="zstd")
+        # dictionaries pay for text (names, categories repeat); for numbers they cost more
+        # time than they save room
+        self.writer = pq.ParquetWriter(
+            target, self.schema, compression="zstd",
+            use_dictionary=[f.name for f in self.schema if pa.types.is_string(f.type)])
 
     def write(self, block: bytes) -> None:
         table = pacsv.read_csv(pa.py_buffer(block), read_options=self.read_options,
