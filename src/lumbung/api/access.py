@@ -25,8 +25,8 @@ from starlette.concurrency import run_in_threadpool
 
 from lumbung import api_tokens
 from lumbung.api.catalog import LATEST_PUBLICATION, Catalog, Mart
-from lumbung.api.roundtrip import Statements
 from lumbung.config import BI_ROLE
+from lumbung.roundtrip import Statements
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +82,10 @@ class Warehouse:
 
     def open(self) -> None:
         self.pool.open()
+
+    def ready(self) -> bool:
+        """Whether the pool holds an idle connection (taking it does not wait)."""
+        return bool(self.pool.get_stats().get("pool_available"))
 
     def close(self) -> None:
         self.pool.close()
@@ -175,7 +179,7 @@ class Session:
     async def open(cls, warehouse: Warehouse, token: str | None) -> Session:
         """A session, made without blocking the event loop: at once when the caller has
         no token to check and the pool has a connection ready, else in a worker thread."""
-        if token is None and warehouse.pool.get_stats().get("pool_available"):
+        if token is None and warehouse.ready():
             try:
                 return cls(warehouse, None, warehouse.pool.getconn(timeout=READY_SECONDS))
             except PoolTimeout:

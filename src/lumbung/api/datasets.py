@@ -33,7 +33,7 @@ from lumbung.api.query import (
     encode_cursor,
     region_code,
 )
-from lumbung.api.roundtrip import Statements
+from lumbung.roundtrip import Statements
 
 router = APIRouter(tags=["datasets"])
 
@@ -229,7 +229,7 @@ async def dataset_rows(request: Request, mart: Annotated[str, Path(pattern=MART_
     found = await ahead.take(str(request.url)) if follows else None
     answer, cursor = found or await _rows_answer(request, token, mart, query)
     if (follows and cursor is not None and not isinstance(answer, StreamingResponse)
-            and request.app.state.warehouse.pool.get_stats().get("pool_available")):
+            and request.app.state.warehouse.ready()):
         following = Request({**request.scope, "query_string": _next_query(request, cursor),
                              "headers": [(k, v) for k, v in request.scope["headers"]
                                          if k == b"host"]})

@@ -28,7 +28,6 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from lumbung.api.roundtrip import Statements
 from lumbung.config import Paths, PgUrl
 from lumbung.opendata import bps, catalog, datapackage
 from lumbung.opendata.metadata import (
@@ -39,6 +38,7 @@ from lumbung.opendata.metadata import (
     undocumented_columns,
 )
 from lumbung.publish import PUBLISHED_SCHEMA
+from lumbung.roundtrip import Statements
 
 log = logging.getLogger(__name__)
 

@@ -1,5 +1,5 @@
-"""A page's statements sent at once and its ``COPY`` read straight from libpq, waited for
-on the event loop.
+"""Statements sent at once and their ``COPY`` read straight from libpq: the API's pages,
+the open data release's marts.
 
 psycopg's pipeline cannot hold a ``COPY``, and its ``Copy`` object costs a Python generator
 per row; a page sent as one simple query (begin, the publication check, ``set local role``,
