@@ -13,6 +13,9 @@ import pyarrow.parquet as pq
 from lumbung.opendata.metadata import Column, Dataset
 
 BLOCK_BYTES = 4 << 20
+# CSV bytes parsed before a row group is written: a row group per block of COPY would
+# repeat each column chunk's set-up (dictionary, statistics, compressor) many times over
+ROW_GROUP_BYTES = 16 << 20
 
 _ARROW_TYPES = {
     "smallint": pa.int16(), "integer": pa.int32(), "bigint": pa.int64(),
@@ -45,10 +48,11 @@ def schema(dataset: Dataset) -> pa.Schema:
 
 class ParquetSink:
     """Writes a mart to Parquet from blocks of whole CSV records (no header), as COPY hands
-    them: each block is parsed and written as it comes, so memory is one block whatever the
-    mart's size. Gathers the first and last value of ``year_column`` and the distinct first
-    four characters of ``code_column`` (the regencies a region code names) on the way, so
-    coverage costs no other scan of the mart."""
+    them: each block is parsed as it comes, and a row group written once ``ROW_GROUP_BYTES``
+    of them are held, so memory is bounded whatever the mart's size. Gathers the first and
+    last value of ``year_column`` and the distinct first four characters of ``code_column``
+    (the regencies a region code names) on the way, so coverage costs no other scan of the
+    mart."""
 
     def __init__(self, dataset: Dataset, target: Path, year_column: str | None = None,
                  code_column: str | None = None) -> None:
@@ -56,6 +60,8 @@ class ParquetSink:
         self.year_column, self.code_column = year_column, code_column
         self.low = self.high = None
         self.regions: set[str] = set()
+        self.held: list[pa.Table] = []  # parsed, not yet written
+        self.held_bytes = 0
         self.read_options = pacsv.ReadOptions(column_names=self.schema.names,
                                               block_size=BLOCK_BYTES)
         self.convert_options = pacsv.ConvertOptions(
@@ -73,7 +79,10 @@ class ParquetSink:
     def write(self, block: bytes) -> None:
         table = pacsv.read_csv(pa.py_buffer(block), read_options=self.read_options,
                                convert_options=self.convert_options).cast(self.schema)
-        self.writer.write_table(table)
+        self.held.append(table)
+        self.held_bytes += len(block)
+        if self.held_bytes >= ROW_GROUP_BYTES:
+            self._flush()
         if self.year_column:
             bounds = pc.min_max(table.column(self.year_column))
             if bounds["min"].is_valid:
@@ -85,7 +94,13 @@ class ParquetSink:
                 table.column(self.code_column).combine_chunks(), 0, 4))
             self.regions.update(p for p in prefixes.to_pylist() if p is not None)
 
+    def _flush(self) -> None:
+        if self.held:
+            self.writer.write_table(pa.concat_tables(self.held))
+        self.held, self.held_bytes = [], 0
+
     def close(self) -> tuple[tuple[int, int] | None, tuple[str, ...]]:
+        self._flush()
         self.writer.close()
         years = (int(self.low), int(self.high)) if self.low is not None else None
         return years, tuple(sorted(self.regions))
