@@ -10,12 +10,12 @@ as soon as it is published.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import msgspec
 import psycopg
 
 from lumbung.config import Paths
@@ -148,63 +148,94 @@ class Attribution:
         return f"sources/{self.source}.md"
 
 
-def _manifest(paths: Paths | None) -> dict:
-    if paths is None:
+class _TestMetadata(msgspec.Struct):
+    name: str | None = None
+    kwargs: dict = {}
+
+
+class _Node(msgspec.Struct):
+    """What the release reads of a node of dbt's manifest (the rest is skipped unparsed)."""
+
+    unique_id: str
+    resource_type: str
+    name: str
+    alias: str | None = None
+    meta: dict = {}
+    fqn: list[str] = []
+    tags: list[str] = []
+    test_metadata: _TestMetadata | None = None
+    attached_node: str | None = None
+    column_name: str | None = None
+
+
+class _Manifest(msgspec.Struct):
+    nodes: dict[str, _Node] = {}
+
+
+@dataclass(frozen=True)
+class DbtModel:
+    """A published model as dbt's manifest describes it."""
+
+    unique_id: str
+    fqn: tuple[str, ...]
+    tags: tuple[str, ...]
+    title: str | None  # meta.title
+    relationships: tuple[ForeignKey, ...]  # from its relationships tests
+    accepted_values: dict[str, tuple[str, ...]]  # column -> its accepted_values test's
+
+
+def dbt_models(paths: Paths | None) -> dict[str, DbtModel]:
+    """Models and seeds of dbt's ``manifest.json`` by table name ({} without one), with
+    their tests read in one pass. Decoded into typed structs: a manifest is megabytes, the
+    release reads a few fields of it."""
+    file = paths.dbt_target / "manifest.json" if paths is not None else None
+    if file is None or not file.exists():
         return {}
-    file = paths.dbt_target / "manifest.json"
-    if not file.exists():
-        return {}
-    return json.loads(file.read_text(encoding="utf-8"))
+    nodes = msgspec.json.decode(file.read_bytes(), type=_Manifest).nodes.values()
+    tests: dict[str, list[_Node]] = {}
+    for node in nodes:
+        if node.test_metadata is not None and node.attached_node:
+            tests.setdefault(node.attached_node, []).append(node)
+    return {node.alias or node.name: DbtModel(
+                unique_id=node.unique_id, fqn=tuple(node.fqn), tags=tuple(node.tags),
+                title=(node.meta or {}).get("title"),
+                relationships=_relationships(tests.get(node.unique_id, [])),
+                accepted_values=_accepted_values(tests.get(node.unique_id, [])))
+            for node in nodes if node.resource_type in ("model", "seed")}
 
 
-def _manifest_models(manifest: dict) -> dict[str, dict]:
-    """Mart models by table name."""
-    return {node.get("alias") or node["name"]: node
-            for node in manifest.get("nodes", {}).values()
-            if node.get("resource_type") in ("model", "seed")}
-
-
-def _relationships(manifest: dict, table: str, node: dict | None) -> list[ForeignKey]:
+def _relationships(tests: list[_Node]) -> tuple[ForeignKey, ...]:
     """Foreign keys from dbt ``relationships`` tests on the model's columns."""
-    if not node:
-        return []
-    by_id = {n["unique_id"]: n for n in manifest.get("nodes", {}).values()}
     keys = []
-    for test_id in manifest.get("child_map", {}).get(node["unique_id"], []):
-        test = by_id.get(test_id, {})
-        meta = test.get("test_metadata") or {}
-        if meta.get("name") != "relationships" or test.get("attached_node") != node["unique_id"]:
+    for test in tests:
+        if test.test_metadata.name != "relationships":
             continue
-        kwargs = meta.get("kwargs", {})
-        target = re.search(r"ref\(['\"](\w+)['\"]\)", kwargs.get("to", ""))
-        column = kwargs.get("column_name") or test.get("column_name")
+        kwargs = test.test_metadata.kwargs
+        target = re.search(r"ref\(['\"](\w+)['\"]\)", kwargs.get("to") or "")
+        column = kwargs.get("column_name") or test.column_name
         if target and column and kwargs.get("field"):
             keys.append(ForeignKey((column,), target.group(1), (kwargs["field"],)))
-    return keys
+    return tuple(keys)
 
 
-def _accepted_values(manifest: dict, node: dict | None) -> dict[str, tuple[str, ...]]:
-    if not node:
-        return {}
+def _accepted_values(tests: list[_Node]) -> dict[str, tuple[str, ...]]:
     found = {}
-    for test in manifest.get("nodes", {}).values():
-        meta = test.get("test_metadata") or {}
-        if meta.get("name") == "accepted_values" and test.get("attached_node") == node[
-                "unique_id"]:
-            kwargs = meta.get("kwargs", {})
-            column = kwargs.get("column_name") or test.get("column_name")
-            if column and isinstance(kwargs.get("values"), list):
-                found[column] = tuple(str(v) for v in kwargs["values"])
+    for test in tests:
+        if test.test_metadata.name != "accepted_values":
+            continue
+        kwargs = test.test_metadata.kwargs
+        column = kwargs.get("column_name") or test.column_name
+        if column and isinstance(kwargs.get("values"), list):
+            found[column] = tuple(str(v) for v in kwargs["values"])
     return found
 
 
-def _keywords(node: dict | None, name: str) -> tuple[str, ...]:
+def _keywords(model: DbtModel | None, name: str) -> tuple[str, ...]:
     words = ["Lampung", "desa", "Smart Village"]
-    if node:
-        fqn = node.get("fqn", [])
+    if model:
         # fqn: project, "marts", <domain folder>, ..., model
-        words += [part.replace("_", " ") for part in fqn[2:-1]]
-        words += list(node.get("tags", []))
+        words += [part.replace("_", " ") for part in model.fqn[2:-1]]
+        words += list(model.tags)
     else:
         words.append(name.removeprefix("mart_").removeprefix("dim_").replace("_", " "))
     return tuple(dict.fromkeys(words))
@@ -231,16 +262,15 @@ order by c.relname
 
 
 def describe(table: str, description: str | None, columns: list[list], primary_key: list[str],
-             manifest: dict | None, region_marts: dict[str, set[str]]) -> Dataset:
+             models: dict[str, DbtModel], region_marts: dict[str, set[str]]) -> Dataset:
     """The metadata of ``marts.<table>`` from its catalog entry (:data:`_MARTS`), the
-    columns of the region marts and dbt's manifest."""
+    columns of the region marts and dbt's models (:func:`dbt_models`)."""
     columns = tuple(Column(name, pg_type, not not_null, comment)
                     for name, pg_type, not_null, comment in columns)
-    manifest = manifest or {}
-    node = _manifest_models(manifest).get(table)
+    model = models.get(table)
     names = {c.name for c in columns}
     keys: dict[tuple, ForeignKey] = {}
-    for key in _relationships(manifest, table, node):
+    for key in model.relationships if model else ():
         if set(key.fields) <= names and set(key.reference_fields) <= region_marts.get(
                 key.mart, set()):
             keys[key.fields] = key
@@ -248,28 +278,27 @@ def describe(table: str, description: str | None, columns: list[list], primary_k
         if column in names and code in region_marts.get(mart, set()) and (column,) not in keys \
                 and (mart, code) != (table, column):
             keys[(column,)] = ForeignKey((column,), mart, (code,))
-    title = ((node or {}).get("meta") or {}).get("title")
     return Dataset(
         name=table,
         description=(description or "").strip(),
         columns=columns,
         primary_key=tuple(primary_key),
         foreign_keys=tuple(keys.values()),
-        keywords=_keywords(node, table) + (
+        keywords=_keywords(model, table) + (
             ("Kemendagri region code",) if names & set(REGION_KEYS) else ()),
-        title_override=title,
-        accepted_values=_accepted_values(manifest, node),
+        title_override=model.title if model else None,
+        accepted_values=dict(model.accepted_values) if model else {},
     )
 
 
 def datasets(conn: psycopg.Connection, paths: Paths | None = None) -> list[Dataset]:
     """Every published mart, described (``paths``: where dbt's manifest is)."""
-    manifest = _manifest(paths)
+    models = dbt_models(paths)
     found = conn.execute(_MARTS, (PUBLISHED_SCHEMA,)).fetchall()
     region_marts = {mart: {column[0] for column in columns}
                     for mart, _, columns, _ in found
                     if mart in {mart for mart, _ in REGION_KEYS.values()}}
-    return [describe(table, description, columns, key, manifest, region_marts)
+    return [describe(table, description, columns, key, models, region_marts)
             for table, description, columns, key in found]
 
 
