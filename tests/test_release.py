@@ -184,13 +184,14 @@ def test_marts_written_at_once_share_one_snapshot(release, db, warehouse, paths,
 
     monkeypatch.setattr(writer, "_write_mart", slow)
     try:
-        with psycopg.connect(warehouse.url()) as conn:
+        with psycopg.connect(warehouse.url()) as conn, \
+                psycopg.connect(warehouse.url()) as other:
             writer._begin(conn)
             described = [d for d in datasets(conn, paths) if d.name in probes]
             for probe in probes:  # committed after the release's snapshot was taken
                 db.execute(f"insert into marts.{probe} select 'late ' || g "
                            "from generate_series(1, 5) g")
-            files = writer._write_marts(warehouse, conn, described, tmp_path)
+            files = writer._write_marts(conn, [other], described, tmp_path)
         assert [f.rows for f in files] == [10] * 4
         for probe in probes:
             lines = (tmp_path / f"{probe}.csv").read_text().splitlines()

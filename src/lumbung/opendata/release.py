@@ -14,17 +14,18 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
-import json
 import logging
 import os
 import shutil
 import threading
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+import msgspec
 import psycopg
 from psycopg import sql
 
@@ -214,7 +215,8 @@ def _write(paths: Paths, warehouse: PgUrl, root: Path, publication_id: int | Non
     staged = (out.parent if out else root) / f".tmp-release-{uuid.uuid4().hex[:8]}"
     staged.mkdir(parents=True)
     try:
-        with psycopg.connect(warehouse.url()) as conn:
+        with _opening(warehouse, STREAMS - 1) as opening, \
+                psycopg.connect(warehouse.url()) as conn:
             _begin(conn)
             latest = conn.execute(
                 "select publication_id, published_at from audit.publications "
@@ -233,7 +235,8 @@ def _write(paths: Paths, warehouse: PgUrl, root: Path, publication_id: int | Non
                 raise ReleaseRefused(
                     "these published columns have no description (add one to the dbt model's "
                     f"yml; nothing undocumented is released): {', '.join(missing)}")
-            files = _write_marts(warehouse, conn, described, staged)
+            files = _write_marts(conn, [other.result() for other in opening], described,
+                                 staged)
         final = out or root / str(publication_id)
         release = Release(publication_id, published_at, final, tuple(files))
         _write_metadata(paths, release, described, staged)
@@ -256,11 +259,26 @@ def _begin(conn: psycopg.Connection, snapshot: str | None = None) -> None:
     conn.execute("set datestyle to 'ISO, YMD'")
 
 
-def _write_marts(warehouse: PgUrl, conn: psycopg.Connection, described: list[Dataset],
-                 folder: Path) -> list[MartFile]:
-    """Every mart's files, ``STREAMS`` marts at a time (as ``pg_dump --jobs``): each stream
-    has its own connection in the snapshot of ``conn``'s transaction, so the release is still
-    one consistent view of ``marts``, and its own Parquet worker."""
+@contextlib.contextmanager
+def _opening(warehouse: PgUrl, count: int) -> Iterator[list[Future[psycopg.Connection]]]:
+    """``count`` connections opened in the background (each costs milliseconds of
+    authentication, spent while the first reads the catalog); every one that opened is
+    closed on exit."""
+    with ThreadPoolExecutor(max_workers=max(count, 1)) as opener:
+        opening = [opener.submit(psycopg.connect, warehouse.url()) for _ in range(count)]
+        try:
+            yield opening
+        finally:
+            for other in opening:
+                if other.exception() is None:
+                    other.result().close()
+
+
+def _write_marts(conn: psycopg.Connection, others: list[psycopg.Connection],
+                 described: list[Dataset], folder: Path) -> list[MartFile]:
+    """Every mart's files, one stream per connection (as ``pg_dump --jobs``): ``conn`` and
+    ``others``, which join the snapshot of ``conn``'s transaction, so the release is still
+    one consistent view of ``marts``. Each stream has its own Parquet worker."""
     snapshot = conn.execute("select pg_export_snapshot()").fetchone()[0]
     todo, lock = list(enumerate(described)), threading.Lock()
     files: list[MartFile | None] = [None] * len(described)
@@ -283,15 +301,12 @@ def _write_marts(warehouse: PgUrl, conn: psycopg.Connection, described: list[Dat
             for index, mart in written:
                 files[index] = mart.result()
 
-    with contextlib.ExitStack() as stack:
-        connections = [conn]
-        for _ in range(min(STREAMS, len(described)) - 1):
-            other = stack.enter_context(psycopg.connect(warehouse.url()))
-            _begin(other, snapshot)
-            connections.append(other)
-        with ThreadPoolExecutor(max_workers=len(connections)) as streams:
-            for done in [streams.submit(stream, c) for c in connections]:
-                done.result()
+    connections = [conn, *others[:max(len(described) - 1, 0)]]
+    for other in connections[1:]:
+        _begin(other, snapshot)
+    with ThreadPoolExecutor(max_workers=len(connections)) as streams:
+        for done in [streams.submit(stream, c) for c in connections]:
+            done.result()
     return files
 
 
@@ -310,8 +325,10 @@ def _write_metadata(paths: Paths, release: Release, described: list[Dataset],
         },
     }
     for name, document in documents.items():
-        (folder / name).write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n",
-                                   encoding="utf-8")
+        # as json.dumps(indent=2, ensure_ascii=False) writes it, without its pure-Python
+        # indenting encoder
+        (folder / name).write_bytes(
+            msgspec.json.format(msgspec.json.encode(document), indent=2) + b"\n")
     # the attributions travel with the data (datapackage.json's sources point at them)
     (folder / "sources").mkdir()
     for attribution in attributions(paths):
