@@ -5,8 +5,8 @@ A release is written into ``<state>/releases/<publication id>/`` from one consis
 snapshot of ``marts`` (repeatable-read transactions sharing one snapshot, two marts at a
 time): into a temporary folder first, renamed into place when complete, then ``latest`` is
 switched to it, so a reader never sees half a release. Each mart is streamed with ``COPY
-... TO STDOUT`` into its CSV file, and each block of records into its Parquet file as it
-comes: memory stays flat whatever the mart's size.
+... TO STDOUT`` into its CSV file, and each block of records parsed for its Parquet file as
+it comes (a row group per 16 MB of CSV): memory stays bounded whatever the mart's size.
 """
 
 from __future__ import annotations
@@ -123,7 +123,7 @@ def _write_mart(conn: psycopg.Connection, dataset: Dataset, folder: Path,
     # COPY's rows taken from libpq in blocks of WRITE_BYTES or more (psycopg's Copy costs a
     # generator per row): written, hashed and converted; the Parquet conversion of a block
     # runs in a thread (pyarrow works outside the GIL) while the next one streams in, one
-    # block at a time, so memory stays flat
+    # block in flight at a time
     sent = Statements(conn, [(copy_query(dataset), None)], end=False)
     sent.start_blocking()
     with open(folder / csv_name, "wb") as out:
