@@ -15,7 +15,7 @@ from lumbung.opendata.metadata import Column, Dataset
 BLOCK_BYTES = 4 << 20
 # CSV bytes parsed before a row group is written: a row group per block of COPY would
 # repeat each column chunk's set-up (dictionary, statistics, compressor) many times over
-ROW_GROUP_BYTES = 16 << 20
+ROW_GROUP_BYTES = 8 << 20
 
 _ARROW_TYPES = {
     "smallint": pa.int16(), "integer": pa.int32(), "bigint": pa.int64(),

@@ -6,7 +6,7 @@ snapshot of ``marts`` (repeatable-read transactions sharing one snapshot, two ma
 time): into a temporary folder first, renamed into place when complete, then ``latest`` is
 switched to it, so a reader never sees half a release. Each mart is streamed with ``COPY
 ... TO STDOUT`` into its CSV file, and each block of records parsed for its Parquet file as
-it comes (a row group per 16 MB of CSV): memory stays bounded whatever the mart's size.
+it comes (a row group per 8 MB of CSV): memory stays bounded whatever the mart's size.
 """
 
 from __future__ import annotations
