@@ -17,8 +17,10 @@ publication. Then, in ``--repeat`` rounds (default 9):
 
 It prints seconds, rows per second, the ratio COPY seconds / release seconds (the release's
 speed as a share of COPY's; target at least 0.5, the median of the rounds' paired ratios),
-and the peak memory at each scale: flat when it does not grow with the scale. The exit
-status judges the ratio at the largest scale.
+and the peak memory at each scale. It is bounded when it stops growing with the scale: it
+grows only while a mart is smaller than a Parquet row group (8 MB of CSV, held before it is
+written), e.g. ``--scales 1 10 20 40``. The exit status judges the ratio at the largest
+scale.
 
 With ``--existing`` it measures the configured warehouse's published marts instead
 (``LUMBUNG_WAREHOUSE_URL`` or the embedded server of ``LUMBUNG_STATE_DIR``, e.g. after
