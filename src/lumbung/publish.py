@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-from lumbung import rls
+from lumbung import dbt_manifest, rls
 from lumbung.config import Paths, PgUrl
 from lumbung.families import FAMILIES
 
@@ -119,29 +119,27 @@ def _copy_comments(conn: psycopg.Connection, table: str) -> None:
 def mart_sources(paths: Paths) -> dict[str, tuple[str, ...]]:
     """The landed sources (``audit.load_batches.source``) each mart table reads, from the
     lineage in dbt's manifest (written by every whole build); empty without a manifest."""
-    manifest_file = paths.dbt_target / "manifest.json"
-    if not manifest_file.exists():
+    manifest = dbt_manifest.read(paths)
+    if manifest is None:
         return {}
-    manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
-    parents = manifest["parent_map"]
     sources: dict[str, tuple[str, ...]] = {}
-    for node_id, node in manifest["nodes"].items():
-        if node["resource_type"] != "model" or node["schema"] != BUILD_SCHEMA:
+    for node_id, node in manifest.nodes.items():
+        if node.resource_type != "model" or node.schema != BUILD_SCHEMA:
             continue
         found, seen, todo = set(), set(), [node_id]
         while todo:
             current = todo.pop()
-            for parent in parents.get(current, ()):
+            for parent in manifest.parent_map.get(current, ()):
                 if parent in seen:
                     continue
                 seen.add(parent)
                 if parent.startswith("source."):
-                    name = manifest["sources"][parent]["source_name"]
+                    name = manifest.sources[parent].source_name
                     if name != "audit":  # the warehouse's own records, not a delivery
                         found.add(_BATCH_SOURCE.get(name, name))
                 else:
                     todo.append(parent)
-        sources[node.get("alias") or node["name"]] = tuple(sorted(found))
+        sources[node.table] = tuple(sorted(found))
     return sources
 
 

@@ -15,9 +15,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import msgspec
 import psycopg
 
+from lumbung import dbt_manifest
 from lumbung.config import Paths
 from lumbung.publish import PUBLISHED_SCHEMA
 
@@ -148,35 +148,10 @@ class Attribution:
         return f"sources/{self.source}.md"
 
 
-class _TestMetadata(msgspec.Struct):
-    name: str | None = None
-    kwargs: dict = {}
-
-
-class _Node(msgspec.Struct):
-    """What the release reads of a node of dbt's manifest (the rest is skipped unparsed)."""
-
-    unique_id: str
-    resource_type: str
-    name: str
-    alias: str | None = None
-    meta: dict = {}
-    fqn: list[str] = []
-    tags: list[str] = []
-    test_metadata: _TestMetadata | None = None
-    attached_node: str | None = None
-    column_name: str | None = None
-
-
-class _Manifest(msgspec.Struct):
-    nodes: dict[str, _Node] = {}
-
-
 @dataclass(frozen=True)
 class DbtModel:
     """A published model as dbt's manifest describes it."""
 
-    unique_id: str
     fqn: tuple[str, ...]
     tags: tuple[str, ...]
     title: str | None  # meta.title
@@ -185,26 +160,25 @@ class DbtModel:
 
 
 def dbt_models(paths: Paths | None) -> dict[str, DbtModel]:
-    """Models and seeds of dbt's ``manifest.json`` by table name ({} without one), with
-    their tests read in one pass. Decoded into typed structs: a manifest is megabytes, the
-    release reads a few fields of it."""
-    file = paths.dbt_target / "manifest.json" if paths is not None else None
-    if file is None or not file.exists():
+    """Models and seeds of dbt's manifest by table name ({} without one), with their tests
+    read in one pass."""
+    manifest = dbt_manifest.read(paths) if paths is not None else None
+    if manifest is None:
         return {}
-    nodes = msgspec.json.decode(file.read_bytes(), type=_Manifest).nodes.values()
-    tests: dict[str, list[_Node]] = {}
+    nodes = manifest.nodes.values()
+    tests: dict[str, list[dbt_manifest.Node]] = {}
     for node in nodes:
         if node.test_metadata is not None and node.attached_node:
             tests.setdefault(node.attached_node, []).append(node)
-    return {node.alias or node.name: DbtModel(
-                unique_id=node.unique_id, fqn=tuple(node.fqn), tags=tuple(node.tags),
+    return {node.table: DbtModel(
+                fqn=tuple(node.fqn), tags=tuple(node.tags),
                 title=(node.meta or {}).get("title"),
                 relationships=_relationships(tests.get(node.unique_id, [])),
                 accepted_values=_accepted_values(tests.get(node.unique_id, [])))
             for node in nodes if node.resource_type in ("model", "seed")}
 
 
-def _relationships(tests: list[_Node]) -> tuple[ForeignKey, ...]:
+def _relationships(tests: list[dbt_manifest.Node]) -> tuple[ForeignKey, ...]:
     """Foreign keys from dbt ``relationships`` tests on the model's columns."""
     keys = []
     for test in tests:
@@ -218,7 +192,7 @@ def _relationships(tests: list[_Node]) -> tuple[ForeignKey, ...]:
     return tuple(keys)
 
 
-def _accepted_values(tests: list[_Node]) -> dict[str, tuple[str, ...]]:
+def _accepted_values(tests: list[dbt_manifest.Node]) -> dict[str, tuple[str, ...]]:
     found = {}
     for test in tests:
         if test.test_metadata.name != "accepted_values":
@@ -295,9 +269,9 @@ def datasets(conn: psycopg.Connection, paths: Paths | None = None) -> list[Datas
     """Every published mart, described (``paths``: where dbt's manifest is)."""
     models = dbt_models(paths)
     found = conn.execute(_MARTS, (PUBLISHED_SCHEMA,)).fetchall()
+    region_mart_names = {mart for mart, _ in REGION_KEYS.values()}
     region_marts = {mart: {column[0] for column in columns}
-                    for mart, _, columns, _ in found
-                    if mart in {mart for mart, _ in REGION_KEYS.values()}}
+                    for mart, _, columns, _ in found if mart in region_mart_names}
     return [describe(table, description, columns, key, models, region_marts)
             for table, description, columns, key in found]
 
